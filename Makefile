@@ -1,0 +1,38 @@
+# pantheon.platform: `make demo` clones a small fleet against the local emulator;
+# `make test` runs every test. Both set up what they need (hacking/setup-env.sh).
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST := $(PY) -m pytest
+
+.PHONY: setup test sanity units integration emulator-tests demo build benchmark clean
+
+setup:
+	@bash hacking/setup-env.sh
+
+test: setup
+	@bash hacking/run-tests.sh
+
+sanity: setup
+	@bash hacking/sanity.sh
+
+units: setup
+	$(PYTEST) tests/unit
+
+emulator-tests: setup
+	$(PYTEST) tests/emulator
+
+integration: setup
+	$(PYTEST) tests/integration
+
+demo: setup
+	@bash hacking/demo.sh
+
+build: setup
+	$(VENV)/bin/ansible-galaxy collection build --force --output-path .tmp/dist
+
+benchmark: setup
+	@bash hacking/benchmark.sh
+
+clean:
+	rm -rf .tmp collections tests/output demo-output

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Every test: sanity (offline), build + install + ansible-doc, then pytest (unit, emulator,
+# integration). Called by `make test` after hacking/setup-env.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+PY=$ROOT/.venv/bin/python
+
+echo "==> changelog lint"
+"$ROOT/.venv/bin/antsibull-changelog" lint
+
+echo "==> ansible-test sanity"
+bash hacking/sanity.sh
+
+echo "==> build, install and ansible-doc"
+rm -rf .tmp/dist .tmp/installed
+"$ROOT/.venv/bin/ansible-galaxy" collection build --force --output-path .tmp/dist >/dev/null
+"$ROOT/.venv/bin/ansible-galaxy" collection install -p .tmp/installed .tmp/dist/pantheon-platform-*.tar.gz >/dev/null
+for m in $(sed -n 's/^    - \([a-z_]*\)$/\1/p' meta/runtime.yml); do
+  ANSIBLE_COLLECTIONS_PATH=$ROOT/.tmp/installed "$ROOT/.venv/bin/ansible-doc" "pantheon.platform.$m" >/dev/null
+done
+echo "built, installed, and ansible-doc renders every module"
+
+echo "==> pytest"
+exec "$PY" -m pytest -n 2 "$@"
