@@ -1,0 +1,853 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""Client for the Pantheon platform API (the API Terminus talks to).
+
+No Ansible imports here: the caller passes ``warn`` and ``debug`` callbacks.
+
+What the client does for its callers:
+
+* exchanges the machine token for a session and caches the session on disk (0600 file under
+  ``~/.ansible/pantheon/``, keyed by a hash of token and API URL) so that many module runs on one
+  controller log in once; a 401 triggers exactly one fresh login;
+* retries connection errors, timeouts, 429 and 5xx with bounded exponential backoff and jitter
+  (honouring ``Retry-After``), never other 4xx;
+* turns every failure into a :class:`PantheonError` whose text names status, method, path and
+  body, and never holds the token, the session or a query string;
+* creates and waits for workflows, without starting the same workflow twice when a POST fails
+  in a way that may have created it;
+* reads paged collections and resolves sites by name or UUID.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import json
+import os
+import random
+import re
+import tempfile
+import time
+import traceback
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - non-POSIX controllers
+    fcntl = None
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = traceback.format_exc()
+
+DEFAULT_API_URL = 'https://terminus.pantheon.io/api'
+DEFAULT_CACHE_DIR = os.path.join('~', '.ansible', 'pantheon')
+USER_AGENT = 'pantheon.platform-ansible-collection'
+
+UUID_RE = re.compile(r'^[a-f0-9]{8}-([a-f0-9]{4}-){3}[a-f0-9]{12}$', re.IGNORECASE)
+# Pantheon site machine names: lowercase letters, digits and dashes.
+SITE_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]*$')
+
+# Statuses that are never retried (anything 4xx other than 429 is not retried either).
+NO_RETRY_STATUSES = frozenset((400, 401, 403, 404, 409))
+RETRY_AFTER_CAP = 120.0
+SESSION_REFRESH_MARGIN = 60
+MIN_POLL_INTERVAL = 1.0
+
+_QUERY_RE = re.compile(r'(\S)\?[^\s\'"<>)]+')
+
+
+def redact_query(text):
+    """Hide every query string in ``text`` (``path?a=b`` -> ``path?<hidden>``)."""
+    if not text:
+        return text
+    return _QUERY_RE.sub(r'\1?<hidden>', text)
+
+
+def is_uuid(value):
+    return bool(value) and bool(UUID_RE.match(str(value)))
+
+
+class PantheonError(Exception):
+    """Base error; ``str()`` is the message, which never holds a secret."""
+
+    def __init__(self, message, **extra):
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def __str__(self):
+        return self.message
+
+    def result(self):
+        """Extra keys a module may put into its failure result."""
+        return dict(self.extra)
+
+
+class TransportError(PantheonError):
+    """The request did not get an HTTP answer (connection refused, timeout, TLS failure)."""
+
+    def __init__(self, message, method=None, path=None, retryable=True):
+        super().__init__(message)
+        self.method = method
+        self.path = path
+        self.retryable = retryable
+
+
+def describe_body(body):
+    """Human text for an error body: JSON string, JSON object/array, plain text, or empty."""
+    if body is None:
+        return '(empty body)'
+    if isinstance(body, str):
+        text = body.strip()
+        return text if text else '(empty body)'
+    if isinstance(body, (dict, list)):
+        if isinstance(body, dict):
+            for key in ('message', 'error', 'reason', 'detail'):
+                if isinstance(body.get(key), str) and body[key].strip():
+                    rest = dict((k, v) for k, v in body.items() if k != key)
+                    text = body[key].strip()
+                    if rest:
+                        text += ' ' + json.dumps(rest, sort_keys=True)
+                    return text
+        return json.dumps(body, sort_keys=True)
+    return str(body)
+
+
+class ApiError(PantheonError):
+    """A non-2xx HTTP answer. ``.status``, ``.method``, ``.path`` (no query), ``.body``."""
+
+    def __init__(self, status, method, path, body, message=None):
+        self.status = status
+        self.method = method
+        self.path = path
+        self.body = body
+        if message is None:
+            text = describe_body(body)
+            if len(text) > 2000:
+                text = text[:2000] + '...'
+            message = '%s %s failed with HTTP %s: %s' % (method, path, status, text)
+        super().__init__(message, status=status)
+
+
+class NotFound(ApiError):
+    pass
+
+
+def workflow_failure_reason(workflow):
+    """final_task.reason, else the last final_task.messages entry, else 'Workflow failed'."""
+    final = workflow.get('final_task') or {}
+    if isinstance(final, dict):
+        reason = final.get('reason')
+        if reason:
+            return reason if isinstance(reason, str) else json.dumps(reason, sort_keys=True)
+        messages = final.get('messages')
+        entries = []
+        if isinstance(messages, dict):
+            entries = list(messages.values())
+        elif isinstance(messages, list):
+            entries = messages
+        if entries:
+            last = entries[-1]
+            if isinstance(last, dict) and 'message' in last:
+                last = last['message']
+            if last:
+                return last if isinstance(last, str) else json.dumps(last, sort_keys=True)
+    return 'Workflow failed'
+
+
+def describe_workflow_state(workflow):
+    parts = []
+    for key in ('phase', 'result'):
+        if workflow.get(key) is not None:
+            parts.append('%s=%s' % (key, workflow[key]))
+    if workflow.get('step') is not None:
+        if workflow.get('number_of_tasks'):
+            parts.append('step=%s/%s' % (workflow['step'], workflow['number_of_tasks']))
+        else:
+            parts.append('step=%s' % workflow['step'])
+    if workflow.get('active_description'):
+        parts.append('active_description=%r' % workflow['active_description'])
+    return ', '.join(parts) if parts else 'no state reported'
+
+
+class WorkflowFailed(PantheonError):
+    """A workflow finished with a result other than ``succeeded``. ``.workflow`` is the last object."""
+
+    def __init__(self, workflow):
+        self.workflow = workflow
+        self.reason = workflow_failure_reason(workflow)
+        message = 'Workflow %s (%s) %s: %s' % (workflow.get('type') or '?', workflow.get('id') or '?',
+                                               workflow.get('result') or 'failed', self.reason)
+        super().__init__(message, workflow_id=workflow.get('id'), workflow_type=workflow.get('type'))
+
+
+class WorkflowTimeout(PantheonError):
+    """A workflow did not finish within the wait timeout."""
+
+    def __init__(self, workflow, timeout):
+        self.workflow = workflow
+        self.timeout = timeout
+        message = ('Timed out after %ss waiting for workflow %s (%s); last state: %s'
+                   % (timeout, workflow.get('id') or '?', workflow.get('type') or '?',
+                      describe_workflow_state(workflow)))
+        super().__init__(message, workflow_id=workflow.get('id'), workflow_type=workflow.get('type'))
+
+
+def _env_float(name, default):
+    value = os.environ.get(name)
+    if value in (None, ''):
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        return default
+
+
+def _parse_retry_after(value, now=None):
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
+
+
+class _FileLock:
+    """Advisory lock on a file (no-op where fcntl is missing)."""
+
+    def __init__(self, path):
+        self.path = path
+        self.fd = None
+
+    def __enter__(self):
+        if fcntl is not None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+class SessionCache:
+    """Sessions on disk: ``<dir>/<sha256(token, api_url)>.json`` (0600) in a 0700 directory."""
+
+    def __init__(self, directory, machine_token, api_url):
+        self.directory = os.path.abspath(os.path.expanduser(directory))
+        key = hashlib.sha256(('%s\n%s' % (machine_token, api_url.rstrip('/'))).encode('utf-8')).hexdigest()
+        self.path = os.path.join(self.directory, 'session-%s.json' % key)
+        self.lock_path = os.path.join(self.directory, 'session-%s.lock' % key)
+
+    def ensure_dir(self):
+        if not os.path.isdir(self.directory):
+            os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        try:
+            st = os.stat(self.directory)
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(self.directory, 0o700)
+        except (OSError, AttributeError):
+            pass
+
+    def lock(self):
+        self.ensure_dir()
+        return _FileLock(self.lock_path)
+
+    def load(self):
+        """The cached session dict if it is still good for SESSION_REFRESH_MARGIN seconds."""
+        try:
+            with open(self.path, 'r', encoding='utf-8') as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(data, dict) or not data.get('session') or not data.get('user_id'):
+            return None
+        try:
+            expires_at = float(data.get('expires_at'))
+        except (TypeError, ValueError):
+            return None
+        if expires_at - time.time() <= SESSION_REFRESH_MARGIN:
+            return None
+        return data
+
+    def save(self, data):
+        self.ensure_dir()
+        fd, tmp = tempfile.mkstemp(prefix='.session-', dir=self.directory)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, 'w', encoding='utf-8') as f:
+                json.dump(data, f)
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def discard(self, session):
+        """Remove the cached session if it is ``session`` (another process may have refreshed it)."""
+        try:
+            with open(self.path, 'r', encoding='utf-8') as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return
+        if isinstance(data, dict) and data.get('session') == session:
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass
+
+
+class PantheonClient:
+    """Pantheon API client. See the module docstring for what it does."""
+
+    def __init__(self, machine_token, api_url=DEFAULT_API_URL, validate_certs=True, ca_path=None,
+                 timeout=60, warn=None, cache_dir=None, debug=None, retries=5, retry_base_delay=None,
+                 retry_max_delay=30.0, retry_max_time=300.0, use_cache=True, client_name='terminus'):
+        if not HAS_REQUESTS:
+            raise PantheonError('The Python library "requests" is required to talk to the Pantheon API.')
+        if not machine_token:
+            raise PantheonError('No Pantheon machine token: set the machine_token option or the '
+                                'PANTHEON_MACHINE_TOKEN (or TERMINUS_MACHINE_TOKEN) environment variable.')
+        self.machine_token = machine_token
+        self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
+        if not re.match(r'^https?://[^/]+', self.api_url):
+            raise PantheonError('api_url must be an http(s) URL like %s, got %r' % (DEFAULT_API_URL, redact_query(self.api_url)))
+        if not validate_certs:
+            self.verify = False
+        elif ca_path:
+            if not os.path.exists(ca_path):
+                raise PantheonError('ca_path %s does not exist' % ca_path)
+            self.verify = ca_path
+        else:
+            self.verify = True
+        self.timeout = timeout
+        self._warn = warn
+        self._debug = debug
+        self.retries = max(0, int(retries))
+        if retry_base_delay is None:
+            retry_base_delay = _env_float('PANTHEON_RETRY_BASE_DELAY', 1.0)
+        self.retry_base_delay = max(0.0, float(retry_base_delay))
+        self.retry_max_delay = float(retry_max_delay)
+        self.retry_max_time = float(retry_max_time)
+        self.client_name = client_name
+        if cache_dir is None:
+            cache_dir = os.environ.get('PANTHEON_CACHE_DIR') or DEFAULT_CACHE_DIR
+        self.cache = SessionCache(cache_dir, machine_token, self.api_url) if use_cache else None
+        self._session_data = None
+        self.logins = 0  # logins performed by this instance (for tests and debug output)
+        self.http = requests.Session()
+        self.http.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
+        self.http.verify = self.verify
+
+    # ------------------------------------------------------------------ helpers
+    def warn(self, msg):
+        if self._warn:
+            self._warn(self.redact(msg))
+
+    def debug(self, msg):
+        if self._debug:
+            self._debug(self.redact(msg))
+
+    def redact(self, text):
+        """Remove the token, the session and any query string from ``text``."""
+        if text is None:
+            return text
+        text = str(text)
+        for secret in (self.machine_token, (self._session_data or {}).get('session')):
+            if secret and len(secret) >= 4:
+                text = text.replace(secret, '********')
+        return redact_query(text)
+
+    def url(self, path):
+        if '://' in path:
+            return path
+        return '%s/%s' % (self.api_url, path.lstrip('/'))
+
+    @staticmethod
+    def display_path(path):
+        """The path as shown in messages: relative to the API, no query string."""
+        return path.split('?', 1)[0].split('#', 1)[0]
+
+    # ------------------------------------------------------------------ session
+    def _login(self):
+        status, data = self._send('POST', 'authorize/machine-token',
+                                  body={'machine_token': self.machine_token, 'client': self.client_name},
+                                  auth=False, login=True)
+        if not isinstance(data, dict) or not data.get('session') or not data.get('user_id'):
+            raise PantheonError('Logging in with the machine token failed: the answer to POST authorize/machine-token '
+                                'had no session/user_id (HTTP %s)' % status)
+        self.logins += 1
+        session = {'session': data['session'], 'user_id': data['user_id']}
+        try:
+            session['expires_at'] = float(data.get('expires_at'))
+        except (TypeError, ValueError):
+            session['expires_at'] = time.time() + 3600
+        self.debug('logged in as user %s' % session['user_id'])
+        return session
+
+    def _ensure_session(self, failed_session=None):
+        """Load (or create) a session. ``failed_session``: one the API just refused."""
+        if self._session_data and not failed_session:
+            if self._session_data['expires_at'] - time.time() > SESSION_REFRESH_MARGIN:
+                return self._session_data
+        if self.cache is None:
+            self._session_data = self._login()
+            return self._session_data
+        with self.cache.lock():
+            if failed_session:
+                self.cache.discard(failed_session)
+            cached = self.cache.load()
+            if cached and cached.get('session') != failed_session:
+                self._session_data = cached
+                return cached
+            self._session_data = self._login()
+            try:
+                self.cache.save(self._session_data)
+            except OSError as e:
+                self.warn('Could not write the Pantheon session cache in %s: %s' % (self.cache.directory, e.strerror))
+        return self._session_data
+
+    @property
+    def user_id(self):
+        return self._ensure_session()['user_id']
+
+    # ------------------------------------------------------------------ HTTP
+    def _retry_delay(self, attempt, retry_after=None):
+        if retry_after is not None:
+            return min(retry_after, RETRY_AFTER_CAP)
+        delay = min(self.retry_max_delay, self.retry_base_delay * (2 ** attempt))
+        return delay * (0.5 + random.random() / 2)
+
+    def _send_once(self, method, path, params=None, body=None, auth=True, headers=None, timeout=None):
+        """One HTTP exchange. Returns (status, data, response headers) or raises TransportError."""
+        hdrs = dict(headers or {})
+        if auth:
+            hdrs['Authorization'] = 'Bearer %s' % self._ensure_session()['session']
+        kwargs = dict(params=params, headers=hdrs, timeout=timeout or self.timeout)
+        if body is not None:
+            kwargs['data'] = json.dumps(body)
+            hdrs['Content-Type'] = 'application/json'
+        shown = self.display_path(path)
+        started = time.time()
+        try:
+            resp = self.http.request(method, self.url(path), **kwargs)
+        except requests.exceptions.SSLError as e:
+            raise TransportError('%s %s failed: TLS error talking to %s (%s); check validate_certs/ca_path'
+                                 % (method, shown, self._host(), self._exc_text(e)), method, shown, retryable=False)
+        except requests.exceptions.Timeout:
+            raise TransportError('%s %s failed: no answer from %s within %ss' % (method, shown, self._host(), kwargs['timeout']),
+                                 method, shown)
+        except requests.exceptions.ConnectionError as e:
+            raise TransportError('%s %s failed: could not connect to %s (%s)' % (method, shown, self._host(), self._exc_text(e)),
+                                 method, shown)
+        except requests.exceptions.RequestException as e:
+            raise TransportError('%s %s failed: %s' % (method, shown, self._exc_text(e)), method, shown, retryable=False)
+        text = resp.text
+        if not text.strip():
+            data = None
+        else:
+            try:
+                data = json.loads(text)
+            except ValueError:
+                data = text
+        self.debug('%s %s -> %s (%.2fs)' % (method, shown, resp.status_code, time.time() - started))
+        return resp.status_code, data, resp.headers
+
+    def _host(self):
+        return re.sub(r'^https?://', '', self.api_url).split('/', 1)[0]
+
+    def _exc_text(self, exc):
+        # requests/urllib3 messages hold the URL (with any query); keep the gist, hide queries and secrets.
+        text = str(exc)
+        m = re.search(r"\(Caused by (\w+)\((?:<[^>]*>, )?'?(.*?)'?\)\)?$", text)
+        if m:
+            text = '%s: %s' % (m.group(1), m.group(2))
+        return self.redact(text)[:300]
+
+    def _send(self, method, path, params=None, body=None, auth=True, retry=True, login=False, headers=None, timeout=None):
+        """Send with the retry policy. Returns (status, data); raises ApiError/TransportError."""
+        try:
+            return self._send_retrying(method, path, params, body, auth, retry, login, headers, timeout)
+        except PantheonError as e:
+            e.message = self.redact(e.message)
+            raise
+
+    def _send_retrying(self, method, path, params, body, auth, retry, login, headers, timeout):
+        shown = self.display_path(path)
+        started = time.time()
+        attempts = (self.retries + 1) if retry else 1
+        attempt = 0
+        while True:
+            retry_after = None
+            try:
+                status, data, resp_headers = self._send_once(method, path, params=params, body=body, auth=auth,
+                                                             headers=headers, timeout=timeout)
+            except TransportError as e:
+                if not e.retryable:
+                    raise
+                failure = e
+                status = None
+            else:
+                if 200 <= status < 300:
+                    return status, data
+                cls = NotFound if status == 404 else ApiError
+                failure = cls(status, method, shown, data)
+                if login and status in (400, 401, 403):
+                    failure = ApiError(status, method, shown, data,
+                                       message='The machine token was refused: %s %s failed with HTTP %s: %s'
+                                       % (method, shown, status, describe_body(data)))
+                if status != 429 and status < 500:
+                    raise failure
+                retry_after = _parse_retry_after(resp_headers.get('Retry-After'))
+            attempt += 1
+            if attempt >= attempts:
+                raise self._exhausted(failure, attempt)
+            delay = self._retry_delay(attempt - 1, retry_after)
+            if time.time() - started + delay > self.retry_max_time:
+                raise self._exhausted(failure, attempt)
+            self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, 'HTTP %s' % status if status else failure.message,
+                                                            attempt, attempts - 1, delay))
+            time.sleep(delay)
+
+    def _exhausted(self, failure, attempts):
+        if attempts > 1:
+            failure.message = '%s (gave up after %d attempts)' % (failure.message, attempts)
+        failure.message = self.redact(failure.message)
+        return failure
+
+    def request(self, method, path, params=None, body=None, expect_json=True, retry=True):
+        """Call ``{api_url}/{path}`` with the session. Returns (status, data).
+
+        ``data`` is the decoded JSON, else the text, else None for an empty body.
+        Raises NotFound (404), ApiError (other non-2xx), TransportError, PantheonError.
+        A 401 leads to exactly one fresh login and one more try.
+        """
+        method = method.upper()
+        try:
+            status, data = self._send(method, path, params=params, body=body, retry=retry)
+        except ApiError as e:
+            if e.status != 401:
+                raise
+            self.debug('HTTP 401 on %s %s: logging in again' % (method, self.display_path(path)))
+            self._ensure_session(failed_session=(self._session_data or {}).get('session'))
+            status, data = self._send(method, path, params=params, body=body, retry=retry)
+        if expect_json and isinstance(data, str):
+            raise ApiError(status, method, self.display_path(path), data,
+                           message='%s %s returned HTTP %s with a body that is not JSON: %s'
+                           % (method, self.display_path(path), status, describe_body(data)[:500]))
+        return status, data
+
+    def get(self, path, params=None):
+        return self.request('GET', path, params=params)[1]
+
+    def post(self, path, body=None):
+        return self.request('POST', path, body=body if body is not None else {})[1]
+
+    def paged(self, path, limit=100, params=None):
+        """All items of a paged collection (``limit=N&start=<last id>``)."""
+        items = []
+        seen = set()
+        start = None
+        while True:
+            query = dict(params or {})
+            query['limit'] = limit
+            if start is not None:
+                query['start'] = start
+            page = self.get(path, params=query)
+            if page is None:
+                page = []
+            if isinstance(page, dict):
+                page = list(page.values())
+            if not isinstance(page, list):
+                raise PantheonError('GET %s returned %s instead of a list' % (self.display_path(path), type(page).__name__))
+            if not page:
+                break
+            new_last = None
+            for item in page:
+                if not isinstance(item, dict) or 'id' not in item:
+                    continue
+                new_last = item['id']
+                if new_last in seen:
+                    continue
+                seen.add(new_last)
+                items.append(item)
+            if len(page) < limit or new_last is None or new_last == start:
+                break
+            start = new_last
+        return items
+
+    # ------------------------------------------------------------------ sites and envs
+    def find_site(self, name_or_uuid):
+        """The site object (``GET sites/{id}?site_state=true``) or None when there is none."""
+        name_or_uuid = (name_or_uuid or '').strip()
+        if not name_or_uuid:
+            raise PantheonError('A site name or UUID is required')
+        if is_uuid(name_or_uuid):
+            site_id = name_or_uuid.lower()
+        else:
+            if not SITE_NAME_RE.match(name_or_uuid):
+                raise PantheonError('%r is not a valid Pantheon site name (lowercase letters, digits and dashes) '
+                                    'or site UUID' % name_or_uuid)
+            try:
+                data = self.get('site-names/%s' % name_or_uuid)
+            except NotFound:
+                return None
+            if not isinstance(data, dict) or not data.get('id'):
+                return None
+            site_id = data['id']
+        try:
+            site = self.get('sites/%s' % site_id, params={'site_state': 'true'})
+        except NotFound:
+            return None
+        if not isinstance(site, dict):
+            raise PantheonError('GET sites/%s returned an unexpected body' % site_id)
+        site.setdefault('id', site_id)
+        return site
+
+    def get_site(self, name_or_uuid):
+        site = self.find_site(name_or_uuid)
+        if site is None:
+            raise NotFound(404, 'GET', 'site-names/%s' % name_or_uuid, None,
+                           message='Could not find a site named or identified by %r that this user may access'
+                           % name_or_uuid)
+        return site
+
+    def environments(self, site_id):
+        data = self.get('sites/%s/environments' % site_id)
+        if not data:
+            return {}
+        if not isinstance(data, dict):
+            raise PantheonError('GET sites/%s/environments returned an unexpected body' % site_id)
+        return data
+
+    def env_settings(self, site_id, env):
+        data = self.get('sites/%s/environments/%s/settings' % (site_id, env))
+        return data if isinstance(data, dict) else {}
+
+    def domains(self, site_id, env):
+        data = self.get('sites/%s/environments/%s/domains' % (site_id, env))
+        return data if isinstance(data, list) else []
+
+    def platform_domain(self, site_id, env):
+        """The last domain with type == "platform" (``host[:port]``)."""
+        found = None
+        for domain in self.domains(site_id, env):
+            if isinstance(domain, dict) and domain.get('type') == 'platform' and domain.get('id'):
+                found = domain['id']
+        if not found:
+            raise PantheonError('No platform domain found for the %s environment of site %s' % (env, site_id))
+        return found
+
+    def upstreams(self):
+        data = self.get('users/%s/upstreams' % self.user_id)
+        return data if isinstance(data, list) else []
+
+    def find_upstream(self, name):
+        """Upstream matched by id, product_id, machine_name or label (as Terminus does), or None."""
+        for upstream in self.upstreams():
+            if not isinstance(upstream, dict):
+                continue
+            if name in (upstream.get('id'), upstream.get('product_id'), upstream.get('machine_name'), upstream.get('label')):
+                return upstream
+        return None
+
+    def organizations(self):
+        """The user's organization memberships (paged)."""
+        return self.paged('users/%s/memberships/organizations' % self.user_id)
+
+    def find_organization(self, name):
+        """The organization (``{id, profile...}``) matched by id, membership id, machine name or name."""
+        for membership in self.organizations():
+            org = membership.get('organization') or {}
+            profile = org.get('profile') or {}
+            org_id = org.get('id') or membership.get('organization_id')
+            if name in (membership.get('id'), org_id, profile.get('machine_name'), profile.get('name')):
+                result = dict(org)
+                result['id'] = org_id
+                return result
+        return None
+
+    def healthcheck(self, domain, timeout=30):
+        """GET https://{domain}/pantheon_healthcheck without credentials. Returns the HTTP status or None."""
+        try:
+            resp = self.http.get('https://%s/pantheon_healthcheck' % domain, timeout=timeout,
+                                 headers={'Authorization': None})
+        except requests.exceptions.RequestException as e:
+            self.debug('health check of %s failed: %s' % (domain, self._exc_text(e)))
+            return None
+        return resp.status_code
+
+    def wait_healthy(self, domain, timeout):
+        """Poll the health check until it answers 200; raise PantheonError after ``timeout`` seconds."""
+        deadline = time.time() + timeout
+        interval = MIN_POLL_INTERVAL
+        last = None
+        while True:
+            last = self.healthcheck(domain, timeout=min(30, max(1, timeout)))
+            if last == 200:
+                return True
+            remaining = deadline - time.time()
+            if remaining <= 0:
+                raise PantheonError('https://%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
+                                    % (domain, timeout, 'HTTP %s' % last if last else 'no connection'))
+            time.sleep(min(interval, remaining))
+            interval = min(interval * 1.5, 5.0)
+
+    def workflows(self, site_id):
+        data = self.get('sites/%s/workflows' % site_id)
+        return data if isinstance(data, list) else []
+
+    def user_workflows(self):
+        data = self.get('users/%s/workflows' % self.user_id)
+        return data if isinstance(data, list) else []
+
+    def backup_catalog(self, site_id, env):
+        data = self.get('sites/%s/environments/%s/backups/catalog' % (site_id, env))
+        return data if isinstance(data, dict) else {}
+
+    def backup_url(self, site_id, env, folder, element):
+        data = self.post('sites/%s/environments/%s/backups/catalog/%s/%s/s3token' % (site_id, env, folder, element),
+                         {'method': 'get'})
+        if not isinstance(data, dict) or not data.get('url'):
+            raise PantheonError('No download URL for the %s backup %s of %s.%s' % (element, folder, site_id, env))
+        return data['url']
+
+    # ------------------------------------------------------------------ workflows
+    def _owner_path(self, owner):
+        kind = owner[0]
+        if kind == 'user':
+            return 'users/%s/workflows' % self.user_id
+        if kind == 'site':
+            return 'sites/%s/workflows' % owner[1]
+        if kind == 'env':
+            return 'sites/%s/environments/%s/workflows' % (owner[1], owner[2])
+        raise ValueError('unknown workflow owner %r' % (owner,))
+
+    def _poll_path(self, owner, workflow):
+        # Site deletion is watched through the user: the site endpoint disappears.
+        if owner[0] == 'user' or workflow.get('type') == 'delete_site':
+            return 'users/%s/workflows/%s' % (self.user_id, workflow['id'])
+        return 'sites/%s/workflows/%s' % (owner[1], workflow['id'])
+
+    def _recent_workflows(self, owner):
+        if owner[0] == 'user':
+            return self.user_workflows()
+        return self.workflows(owner[1])
+
+    def _find_posted_workflow(self, owner, wf_type, params, since):
+        """A workflow of this type+params created since ``since`` (the one a failed POST may have made)."""
+        for wf in self._recent_workflows(owner):
+            if not isinstance(wf, dict) or wf.get('type') != wf_type or not wf.get('id'):
+                continue
+            if (wf.get('params') or {}) != (params or {}):
+                continue
+            if owner[0] == 'env':
+                env = wf.get('environment_id') or wf.get('environment')
+                if env and env != owner[2]:
+                    continue
+            try:
+                created = float(wf.get('created_at'))
+            except (TypeError, ValueError):
+                continue
+            if created >= since:
+                return wf
+        return None
+
+    def create_workflow(self, owner, wf_type, params):
+        """POST {"type", "params"} to the owner's workflows URL and return the workflow object.
+
+        owner: ("user",) | ("site", site_id) | ("env", site_id, env).
+        A POST that fails with 5xx, 429 or no answer is retried, but only after checking that the
+        failed attempt did not create the workflow anyway (then that one is returned).
+        """
+        path = self._owner_path(owner)
+        body = {'type': wf_type, 'params': params or {}}
+        # Allow for clock skew between this controller and the platform.
+        since = time.time() - 60
+        started = time.time()
+        attempts = self.retries + 1
+        attempt = 0
+        while True:
+            try:
+                status, data = self.request('POST', path, body=body, retry=False)
+                if not isinstance(data, dict) or not data.get('id'):
+                    raise PantheonError('POST %s (%s) returned HTTP %s without a workflow id' % (path, wf_type, status))
+                return data
+            except ApiError as e:
+                if e.status != 429 and e.status < 500:
+                    raise
+                failure, retry_after = e, None
+            except TransportError as e:
+                if not e.retryable:
+                    raise
+                failure, retry_after = e, None
+            attempt += 1
+            if attempt >= attempts:
+                raise self._exhausted(failure, attempt)
+            delay = self._retry_delay(attempt - 1, retry_after)
+            if time.time() - started + delay > self.retry_max_time:
+                raise self._exhausted(failure, attempt)
+            self.warn('%s; checking whether the %s workflow was created before retrying (%d/%d) in %.1fs'
+                      % (failure.message, wf_type, attempt, attempts - 1, delay))
+            time.sleep(delay)
+            found = self._find_posted_workflow(owner, wf_type, params, since)
+            if found:
+                self.debug('adopting workflow %s (%s) created by an earlier attempt' % (found['id'], wf_type))
+                return found
+
+    def wait_workflow(self, workflow, owner, timeout):
+        """Poll until the workflow finishes. Returns the merged workflow object on success.
+
+        Raises WorkflowFailed (result other than succeeded) or WorkflowTimeout.
+        Polls no faster than once a second; the interval grows from 1s to
+        max(5, min(30, timeout / 120)) seconds.
+        """
+        merged = dict(workflow)
+        deadline = time.time() + timeout
+        interval = MIN_POLL_INTERVAL
+        max_interval = max(5.0, min(30.0, timeout / 120.0))
+        path = self._poll_path(owner, workflow)
+        while True:
+            remaining = deadline - time.time()
+            time.sleep(max(MIN_POLL_INTERVAL, min(interval, remaining)) if remaining > 0 else MIN_POLL_INTERVAL)
+            data = self.get(path)
+            if isinstance(data, dict):
+                for key, value in data.items():
+                    # keep attributes from earlier answers (e.g. waiting_for_task from the POST)
+                    if value is None and merged.get(key) is not None and key not in ('result',):
+                        continue
+                    merged[key] = value
+            result = data.get('result') if isinstance(data, dict) else None
+            if result is not None:
+                if result == 'succeeded':
+                    return merged
+                raise WorkflowFailed(merged)
+            if time.time() >= deadline:
+                raise WorkflowTimeout(merged, timeout)
+            interval = min(interval * 1.5, max_interval)
+
+    def run_workflow(self, owner, wf_type, params, timeout):
+        workflow = self.create_workflow(owner, wf_type, params)
+        return self.wait_workflow(workflow, owner, timeout)
