@@ -1,0 +1,130 @@
+"""Fault rules: validation, matching and the deterministic decision of what fires.
+
+A rule::
+
+    {"match": {"channel": "http" | "download" | "workflow" | "ssh",
+               "method": "GET",            # optional; HTTP method, workflow owner or SSH user
+               "path": "^/api/sites/"},    # optional regex (re.search) on the path without query,
+                                           # the workflow type, or the SSH command line
+     "action": {"status": 429, "retry_after": 2},   # see ACTION_KEYS
+     "times": 2,          # optional: fire at most N times, then the rule is done
+     "after": 1,          # optional: let the first N matching events through
+     "sequence": [{"status": 503}, null, {"reset": true}],  # optional: one entry per match,
+                          # null lets that event through; done when exhausted
+     "probability": 0.3, "seed": 7}                # optional: fire with probability p,
+                          # decided by (seed, match index) so runs repeat exactly
+
+Without ``times``/``sequence`` a rule fires on every match until the faults are cleared.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pantheon_emulator.store import StoreError, seeded_random
+
+CHANNELS = ("http", "download", "workflow", "ssh")
+ACTION_KEYS = {
+    "status": int,             # answer with this HTTP status (429, 500, 502, 503, ...)
+    "retry_after": (int, float),  # Retry-After header (seconds) with a status
+    "body": object,            # response body (JSON-encoded) for a status; default a JSON string
+    "reset": bool,             # close the connection without an answer
+    "delay": (int, float),     # wait this many seconds first (then continue, or apply the rest)
+    "truncate_after": int,     # send this many body bytes, then close the connection
+    "workflow_fail": str,      # the workflow fails with this final_task.reason
+    "ssh_disconnect_after": int,  # SSH: close the channel after this many output bytes
+}
+RULE_KEYS = {"match", "action", "times", "after", "sequence", "probability", "seed", "comment"}
+
+
+def _check_action(action, where):
+    if action is None:
+        return None
+    if not isinstance(action, dict) or not action:
+        raise StoreError(f"{where}: an action must be a non-empty object")
+    unknown = set(action) - set(ACTION_KEYS)
+    if unknown:
+        raise StoreError(f"{where}: unknown action keys {sorted(unknown)}; known: {sorted(ACTION_KEYS)}")
+    for key, value in action.items():
+        typ = ACTION_KEYS[key]
+        if typ is not object and (not isinstance(value, typ) or (typ is int and isinstance(value, bool))):
+            raise StoreError(f"{where}: action {key!r} has the wrong type ({value!r})")
+    if "status" in action and not 100 <= action["status"] <= 599:
+        raise StoreError(f"{where}: status {action['status']} is not an HTTP status")
+    return dict(action)
+
+
+def validate_rule(rule):
+    """Return a normalized copy of a rule or raise StoreError naming what is wrong."""
+    if not isinstance(rule, dict):
+        raise StoreError("a fault rule must be an object")
+    unknown = set(rule) - RULE_KEYS
+    if unknown:
+        raise StoreError(f"unknown fault rule keys {sorted(unknown)}; known: {sorted(RULE_KEYS)}")
+    match = rule.get("match")
+    if not isinstance(match, dict) or match.get("channel") not in CHANNELS:
+        raise StoreError(f"fault rule needs match.channel, one of {', '.join(CHANNELS)}")
+    if set(match) - {"channel", "method", "path"}:
+        raise StoreError("match accepts only channel, method and path")
+    if "path" in match:
+        try:
+            re.compile(match["path"])
+        except (re.error, TypeError) as exc:
+            raise StoreError(f"match.path is not a valid regular expression: {exc}") from None
+    out = {"match": dict(match)}
+    if "sequence" in rule:
+        seq = rule["sequence"]
+        if not isinstance(seq, list) or not seq:
+            raise StoreError("sequence must be a non-empty list of actions (null lets an event through)")
+        out["sequence"] = [_check_action(a, f"sequence[{i}]") for i, a in enumerate(seq)]
+        if "action" in rule:
+            raise StoreError("give either action or sequence, not both")
+    else:
+        out["action"] = _check_action(rule.get("action"), "action")
+        if out["action"] is None:
+            raise StoreError("fault rule needs an action (or a sequence)")
+    for key in ("times", "after"):
+        if key in rule:
+            if not isinstance(rule[key], int) or isinstance(rule[key], bool) or rule[key] < (1 if key == "times" else 0):
+                raise StoreError(f"{key} must be an integer (times >= 1, after >= 0)")
+            out[key] = rule[key]
+    if "probability" in rule:
+        p = rule["probability"]
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p <= 1:
+            raise StoreError("probability must be a number between 0 and 1")
+        out["probability"] = float(p)
+        out["seed"] = rule.get("seed", 0)
+    if "comment" in rule:
+        out["comment"] = str(rule["comment"])
+    return out
+
+
+def rule_matches(rule, channel, method, path):
+    match = rule["match"]
+    if match["channel"] != channel:
+        return False
+    if match.get("method") and str(match["method"]).lower() != str(method or "").lower():
+        return False
+    if match.get("path") and not re.search(match["path"], path or ""):
+        return False
+    return True
+
+
+def decide(rule, index, fired):
+    """(action or None, rule done?) for the ``index``-th matching event (0-based), given how many
+    times the rule has fired so far."""
+    after = rule.get("after", 0)
+    if index < after:
+        return None, False
+    i = index - after
+    if "sequence" in rule:
+        seq = rule["sequence"]
+        if i >= len(seq):
+            return None, True
+        return seq[i], i == len(seq) - 1
+    action = rule["action"]
+    if "probability" in rule:
+        if seeded_random(rule.get("seed", 0), i).random() >= rule["probability"]:
+            return None, False
+    times = rule.get("times")
+    return action, bool(times and fired + 1 >= times)
