@@ -142,6 +142,10 @@ class NotFound(ApiError):
     pass
 
 
+class LoginError(ApiError):
+    """The machine token was refused (not retried, no second login)."""
+
+
 def workflow_failure_reason(workflow):
     """final_task.reason, else the last final_task.messages entry, else 'Workflow failed'."""
     final = workflow.get('final_task') or {}
@@ -515,7 +519,7 @@ class PantheonClient:
                 cls = NotFound if status == 404 else ApiError
                 failure = cls(status, method, shown, data)
                 if login and status in (400, 401, 403):
-                    failure = ApiError(status, method, shown, data,
+                    failure = LoginError(status, method, shown, data,
                                        message='The machine token was refused: %s %s failed with HTTP %s: %s'
                                        % (method, shown, status, describe_body(data)))
                 if status != 429 and status < 500:
@@ -548,7 +552,7 @@ class PantheonClient:
         try:
             status, data = self._send(method, path, params=params, body=body, retry=retry)
         except ApiError as e:
-            if e.status != 401:
+            if e.status != 401 or isinstance(e, LoginError):
                 raise
             self.debug('HTTP 401 on %s %s: logging in again' % (method, self.display_path(path)))
             self._ensure_session(failed_session=(self._session_data or {}).get('session'))

@@ -1,0 +1,433 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""PantheonClient against a served stub API (tests/unit/stub_api.py): real HTTP, nothing mocked."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import stat
+import time
+
+import pytest
+
+from stub_api import USER_ID, Reply
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import (
+    ApiError,
+    NotFound,
+    PantheonError,
+    TransportError,
+    WorkflowFailed,
+    WorkflowTimeout,
+)
+
+SITE_ID = '22222222-2222-4222-8222-222222222222'
+TOKEN = 'machine-token-UNIT-0123456789'
+
+
+# ---------------------------------------------------------------- retries
+
+def test_429_is_retried_with_growing_backoff(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(429, 'slow down'), Reply(429, 'slow down'), Reply(429, 'slow down'),
+             Reply(200, {'id': 'x'}))
+    warnings = []
+    client = make_client(retry_base_delay=0.1, warnings=warnings)
+    assert client.get('sites/x') == {'id': 'x'}
+    assert stub.count('GET', 'sites/x') == 4
+    gaps = stub.gaps('GET', 'sites/x')
+    # base 0.1s doubling, jitter in [0.5, 1.0] of the step: >= 0.05, 0.1, 0.2
+    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2, gaps
+    assert gaps[2] > gaps[0]
+    assert len(warnings) == 3 and 'HTTP 429' in warnings[0] and 'retry 1/5' in warnings[0]
+
+
+@pytest.mark.parametrize('status', [500, 502, 503, 504])
+def test_5xx_is_retried_then_succeeds(stub, make_client, status):
+    stub.add('GET', 'sites/x', Reply(status, 'oops'), Reply(status, 'oops'), Reply(200, {'id': 'x'}))
+    assert make_client().get('sites/x') == {'id': 'x'}
+    assert stub.count('GET', 'sites/x') == 3
+
+
+def test_retries_are_bounded_in_attempts(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(503, 'Service Unavailable'))
+    with pytest.raises(ApiError) as info:
+        make_client().get('sites/x')
+    assert stub.count('GET', 'sites/x') == 6  # 1 + 5 retries
+    assert info.value.status == 503
+    assert 'GET sites/x failed with HTTP 503: Service Unavailable' in str(info.value)
+    assert 'gave up after 6 attempts' in str(info.value)
+
+
+def test_retries_are_bounded_in_time(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(503, 'busy'))
+    started = time.time()
+    with pytest.raises(ApiError):
+        make_client(retry_base_delay=0.3, retry_max_time=1.0).get('sites/x')
+    assert time.time() - started < 1.5
+    assert 2 <= stub.count('GET', 'sites/x') < 6
+
+
+@pytest.mark.parametrize('status', [400, 401, 403, 404, 409, 410, 422])
+def test_client_errors_are_not_retried(stub, make_client, status):
+    stub.add('GET', 'sites/x', Reply(status, 'no'))
+    stub.add('POST', 'authorize/machine-token', lambda rec: stub.login_reply(rec))
+    with pytest.raises(ApiError) as info:
+        make_client().get('sites/x')
+    # a 401 gets exactly one new login and one more try; nothing else is repeated
+    assert stub.count('GET', 'sites/x') == (2 if status == 401 else 1)
+    assert info.value.status == status
+    assert isinstance(info.value, NotFound) == (status == 404)
+
+
+def test_retry_after_seconds_is_honoured(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(429, 'wait', headers={'Retry-After': '1'}), Reply(200, {'id': 'x'}))
+    make_client(retry_base_delay=0.01).get('sites/x')
+    gaps = stub.gaps('GET', 'sites/x')
+    assert gaps[0] >= 0.95, gaps
+
+
+def test_retry_after_http_date_is_honoured(stub, make_client):
+    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+    stub.add('GET', 'sites/x', Reply(503, 'wait', headers={'Retry-After': when}), Reply(200, {'id': 'x'}))
+    make_client(retry_base_delay=0.01).get('sites/x')
+    gap = stub.gaps('GET', 'sites/x')[0]
+    # HTTP dates have one-second resolution
+    assert 0.9 <= gap <= 3.5, gap
+
+
+def test_dropped_connections_are_retried(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(drop=True), Reply(drop=True), Reply(200, {'id': 'x'}))
+    assert make_client().get('sites/x') == {'id': 'x'}
+    assert stub.count('GET', 'sites/x') == 3
+
+
+def test_timeouts_are_retried(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(200, {'late': True}, delay=1.5), Reply(200, {'id': 'x'}))
+    assert make_client(timeout=0.5).get('sites/x') == {'id': 'x'}
+    assert stub.count('GET', 'sites/x') == 2
+
+
+def test_refused_connection_gives_clear_error(make_client, tmp_path):
+    import socket
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    client = make_client(api_url='http://127.0.0.1:%d/api' % port, retries=2, use_cache=False)
+    with pytest.raises(TransportError) as info:
+        client.get('sites/x?secret=1')
+    msg = str(info.value)
+    assert 'could not connect to 127.0.0.1:%d' % port in msg
+    assert 'gave up after 3 attempts' in msg
+    assert 'secret' not in msg
+
+
+# ---------------------------------------------------------------- error messages
+
+@pytest.mark.parametrize('reply, expected', [
+    (Reply(404, 'A site named nope was not found.'), 'HTTP 404: A site named nope was not found.'),
+    (Reply(409, {'message': 'Name taken', 'code': 'conflict'}), 'HTTP 409: Name taken {"code": "conflict"}'),
+    (Reply(400, {'errors': ['bad field']}), 'HTTP 400: {"errors": ["bad field"]}'),
+    (Reply(404, raw=b'Not found.\n', content_type='text/plain'), 'HTTP 404: Not found.'),
+    (Reply(403), 'HTTP 403: (empty body)'),
+])
+def test_error_message_for_each_body_shape(stub, make_client, reply, expected):
+    stub.add('GET', r'sites/%s/environments' % SITE_ID, reply)
+    with pytest.raises(ApiError) as info:
+        make_client().request('GET', 'sites/%s/environments' % SITE_ID, params={'secret': 'SIGNEDQUERY'})
+    msg = str(info.value)
+    assert msg == 'GET sites/%s/environments failed with %s' % (SITE_ID, expected)
+    assert 'SIGNEDQUERY' not in msg
+
+
+def test_error_never_holds_token_or_session(stub, make_client):
+    # a hostile/buggy server that echoes the credentials in its error body
+    def echo(rec):
+        return Reply(400, 'you sent %s' % rec.headers.get('Authorization'))
+    stub.add('GET', 'sites/x', echo)
+    stub.add('POST', 'authorize/machine-token', Reply(200, {'session': 'SESSION-abcdef-123', 'user_id': USER_ID,
+                                                           'expires_at': time.time() + 3600}))
+    stub.add('GET', 'sites/y', lambda rec: Reply(400, 'token was %s' % TOKEN))
+    client = make_client()
+    with pytest.raises(ApiError) as info:
+        client.get('sites/x')
+    assert 'SESSION-abcdef-123' not in str(info.value) and '********' in str(info.value)
+    with pytest.raises(ApiError) as info:
+        client.get('sites/y')
+    assert TOKEN not in str(info.value)
+
+
+def test_bad_token_is_a_clear_error(stub, make_client):
+    stub.add('POST', 'authorize/machine-token', Reply(401, 'Invalid machine token'))
+    with pytest.raises(ApiError) as info:
+        make_client().get('sites/x')
+    assert 'machine token was refused' in str(info.value)
+    assert 'HTTP 401: Invalid machine token' in str(info.value)
+    assert stub.logins == 1
+
+
+# ---------------------------------------------------------------- session handling
+
+def test_login_request_shape(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(200, {'id': 'x'}))
+    make_client().get('sites/x')
+    login = stub.matching('POST', 'authorize/machine-token')[0]
+    assert login.body == {'machine_token': TOKEN, 'client': 'terminus'}
+    assert 'Authorization' not in login.headers
+    get = stub.matching('GET', 'sites/x')[0]
+    assert get.headers['Authorization'] == 'Bearer %s' % stub.sessions[0]
+
+
+def test_session_cache_one_login_for_many_clients(stub, make_client, tmp_path):
+    stub.add('GET', 'sites/x', Reply(200, {'id': 'x'}))
+    for _ in range(5):
+        make_client().get('sites/x')
+    assert stub.logins == 1
+    assert stub.count('GET', 'sites/x') == 5
+    cache_dir = tmp_path / 'cache'
+    files = [p for p in cache_dir.iterdir() if p.suffix == '.json']
+    assert len(files) == 1
+    assert stat.S_IMODE(os.stat(files[0]).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(cache_dir).st_mode) == 0o700
+    assert TOKEN not in files[0].read_text()
+    # another token (or another API) gets its own session
+    make_client(token='another-token-xyz').get('sites/x')
+    assert stub.logins == 2
+
+
+def test_session_cache_dir_from_environment(stub, make_client, tmp_path, monkeypatch):
+    monkeypatch.setenv('PANTHEON_CACHE_DIR', str(tmp_path / 'envcache'))
+    stub.add('GET', 'sites/x', Reply(200, {'id': 'x'}))
+    make_client(cache_dir=None).get('sites/x')
+    make_client(cache_dir=None).get('sites/x')
+    assert stub.logins == 1
+    assert any(p.suffix == '.json' for p in (tmp_path / 'envcache').iterdir())
+
+
+def test_expiring_session_is_refreshed(stub, make_client):
+    stub.session_ttl = 30  # below the refresh margin: every client logs in again
+    stub.add('GET', 'sites/x', Reply(200, {'id': 'x'}))
+    make_client().get('sites/x')
+    make_client().get('sites/x')
+    assert stub.logins == 2
+
+
+def test_relogin_once_on_401(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(401, 'Session expired'), Reply(200, {'id': 'x'}))
+    client = make_client()
+    assert client.get('sites/x') == {'id': 'x'}
+    assert stub.logins == 2
+    first, second = stub.matching('GET', 'sites/x')
+    assert first.headers['Authorization'] != second.headers['Authorization']
+    # the refreshed session is the one cached for the next client
+    make_client().get('sites/x')
+    assert stub.logins == 2
+
+
+def test_persistent_401_fails_after_one_relogin(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(401, 'Nope'))
+    with pytest.raises(ApiError) as info:
+        make_client().get('sites/x')
+    assert info.value.status == 401
+    assert stub.logins == 2
+    assert stub.count('GET', 'sites/x') == 2
+
+
+# ---------------------------------------------------------------- paging and lookups
+
+def test_paging_across_250_sites(stub, make_client):
+    sites = [{'id': '%08d-0000-4000-8000-000000000000' % i, 'site': {'name': 'site-%d' % i}} for i in range(250)]
+
+    def page(rec):
+        limit = int(rec.query['limit'][0])
+        start = rec.query.get('start', [None])[0]
+        index = 0 if start is None else [s['id'] for s in sites].index(start) + 1
+        return Reply(200, sites[index:index + limit])
+    stub.add('GET', r'users/%s/memberships/sites' % USER_ID, page)
+    client = make_client()
+    items = client.paged('users/%s/memberships/sites' % client.user_id)
+    assert [i['id'] for i in items] == [s['id'] for s in sites]
+    reqs = stub.matching('GET', r'users/%s/memberships/sites' % USER_ID)
+    assert [r.query.get('start', [None])[0] for r in reqs] == [None, sites[99]['id'], sites[199]['id']]
+    assert all(r.query['limit'] == ['100'] for r in reqs)
+
+
+def test_paging_stops_on_repeated_id(stub, make_client):
+    same = [{'id': 'a%d' % i} for i in range(100)]
+    stub.add('GET', 'things', Reply(200, same))
+    assert len(make_client().paged('things')) == 100
+    assert stub.count('GET', 'things') == 2
+
+
+def test_paging_exact_multiple_stops_on_empty_page(stub, make_client):
+    stub.add('GET', 'things', Reply(200, [{'id': 'a%d' % i} for i in range(100)]), Reply(200, []))
+    assert len(make_client().paged('things')) == 100
+    assert stub.count('GET', 'things') == 2
+
+
+def test_find_site_by_name_and_uuid(stub, make_client):
+    stub.add('GET', 'site-names/alpha', Reply(200, {'id': SITE_ID, 'name': 'alpha'}))
+    stub.add('GET', 'site-names/missing', Reply(404, 'A site named missing was not found.'))
+    stub.add('GET', 'sites/%s' % SITE_ID, Reply(200, {'id': SITE_ID, 'name': 'alpha', 'framework': 'drupal8'}))
+    client = make_client()
+    assert client.find_site('alpha')['framework'] == 'drupal8'
+    assert client.find_site(SITE_ID.upper())['name'] == 'alpha'
+    assert client.find_site('missing') is None
+    assert all(r.query == {'site_state': ['true']} for r in stub.matching('GET', 'sites/%s' % SITE_ID))
+    with pytest.raises(NotFound) as info:
+        client.get_site('missing')
+    assert "'missing'" in str(info.value)
+    with pytest.raises(PantheonError) as info:
+        client.find_site('Bad Name!')
+    assert 'not a valid Pantheon site name' in str(info.value)
+
+
+def test_platform_domain_is_last_platform_entry(stub, make_client):
+    stub.add('GET', 'sites/s/environments/dev/domains', Reply(200, [
+        {'id': 'one.example', 'type': 'platform'}, {'id': 'custom.example', 'type': 'custom'},
+        {'id': 'dev-alpha.pantheonsite.localhost:8443', 'type': 'platform'}]))
+    assert make_client().platform_domain('s', 'dev') == 'dev-alpha.pantheonsite.localhost:8443'
+
+
+# ---------------------------------------------------------------- workflows
+
+def _wf(wid='wf1', **kw):
+    wf = {'id': wid, 'type': kw.pop('type', 'do_export'), 'phase': 'started', 'result': None,
+          'created_at': time.time()}
+    wf.update(kw)
+    return wf
+
+
+def test_workflow_success_polls_site_url(stub, make_client):
+    stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf()), Reply(200, _wf(phase='finished', result='succeeded')))
+    wf = make_client().run_workflow(('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
+    assert wf['result'] == 'succeeded'
+    post = stub.matching('POST', 'sites/s/environments/dev/workflows')[0]
+    assert post.body == {'type': 'do_export', 'params': {'database': True}}
+    assert stub.count('GET', 'sites/s/workflows/wf1') == 2
+    assert all(g >= 0.95 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+
+
+def test_user_workflow_polls_user_url_and_keeps_waiting_for_task(stub, make_client):
+    created = _wf('cw', type='create_site', waiting_for_task={'site_id': SITE_ID})
+    stub.add('POST', 'users/%s/workflows' % USER_ID, Reply(202, created))
+    stub.add('GET', 'users/%s/workflows/cw' % USER_ID,
+             Reply(200, _wf('cw', type='create_site', phase='finished', result='succeeded', waiting_for_task=None)))
+    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
+    assert wf['waiting_for_task']['site_id'] == SITE_ID
+
+
+def test_delete_site_is_polled_through_the_user(stub, make_client):
+    stub.add('POST', 'sites/s/workflows', Reply(202, _wf('dw', type='delete_site')))
+    stub.add('GET', 'users/%s/workflows/dw' % USER_ID, Reply(200, _wf('dw', type='delete_site', result='succeeded')))
+    make_client().run_workflow(('site', 's'), 'delete_site', {}, timeout=30)
+    assert stub.count('GET', 'sites/s/workflows/dw') == 0
+    assert stub.count('GET', 'users/%s/workflows/dw' % USER_ID) == 1
+
+
+@pytest.mark.parametrize('final_task, reason', [
+    ({'reason': 'Upstream framework mismatch', 'messages': {'t1': {'message': 'other', 'level': 'ERROR'}}},
+     'Upstream framework mismatch'),
+    ({'reason': '', 'messages': {'2020-01-01T00:00:00': {'message': 'first', 'level': 'ERROR'},
+                                 '2020-01-01T00:00:05': {'message': 'Database import failed', 'level': 'ERROR'}}},
+     'Database import failed'),
+    ({}, 'Workflow failed'),
+    (None, 'Workflow failed'),
+])
+def test_workflow_failure_message(stub, make_client, final_task, reason):
+    stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf(phase='finished', result='failed', final_task=final_task,
+                                                          reason='top-level reason is not used')))
+    with pytest.raises(WorkflowFailed) as info:
+        make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=30)
+    assert info.value.reason == reason
+    assert str(info.value) == 'Workflow do_export (wf1) failed: %s' % reason
+
+
+def test_aborted_is_a_failure(stub, make_client):
+    stub.add('POST', 'sites/s/workflows', Reply(202, _wf(type='deploy_product')))
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf(type='deploy_product', result='aborted',
+                                                          final_task={'reason': 'Wrong framework'})))
+    with pytest.raises(WorkflowFailed, match='deploy_product .* aborted: Wrong framework'):
+        make_client().run_workflow(('site', 's'), 'deploy_product', {'product_id': 'u'}, timeout=30)
+
+
+def test_workflow_wait_timeout_names_workflow_and_state(stub, make_client):
+    running = _wf(phase='started', step=2, number_of_tasks=5, active_description='Importing database')
+    stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, running))
+    started = time.time()
+    with pytest.raises(WorkflowTimeout) as info:
+        make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=3)
+    elapsed = time.time() - started
+    assert 2.9 <= elapsed < 6
+    assert str(info.value) == ("Timed out after 3s waiting for workflow wf1 (do_export); last state: phase=started, "
+                               "step=2/5, active_description='Importing database'")
+    polls = stub.count('GET', 'sites/s/workflows/wf1')
+    assert 2 <= polls <= 4
+    assert all(g >= 0.95 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+
+
+def test_workflow_post_5xx_that_created_it_is_not_posted_again(stub, make_client):
+    made = []
+
+    def post(rec):
+        wf = _wf('made1', type='clone_database', params=rec.body['params'], environment_id='dev')
+        made.append(wf)
+        return Reply(502, 'Bad Gateway')  # the platform created it but the answer was lost
+    stub.add('POST', 'sites/s/environments/dev/workflows', post)
+    stub.add('GET', 'sites/s/workflows', lambda rec: Reply(200, [
+        _wf('old', type='clone_database', params={'from_environment': 'live'}, created_at=time.time() - 3600)] + made))
+    stub.add('GET', 'sites/s/workflows/made1', Reply(200, _wf('made1', type='clone_database', result='succeeded')))
+    warnings = []
+    wf = make_client(warnings=warnings).run_workflow(('env', 's', 'dev'), 'clone_database',
+                                                     {'from_environment': 'live'}, timeout=30)
+    assert wf['id'] == 'made1'
+    assert stub.count('POST', 'sites/s/environments/dev/workflows') == 1
+    assert stub.count('GET', 'sites/s/workflows') == 1
+    assert 'checking whether the clone_database workflow was created' in warnings[0]
+
+
+def test_workflow_post_timeout_that_created_nothing_is_posted_again(stub, make_client):
+    stub.add('POST', 'users/%s/workflows' % USER_ID, Reply(503, 'busy'),
+             Reply(202, _wf('new', type='create_site')))
+    # an older identical workflow does not count: it was created before this attempt
+    stub.add('GET', 'users/%s/workflows' % USER_ID, Reply(200, [
+        _wf('ancient', type='create_site', params={'label': 'A', 'site_name': 'a'}, created_at=time.time() - 7200)]))
+    stub.add('GET', 'users/%s/workflows/new' % USER_ID, Reply(200, _wf('new', type='create_site', result='succeeded')))
+    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
+    assert wf['id'] == 'new'
+    assert stub.count('POST', 'users/%s/workflows' % USER_ID) == 2
+
+
+def test_workflow_post_4xx_is_not_retried(stub, make_client):
+    stub.add('POST', 'sites/s/workflows', Reply(403, 'Forbidden for this user'))
+    with pytest.raises(ApiError, match='POST sites/s/workflows failed with HTTP 403: Forbidden for this user'):
+        make_client().create_workflow(('site', 's'), 'delete_site', {})
+    assert stub.count('POST', 'sites/s/workflows') == 1
+    assert stub.count('GET', 'sites/s/workflows') == 0
+
+
+def test_non_json_success_body_is_an_error(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(200, raw=b'<html>proxy page</html>', content_type='text/html'))
+    with pytest.raises(ApiError, match='not JSON'):
+        make_client().get('sites/x')
+
+
+def test_no_token_is_a_clear_error(stub):
+    from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonClient
+    with pytest.raises(PantheonError, match='PANTHEON_MACHINE_TOKEN'):
+        PantheonClient('', api_url=stub.api_url)
+
+
+def test_json_is_sent_as_json(stub, make_client):
+    stub.add('POST', 'sites/s/environments/dev/backups/catalog/f1/database/s3token',
+             Reply(200, {'url': 'https://storage.example/x.sql.gz?Signature=abc'}))
+    url = make_client().backup_url('s', 'dev', 'f1', 'database')
+    assert url.endswith('Signature=abc')
+    rec = stub.matching('POST', 'sites/s/environments/dev/backups/catalog/f1/database/s3token')[0]
+    assert rec.headers['Content-Type'] == 'application/json'
+    assert rec.body == {'method': 'get'}
+    assert json.loads(json.dumps(rec.body)) == {'method': 'get'}
