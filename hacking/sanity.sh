@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Run `ansible-test sanity` offline. ansible-test needs the collection under
 # ansible_collections/pantheon/platform/, so the tracked (and new, unignored) files are copied
-# into .tmp/sanity/ansible_collections/pantheon/platform/ first.
+# into a folder outside this checkout first (inside it, ansible-test would ask this repository's
+# git which files exist, and .tmp/ is ignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DEST=$ROOT/.tmp/sanity/ansible_collections/pantheon/platform
+DEST=${SANITY_DIR:-${TMPDIR:-/tmp}/pantheon-platform-sanity-$(id -u)}/ansible_collections/pantheon/platform
 rm -rf "$DEST"
 mkdir -p "$DEST"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
@@ -14,4 +15,5 @@ done | rsync -a --from0 --files-from=- ./ "$DEST/"
 cd "$DEST"
 export PATH=$ROOT/.tmp/pybin:$ROOT/.venv/bin:$PATH
 PYV=$("$ROOT/.venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-exec ansible-test sanity --venv --python "$PYV" --color no "$@"
+set -o pipefail
+ansible-test sanity --venv --python "$PYV" --color no "$@" 2>&1 | grep -v "is ignored: it is neither a file nor a directory"

@@ -80,7 +80,9 @@ import sys
 
 subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade', '--default-pip'],
                       stdout=subprocess.DEVNULL)
-sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + sys.argv[1:]))
+# get-pip.py's own flags mean "do not also install these"; pip install has no such flags.
+args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
+sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
 PY
 
 # --- real interpreters first on PATH (ansible-test trips over pyenv shims) -----------------
