@@ -323,6 +323,30 @@ class SessionCache:
                 pass
 
 
+def site_organization_id(site):
+    """The id of the organization that holds the site, or None."""
+    org = site.get('organization')
+    if isinstance(org, dict):
+        org = org.get('id')
+    if org:
+        return org
+    if site.get('holder_type') == 'organization' and site.get('holder_id'):
+        return site['holder_id']
+    return None
+
+
+def site_upstream(site):
+    """{id, label, machine_name, url, branch} of the site's upstream (keys it has), or None."""
+    upstream = site.get('upstream')
+    if not isinstance(upstream, dict) or not (upstream.get('product_id') or upstream.get('id')):
+        return None
+    result = {'id': upstream.get('product_id') or upstream.get('id')}
+    for key in ('label', 'machine_name', 'url', 'branch'):
+        if upstream.get(key):
+            result[key] = upstream[key]
+    return result
+
+
 class PantheonClient:
     """Pantheon API client. See the module docstring for what it does."""
 
@@ -637,6 +661,51 @@ class PantheonClient:
                            message='Could not find a site named or identified by %r that this user may access'
                            % name_or_uuid)
         return site
+
+    def site_summary(self, site, environments=True):
+        """The site as modules return it (see site_info's RETURN), optionally with its environments."""
+        summary = {
+            'id': site.get('id'),
+            'name': site.get('name'),
+            'label': site.get('label'),
+            'framework': site.get('framework'),
+            'organization': site_organization_id(site),
+            'upstream': site_upstream(site),
+            'region': site.get('preferred_zone'),
+            'frozen': bool(site.get('frozen')),
+        }
+        if environments:
+            summary['environments'] = self.environment_summaries(site['id'])
+        return summary
+
+    def environment_summaries(self, site_id):
+        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version}}."""
+        result = {}
+        for env_id, env in sorted(self.environments(site_id).items()):
+            env = env if isinstance(env, dict) else {}
+            settings = {}
+            try:
+                settings = self.env_settings(site_id, env_id)
+            except NotFound:
+                pass
+            if env_id in ('test', 'live'):
+                initialized = settings.get('is_initialized', env.get('is_initialized'))
+            else:
+                initialized = True  # dev and multidevs always are (as Terminus treats them)
+            try:
+                domain = self.platform_domain(site_id, env_id)
+            except (NotFound, PantheonError):
+                domain = None
+            php = settings.get('php_version') or env.get('php_version')
+            drush = settings.get('drush_version') or env.get('drush_version')
+            result[env_id] = {
+                'initialized': bool(initialized),
+                'connection_mode': 'sftp' if (env.get('on_server_development') or settings.get('on_server_development')) else 'git',
+                'platform_domain': domain,
+                'php_version': str(php) if php is not None else None,
+                'drush_version': str(drush) if drush is not None else None,
+            }
+        return result
 
     def environments(self, site_id):
         data = self.get('sites/%s/environments' % site_id)

@@ -3,9 +3,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 
 from stub_api import StubApi
+
+# tests/ on sys.path so that `helpers` imports (tests/conftest.py does the same when present)
+_TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 
 @pytest.fixture

@@ -1,0 +1,286 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: site
+short_description: Create or delete a Pantheon site
+version_added: 0.1.0
+description:
+  - With O(state=present), makes sure a site with this machine name exists. A missing site is created through the
+    platform's C(create_site) workflow, its upstream is deployed (C(deploy_product)) and the module waits until the
+    dev environment answers its health check (C(https://{dev platform domain}/pantheon_healthcheck) with HTTP 200).
+  - An existing site is never changed. If it has another upstream or belongs to another organization than
+    requested, the module fails and says so. A different O(label) or O(region) only gives a warning, because the
+    module does not change them (labels are cosmetic, and the region of a site cannot be changed).
+  - A site that exists but has no upstream yet (for example, an earlier run was interrupted after C(create_site))
+    gets the requested upstream deployed.
+  - With O(state=absent), deletes the site through the C(delete_site) workflow if it exists.
+author:
+  - pantheon.platform developers
+options:
+  name:
+    description:
+      - Machine name of the site (lowercase letters, digits and dashes), or its UUID when O(state=absent) or when
+        the site must already exist.
+    type: str
+    required: true
+  label:
+    description:
+      - Human-readable label used when the site is created. Defaults to O(name).
+    type: str
+  upstream:
+    description:
+      - Upstream to deploy on a new site, by id, machine name (for example V(drupal-10-composer-managed)) or label,
+        among the upstreams the user may use.
+      - Required to create a site. For an existing site, the module fails if its upstream is another one.
+    type: str
+  organization:
+    description:
+      - Organization that should hold the site, by UUID, machine name or name, among the user's organizations.
+      - For an existing site, the module fails if another organization holds it.
+    type: str
+  region:
+    description:
+      - Preferred zone (region) for a new site, passed to the platform as is (the platform validates it).
+      - Left to the platform when not set.
+    type: str
+  state:
+    description:
+      - V(present) to create the site if needed, V(absent) to delete it.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.wait
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the platform (site, upstreams, organizations) and reports what would change; starts no workflow.
+  diff_mode:
+    support: full
+    details:
+      - Before and after show the site's name, label, upstream, organization and region (empty when absent).
+notes:
+  - O(wait_timeout) applies to each workflow (C(create_site), C(deploy_product), C(delete_site)) and to the wait for
+    the dev environment's health check.
+'''
+
+EXAMPLES = r'''
+- name: Create a Drupal site for the clone
+  pantheon.platform.site:
+    name: my-site-clone
+    label: My site (clone)
+    upstream: drupal-10-composer-managed
+    organization: my-agency
+    region: us-central1
+
+- name: Delete a scratch site
+  pantheon.platform.site:
+    name: my-scratch-site
+    state: absent
+
+- name: Create sites with the credentials set once
+  module_defaults:
+    group/pantheon.platform.pantheon:
+      machine_token: "{{ lookup('ansible.builtin.env', 'PANTHEON_MACHINE_TOKEN') }}"
+  pantheon.platform.site:
+    name: "{{ item }}"
+    upstream: wordpress
+  loop:
+    - blog-one-clone
+    - blog-two-clone
+'''
+
+RETURN = r'''
+site:
+  description:
+    - The site after the task, in the shape M(pantheon.platform.site_info) returns, without C(environments).
+    - Empty when the site is absent, and in check mode when it would be created.
+  returned: always
+  type: dict
+  sample:
+    id: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
+    name: my-site-clone
+    label: My site (clone)
+    framework: drupal8
+    organization: null
+    upstream: {"id": "8a129104-9d37-4082-aaf8-e6f31154644e", "label": "Drupal 10"}
+    region: us-central1
+    frozen: false
+workflows:
+  description: Ids and types of the workflows the task ran, in order.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"id": "9a1b...", "type": "create_site"}, {"id": "7c2d...", "type": "deploy_product"}]
+'''
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import SITE_NAME_RE, PantheonError, is_uuid
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+
+DIFF_KEYS = ('name', 'label', 'upstream', 'organization', 'region')
+
+
+def _diff_view(summary):
+    if not summary:
+        return {}
+    view = dict((k, summary.get(k)) for k in DIFF_KEYS)
+    if isinstance(view['upstream'], dict):
+        view['upstream'] = view['upstream'].get('machine_name') or view['upstream'].get('label') or view['upstream'].get('id')
+    return view
+
+
+class SiteState:
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+        self.client = module.client
+        self.timeout = module.params['wait_timeout']
+        self.workflows = []
+
+    def run_workflow(self, owner, wf_type, params):
+        wf = self.client.run_workflow(owner, wf_type, params, self.timeout)
+        self.workflows.append({'id': wf.get('id'), 'type': wf_type})
+        return wf
+
+    def resolve_upstream(self):
+        wanted = self.params['upstream']
+        upstream = self.client.find_upstream(wanted)
+        if upstream is None:
+            names = sorted(u.get('machine_name') or u.get('label') or u.get('id') for u in self.client.upstreams()
+                           if isinstance(u, dict))
+            raise PantheonError('Upstream %r is not one of the upstreams this user may use (%s)'
+                                % (wanted, ', '.join(names) or 'none'))
+        return upstream
+
+    def resolve_organization(self):
+        wanted = self.params['organization']
+        org = self.client.find_organization(wanted)
+        if org is None:
+            raise PantheonError('Organization %r is not one of the organizations this user belongs to' % wanted)
+        return org
+
+    def finish(self, changed, before, after, site):
+        result = dict(changed=changed, site=site or {}, workflows=self.workflows)
+        if self.module._diff:
+            result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
+        self.module.exit_json(**result)
+
+    # ------------------------------------------------------------------ absent
+    def absent(self, site):
+        if site is None:
+            self.finish(False, None, None, None)
+        before = self.client.site_summary(site, environments=False)
+        if not self.module.check_mode:
+            self.run_workflow(('site', site['id']), 'delete_site', {})
+        self.finish(True, before, None, None)
+
+    # ------------------------------------------------------------------ present
+    def present(self, site):
+        upstream = self.resolve_upstream() if self.params['upstream'] else None
+        org = self.resolve_organization() if self.params['organization'] else None
+        if site is None:
+            self.create(upstream, org)
+        before = self.client.site_summary(site, environments=False)
+        conflicts = []
+        if org is not None and before['organization'] != org['id']:
+            conflicts.append('it belongs to %s, not to organization %r (%s)'
+                             % ('organization %s' % before['organization'] if before['organization'] else 'no organization',
+                                self.params['organization'], org['id']))
+        if upstream is not None and before['upstream'] and before['upstream']['id'] not in (upstream.get('id'), upstream.get('product_id')):
+            current = before['upstream']
+            conflicts.append('its upstream is %s (%s), not %r (%s)'
+                             % (current.get('machine_name') or current.get('label') or '?', current['id'],
+                                self.params['upstream'], upstream.get('id')))
+        if conflicts:
+            raise PantheonError('Site %s already exists, but %s. This module never changes an existing site\'s upstream '
+                                'or organization: pick another site name, or delete the site first.'
+                                % (before['name'], ' and '.join(conflicts)))
+        if self.params['label'] and before['label'] != self.params['label']:
+            self.module.warn('Site %s exists with label %r, not %r; the label was left unchanged.'
+                             % (before['name'], before['label'], self.params['label']))
+        if self.params['region'] and before['region'] and before['region'] != self.params['region']:
+            self.module.warn('Site %s exists in region %r, not %r; a site\'s region cannot be changed.'
+                             % (before['name'], before['region'], self.params['region']))
+        if upstream is not None and not before['upstream']:
+            # created earlier, but its upstream was never deployed: finish the job
+            after = dict(before, upstream={'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
+                                           'label': upstream.get('label')})
+            if self.module.check_mode:
+                self.finish(True, before, after, before)
+            self.deploy_and_wait(site['id'], upstream)
+            self.finish(True, before, after, self.current(site['id']))
+        self.finish(False, before, before, before)
+
+    def create(self, upstream, org):
+        name = self.params['name']
+        if not SITE_NAME_RE.match(name) or is_uuid(name):
+            raise PantheonError('Cannot create a site named %r: a site name is lowercase letters, digits and dashes' % name)
+        if upstream is None:
+            raise PantheonError('Site %s does not exist; the upstream option is required to create it' % name)
+        label = self.params['label'] or name
+        after = {'name': name, 'label': label, 'region': self.params['region'],
+                 'organization': org['id'] if org else None,
+                 'upstream': {'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
+                              'label': upstream.get('label')}}
+        if self.module.check_mode:
+            self.finish(True, None, after, None)
+        params = {'label': label, 'site_name': name}
+        if self.params['region']:
+            params['preferred_zone'] = self.params['region']
+        if org is not None:
+            params['organization_id'] = org['id']
+        wf = self.run_workflow(('user',), 'create_site', params)
+        site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
+        if not site_id:
+            found = self.client.find_site(name)
+            if found is None:
+                raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found' % (wf.get('id'), name))
+            site_id = found['id']
+        self.deploy_and_wait(site_id, upstream)
+        self.finish(True, None, after, self.current(site_id))
+
+    def deploy_and_wait(self, site_id, upstream):
+        self.run_workflow(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
+        domain = self.client.platform_domain(site_id, 'dev')
+        self.client.wait_healthy(domain, self.timeout)
+
+    def current(self, site_id):
+        return self.client.site_summary(self.client.get_site(site_id), environments=False)
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            name=dict(type='str', required=True),
+            label=dict(type='str'),
+            upstream=dict(type='str'),
+            organization=dict(type='str'),
+            region=dict(type='str'),
+            state=dict(type='str', default='present', choices=['present', 'absent']),
+        ),
+        wait_timeout_default=600,
+        supports_check_mode=True,
+    )
+
+    def run(mod):
+        state = SiteState(mod)
+        site = mod.client.find_site(mod.params['name'])
+        if mod.params['state'] == 'absent':
+            state.absent(site)
+        state.present(site)
+
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()

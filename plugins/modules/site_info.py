@@ -1,0 +1,148 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: site_info
+short_description: Look up a Pantheon site and its environments
+version_added: 0.1.0
+description:
+  - Finds a Pantheon site by machine name or UUID and returns its main attributes (framework, upstream,
+    organization, frozen state) and, for each environment, whether it is initialized, its connection mode,
+    platform domain, PHP and Drush versions.
+  - A site that does not exist, or that the user may not access, gives O(exists=false) rather than a failure.
+author:
+  - pantheon.platform developers
+options:
+  name:
+    description:
+      - Machine name (for example V(my-site)) or UUID of the site.
+    type: str
+    required: true
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.info_module
+  - pantheon.platform.attributes.actiongroup
+'''
+
+EXAMPLES = r'''
+- name: Look up the source site
+  pantheon.platform.site_info:
+    name: my-source-site
+  register: source
+
+- name: Fail early when the source site is frozen
+  ansible.builtin.assert:
+    that:
+      - source.exists
+      - not source.site.frozen
+    fail_msg: my-source-site is missing or frozen
+
+- name: Credentials once for every module of the collection
+  module_defaults:
+    group/pantheon.platform.pantheon:
+      machine_token: "{{ lookup('ansible.builtin.env', 'PANTHEON_MACHINE_TOKEN') }}"
+  block:
+    - name: Look up a site by UUID
+      pantheon.platform.site_info:
+        name: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
+      register: by_uuid
+'''
+
+RETURN = r'''
+exists:
+  description: Whether the site exists and the user may access it.
+  returned: always
+  type: bool
+  sample: true
+site:
+  description: The site; empty when O(exists=false).
+  returned: always
+  type: dict
+  contains:
+    id:
+      description: Site UUID.
+      type: str
+      sample: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
+    name:
+      description: Machine name.
+      type: str
+      sample: my-site
+    label:
+      description: Human-readable label.
+      type: str
+      sample: My Site
+    framework:
+      description: V(drupal) (Drupal 6/7), V(drupal8) (Drupal 8+), V(wordpress) or V(wordpress_network); null before an upstream is deployed.
+      type: str
+      sample: drupal8
+    organization:
+      description: UUID of the organization that holds the site, or null.
+      type: str
+      sample: 5e1b1f2c-3a6b-4c0e-8d3f-1a2b3c4d5e6f
+    upstream:
+      description: The site's upstream (C(id), and C(label), C(machine_name), C(url), C(branch) when known), or null.
+      type: dict
+      sample: {"id": "8a129104-9d37-4082-aaf8-e6f31154644e", "label": "Drupal 10"}
+    region:
+      description: The site's preferred zone (region).
+      type: str
+      sample: us-central1
+    frozen:
+      description: Whether the site is frozen.
+      type: bool
+      sample: false
+    environments:
+      description: The environments, keyed by environment id (V(dev), V(test), V(live), multidevs).
+      type: dict
+      sample:
+        dev:
+          initialized: true
+          connection_mode: git
+          platform_domain: dev-my-site.pantheonsite.io
+          php_version: "8.2"
+          drush_version: "12"
+      contains:
+        initialized:
+          description: Whether the environment is initialized (dev and multidevs always are).
+          type: bool
+        connection_mode:
+          description: V(git) or V(sftp).
+          type: str
+        platform_domain:
+          description: The environment's platform domain (C(host[:port])), or null if it has none.
+          type: str
+        php_version:
+          description: PHP version as the platform reports it.
+          type: str
+        drush_version:
+          description: Drush version as the platform reports it.
+          type: str
+'''
+
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(name=dict(type='str', required=True)),
+        supports_check_mode=True,
+    )
+
+    def run(mod):
+        client = mod.client
+        site = client.find_site(mod.params['name'])
+        if site is None:
+            mod.exit_json(changed=False, exists=False, site={})
+        mod.exit_json(changed=False, exists=True, site=client.site_summary(site))
+
+    module.run(run)
+
+
+if __name__ == '__main__':
+    main()

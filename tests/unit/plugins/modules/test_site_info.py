@@ -1,0 +1,143 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""site_info through the real ansible-playbook against the served stub API (no emulator needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from stub_api import Reply
+
+from helpers.ansible import run_playbook
+from helpers.secrets import assert_no_secrets
+
+SITE_ID = '22222222-2222-4222-8222-222222222222'
+TOKEN = 'machine-token-MODULE-abcdef0123456789'
+
+PLAY = '''
+- hosts: localhost
+  gather_facts: false
+  module_defaults:
+    group/pantheon.platform.pantheon:
+      api_url: "{{ api_url }}"
+  tasks:
+    - name: look
+      pantheon.platform.site_info:
+        name: "{{ item }}"
+      loop: "{{ names }}"
+      register: out
+'''
+
+
+@pytest.fixture
+def site_api(stub):
+    stub.add('GET', 'site-names/alpha', Reply(200, {'id': SITE_ID, 'name': 'alpha'}))
+    stub.add('GET', 'site-names/missing', Reply(404, 'A site named missing was not found.'))
+    stub.add('GET', 'sites/' + SITE_ID, Reply(200, {
+        'id': SITE_ID, 'name': 'alpha', 'label': 'Alpha', 'framework': 'drupal8', 'frozen': False,
+        'holder_type': 'organization', 'holder_id': 'org-1', 'preferred_zone': 'us-central1',
+        'upstream': {'product_id': 'up-1', 'label': 'Drupal 10', 'machine_name': 'drupal-10'}}))
+    stub.add('GET', 'sites/%s/environments' % SITE_ID, Reply(200, {
+        'dev': {'on_server_development': True, 'php_version': '82'},
+        'live': {'php_version': '81'},
+        'feature': {}}))
+    stub.add('GET', r'sites/%s/environments/(dev|feature)/settings' % SITE_ID, Reply(200, {'drush_version': '12'}))
+    stub.add('GET', 'sites/%s/environments/live/settings' % SITE_ID, Reply(200, {'is_initialized': False, 'drush_version': '8'}))
+    stub.add('GET', 'sites/%s/environments/dev/domains' % SITE_ID, Reply(200, [
+        {'id': 'dev-alpha.example.org', 'type': 'platform'}, {'id': 'www.example.org', 'type': 'custom'}]))
+    stub.add('GET', r'sites/%s/environments/(live|feature)/domains' % SITE_ID, Reply(200, []))
+    return stub
+
+
+def env_for(stub, tmp_path, **extra):
+    env = {'PANTHEON_MACHINE_TOKEN': TOKEN, 'PANTHEON_CACHE_DIR': str(tmp_path / 'cache'),
+           'PANTHEON_API_URL': None, 'TERMINUS_MACHINE_TOKEN': None}
+    env.update(extra)
+    return env
+
+
+def test_site_info_reports_site_and_environments(site_api, tmp_path):
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', SITE_ID, 'missing']},
+                       env=env_for(site_api, tmp_path))
+    assert res.rc == 0, res.output
+    by_name, by_uuid, missing = res.task('look')['results']
+    assert by_name['exists'] is True and by_name['changed'] is False
+    site = by_name['site']
+    assert site['id'] == SITE_ID and site['name'] == 'alpha' and site['label'] == 'Alpha'
+    assert site['framework'] == 'drupal8' and site['frozen'] is False
+    assert site['organization'] == 'org-1'
+    assert site['upstream'] == {'id': 'up-1', 'label': 'Drupal 10', 'machine_name': 'drupal-10'}
+    assert site['environments'] == {
+        'dev': {'initialized': True, 'connection_mode': 'sftp', 'platform_domain': 'dev-alpha.example.org',
+                'php_version': '82', 'drush_version': '12'},
+        'feature': {'initialized': True, 'connection_mode': 'git', 'platform_domain': None,
+                    'php_version': None, 'drush_version': '12'},
+        'live': {'initialized': False, 'connection_mode': 'git', 'platform_domain': None,
+                 'php_version': '81', 'drush_version': '8'},
+    }
+    assert by_uuid['site'] == site
+    assert missing['exists'] is False and missing['site'] == {}
+
+
+def test_one_login_for_many_module_runs(site_api, tmp_path):
+    env = env_for(site_api, tmp_path)
+    for _ in range(2):
+        res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'missing', 'alpha']}, env=env)
+        assert res.rc == 0, res.output
+    # six module runs in two ansible-playbook processes, one session
+    assert site_api.count('GET', r'site-names/.*') == 6
+    assert site_api.logins == 1
+
+
+def test_terminus_token_variable_is_a_fallback(site_api, tmp_path):
+    env = env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None, TERMINUS_MACHINE_TOKEN=TOKEN)
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha']}, env=env)
+    assert res.rc == 0, res.output
+    assert site_api.matching('POST', 'authorize/machine-token')[0].body['machine_token'] == TOKEN
+
+
+def test_missing_token_is_a_clear_error(site_api, tmp_path):
+    env = env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None)
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha']}, env=env)
+    assert res.rc != 0
+    msg = res.task('look')['results'][0]['msg']
+    assert msg.startswith('No Pantheon machine token') and 'PANTHEON_MACHINE_TOKEN' in msg
+    assert 'Traceback' not in res.stdout + res.stderr
+    assert site_api.requests == []
+
+
+def test_invalid_name_is_a_clear_error(site_api, tmp_path):
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['Not A Site!']},
+                       env=env_for(site_api, tmp_path))
+    assert res.rc != 0
+    assert "'Not A Site!' is not a valid Pantheon site name" in res.task('look')['results'][0]['msg']
+    assert site_api.count('GET', r'site-names/.*') == 0
+
+
+def test_api_errors_fail_cleanly_with_status(site_api, tmp_path):
+    site_api.add('GET', 'site-names/broken', Reply(403, 'You are not allowed to see this'))
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['broken']},
+                       env=env_for(site_api, tmp_path))
+    assert res.rc != 0
+    result = res.task('look')['results'][0]
+    assert result['msg'] == 'GET site-names/broken failed with HTTP 403: You are not allowed to see this'
+    assert result['status'] == 403
+    assert 'Traceback' not in res.stdout + res.stderr
+
+
+def test_no_token_or_session_at_vvvv(site_api, tmp_path):
+    # an API error that echoes the token, to prove redaction as well as no_log
+    site_api.add('GET', 'site-names/echo', Reply(400, 'bad request for token %s' % TOKEN))
+    env = env_for(site_api, tmp_path)
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'echo']}, env=env, verbosity=4)
+    assert res.rc != 0
+    assert 'bad request for token ********' in res.stdout
+    assert site_api.sessions, 'the module should have logged in'
+    secrets = {'machine token': TOKEN}
+    secrets.update(('session %d' % i, s) for i, s in enumerate(site_api.sessions))
+    assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
+    # and with the token given as a module option rather than the environment
+    play = PLAY.replace('api_url: "{{ api_url }}"', 'api_url: "{{ api_url }}"\n      machine_token: "{{ tok }}"')
+    res = run_playbook(play, extra_vars={'api_url': site_api.api_url, 'names': ['alpha'], 'tok': TOKEN},
+                       env=env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None), verbosity=4)
+    assert res.rc == 0, res.output
+    assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
