@@ -1,0 +1,504 @@
+"""Seeding: sites from a recipe (code, database rows, files), deterministic from a seed;
+the built-in ``demo`` fleet; quick bulk sites for paging tests.
+
+Recipe (JSON)::
+
+    {"seed": 1,
+     "orgs": [{"name": "Agency", "machine_name": "agency", "role": "admin"}],
+     "sites": [{
+        "name": "d7-small", "label": "D7 small", "framework": "drupal",   # drupal | drupal8 | wordpress
+        "upstream": "drupal7", "org": "agency", "tags": ["x"], "php_version": "74", "lazy": false,
+        "envs": ["dev", "test", "live"] | {"dev": {...env spec...}, "mdev1": {}},
+        # defaults for every env (an env spec overrides them):
+        "code": {"files": {"sites/all/modules/custom/x/x.module": "<?php\\n"}},
+        "db": {"nodes": 10, "site_name": "My site", "padding": "5MB"},    # posts for WordPress
+        "files": {"count": 20, "size": [512, 4096] | 2048 | "2KB", "compressible": true,
+                  "unicode": true, "depth": 2, "folders": 3, "empty_dirs": 1,
+                  "big": [{"name": "media/a.bin", "size": "100MB", "compressible": false}]},
+        "initialized": true,
+        "backups": [{"env": "live", "elements": ["code", "database", "files"]},     # real do_export
+                    {"env": "live", "element": "files", "sparse_size": "1024MB"}]  # sparse archive
+     }]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import uuid
+from pathlib import Path
+
+from pantheon_emulator import content
+from pantheon_emulator.store import MIB, StoreError, branch_for_env, new_id, seeded_random
+
+SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+UNITS = {"": 1, "b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB, "t": 1024 * 1024 * MIB}
+COMMIT_DATE = "2024-01-15T12:00:00+00:00"
+LOREM = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et "
+         "dolore magna aliqua ut enim ad minim veniam quis nostrud exercitation ullamco laboris nisi aliquip ex ea "
+         "commodo consequat duis aute irure in reprehenderit voluptate velit esse cillum fugiat nulla pariatur").split()
+UNICODE_STEMS = ["café", "naïve résumé", "日本語", "Ünïcødé ñame", "emoji-✓", "straße", "файл", "a b c"]
+
+
+def parse_size(value, what="size"):
+    """Bytes from 123, "2KB", "300MB", "1.5GiB"."""
+    if isinstance(value, bool):
+        raise StoreError(f"{what}: not a size: {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise StoreError(f"{what}: negative size {value!r}")
+        return int(value)
+    m = SIZE_RE.match(str(value))
+    if not m:
+        raise StoreError(f"{what}: not a size: {value!r} (use bytes or e.g. '300MB')")
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    return int(float(m.group(1)) * UNITS[unit])
+
+
+# ====================================================================== code
+def code_files(framework, site_name, rng):
+    """{relative path: text} of a realistic minimal code base for a framework."""
+    salt = rng.getrandbits(256).to_bytes(32, "big").hex()
+    gitignore_files = content.files_path(framework)
+    if framework == "wordpress":
+        keys = "\n".join(f"define('{k}', '{rng.getrandbits(192):048x}');" for k in (
+            "AUTH_KEY", "SECURE_AUTH_KEY", "LOGGED_IN_KEY", "NONCE_KEY", "AUTH_SALT", "SECURE_AUTH_SALT",
+            "LOGGED_IN_SALT", "NONCE_SALT"))
+        return {
+            ".gitignore": f"/{gitignore_files}/\n/wp-content/cache/\n",
+            "index.php": "<?php\n/** Front to the WordPress application. */\ndefine('WP_USE_THEMES', true);\n"
+                         "require __DIR__ . '/wp-blog-header.php';\n",
+            "wp-blog-header.php": "<?php\nrequire_once __DIR__ . '/wp-load.php';\nwp();\n"
+                                  "require_once ABSPATH . WPINC . '/template-loader.php';\n",
+            "wp-load.php": "<?php\ndefine('ABSPATH', __DIR__ . '/');\nrequire_once ABSPATH . 'wp-config.php';\n",
+            "wp-config.php": "<?php\n// Pantheon: database credentials come from the environment.\n"
+                             "if (file_exists(__DIR__ . '/wp-config-pantheon.php') && isset($_ENV['PANTHEON_ENVIRONMENT'])) {\n"
+                             "  require_once __DIR__ . '/wp-config-pantheon.php';\n}\n"
+                             f"{keys}\n$table_prefix = 'wp_';\n"
+                             "if (!defined('ABSPATH')) { define('ABSPATH', __DIR__ . '/'); }\n"
+                             "require_once ABSPATH . 'wp-settings.php';\n",
+            "wp-config-pantheon.php": "<?php\ndefine('DB_NAME', $_ENV['DB_NAME']);\ndefine('DB_USER', $_ENV['DB_USER']);\n"
+                                      "define('DB_PASSWORD', $_ENV['DB_PASSWORD']);\n"
+                                      "define('DB_HOST', $_ENV['DB_HOST'] . ':' . $_ENV['DB_PORT']);\n",
+            "wp-settings.php": "<?php\ndefine('WPINC', 'wp-includes');\nrequire ABSPATH . WPINC . '/version.php';\n",
+            "wp-includes/version.php": "<?php\n$wp_version = '6.6.2';\n$wp_db_version = 57155;\n",
+            "wp-includes/template-loader.php": "<?php\n// Loads the theme template.\n",
+            "wp-admin/index.php": "<?php\nrequire_once dirname(__DIR__) . '/wp-load.php';\n",
+            "wp-content/index.php": "<?php\n// Silence is golden.\n",
+            "wp-content/themes/twentytwentyfour/style.css": "/*\nTheme Name: Twenty Twenty-Four\nVersion: 1.2\n*/\n",
+            "wp-content/plugins/hello.php": "<?php\n/* Plugin Name: Hello Dolly */\n",
+            "license.txt": "WordPress - Web publishing software\n",
+            "pantheon.yml": "api_version: 1\nphp_version: 8.3\n",
+        }
+    common_settings = ("<?php\n/**\n * Pantheon settings: database credentials are read from PRESSFLOW_SETTINGS.\n */\n"
+                       "if (isset($_ENV['PANTHEON_ENVIRONMENT'])) {\n"
+                       "  $ps = json_decode($_SERVER['PRESSFLOW_SETTINGS'], TRUE);\n"
+                       "  $databases = $ps['databases'];\n}\n")
+    if framework == "drupal8":
+        return {
+            ".gitignore": f"/{gitignore_files}/\n/vendor/\n",
+            "index.php": "<?php\nuse Drupal\\Core\\DrupalKernel;\nuse Symfony\\Component\\HttpFoundation\\Request;\n"
+                         "$autoloader = require_once 'autoload.php';\n"
+                         "$kernel = new DrupalKernel('prod', $autoloader);\n$request = Request::createFromGlobals();\n"
+                         "$response = $kernel->handle($request);\n$response->send();\n",
+            "autoload.php": "<?php\nreturn require __DIR__ . '/vendor/autoload.php';\n",
+            "composer.json": json.dumps({"name": f"pantheon-upstreams/{site_name}", "type": "project",
+                                         "require": {"drupal/core-recommended": "^10.3", "drush/drush": "^12"}},
+                                        indent=4) + "\n",
+            "core/lib/Drupal.php": "<?php\nnamespace Drupal;\nclass Drupal {\n  const VERSION = '10.3.6';\n}\n",
+            "core/modules/system/system.info.yml": "name: System\ntype: module\ncore_version_requirement: ^10\n",
+            "sites/default/settings.php": common_settings + f"$settings['hash_salt'] = '{salt}';\n"
+                                          "$settings['config_sync_directory'] = 'sites/default/files/config';\n",
+            "sites/default/default.settings.php": "<?php\n// Default Drupal settings.\n",
+            "modules/README.txt": "Place contributed and custom modules here.\n",
+            "themes/README.txt": "Place contributed and custom themes here.\n",
+            "robots.txt": "User-agent: *\nDisallow: /admin/\n",
+            "pantheon.upstream.yml": "api_version: 1\nbuild_step: true\nphp_version: 8.3\n",
+        }
+    return {
+        ".gitignore": f"/{gitignore_files}/\n",
+        "index.php": "<?php\ndefine('DRUPAL_ROOT', getcwd());\nrequire_once DRUPAL_ROOT . '/includes/bootstrap.inc';\n"
+                     "drupal_bootstrap(DRUPAL_BOOTSTRAP_FULL);\nmenu_execute_active_handler();\n",
+        "cron.php": "<?php\ndefine('DRUPAL_ROOT', getcwd());\ninclude_once DRUPAL_ROOT . '/includes/bootstrap.inc';\n",
+        "update.php": "<?php\n// Database update script.\n",
+        "install.php": "<?php\ndefine('MAINTENANCE_MODE', 'install');\n",
+        "includes/bootstrap.inc": "<?php\ndefine('VERSION', '7.101');\ndefine('DRUPAL_CORE_COMPATIBILITY', '7.x');\n",
+        "modules/system/system.module": "<?php\n/** @file Configuration system that lets administrators modify the "
+                                        "workings of the site. */\n",
+        "modules/node/node.module": "<?php\n/** @file The core module that allows content to be submitted. */\n",
+        "sites/default/settings.php": common_settings + f"$drupal_hash_salt = '{salt}';\n",
+        "sites/default/default.settings.php": "<?php\n// Default Drupal settings.\n",
+        "sites/all/modules/README.txt": "Place downloaded and custom modules that extend your site here.\n",
+        "sites/all/themes/README.txt": "Place downloaded and custom themes here.\n",
+        "CHANGELOG.txt": "Drupal 7.101, 2024-06-05\n-----------------------\n- Fixed security issues.\n",
+        "robots.txt": "User-agent: *\nDisallow: /includes/\n",
+        "pantheon.upstream.yml": "api_version: 1\nphp_version: 7.4\ndrush_version: 8\n",
+    }
+
+
+def write_code_tree(dest, framework, site_name, extra=None, seed=0):
+    """Write the framework code (+ ``extra`` {path: text}) into ``dest``."""
+    rng = seeded_random("code", seed, site_name)
+    files = code_files(framework, site_name, rng)
+    files.update(extra or {})
+    for rel, text in files.items():
+        target = Path(dest) / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(text.encode() if isinstance(text, str) else bytes(text))
+    return sorted(files)
+
+
+# ====================================================================== database
+def _sentence(rng, words):
+    return " ".join(rng.choice(LOREM) for _ in range(words)).capitalize()
+
+
+def php_string(value):
+    return f's:{len(value.encode())}:"{value}";'
+
+
+def build_database(db_path, framework, site_name, env, spec, seed, home_url=None):
+    """Create a fresh database with the framework's tables and ``spec`` rows (atomic replace)."""
+    rng = seeded_random("db", seed, site_name, env)
+    count = int(spec.get("nodes", spec.get("posts", spec.get("rows", 10))))
+    title = spec.get("site_name") or f"{site_name} ({env})"
+    now = 1705320000
+    fd, tmp = tempfile.mkstemp(prefix=".seed-", suffix=".sqlite", dir=str(Path(db_path).parent))
+    os.close(fd)
+    os.unlink(tmp)
+    conn = sqlite3.connect(tmp)
+    try:
+        cur = conn.cursor()
+        if framework == "wordpress":
+            cur.executescript(
+                "CREATE TABLE wp_options (option_id INTEGER PRIMARY KEY, option_name VARCHAR(191) UNIQUE NOT NULL,"
+                " option_value TEXT NOT NULL, autoload VARCHAR(20) NOT NULL DEFAULT 'yes');"
+                "CREATE TABLE wp_posts (ID INTEGER PRIMARY KEY, post_author INTEGER, post_date TEXT,"
+                " post_content TEXT, post_title TEXT, post_excerpt TEXT, post_status VARCHAR(20),"
+                " post_name VARCHAR(200), post_type VARCHAR(20), guid VARCHAR(255));"
+                "CREATE TABLE wp_postmeta (meta_id INTEGER PRIMARY KEY, post_id INTEGER, meta_key VARCHAR(255),"
+                " meta_value TEXT);"
+                "CREATE TABLE wp_users (ID INTEGER PRIMARY KEY, user_login VARCHAR(60), user_pass VARCHAR(255),"
+                " user_email VARCHAR(100), user_registered TEXT);")
+            home = home_url or f"https://{env}-{site_name}.pantheonsite.localhost"
+            for name, value in (("siteurl", home), ("home", home), ("blogname", title),
+                                ("blogdescription", "Just another WordPress site"), ("admin_email", "admin@example.com"),
+                                ("template", "twentytwentyfour"), ("stylesheet", "twentytwentyfour")):
+                cur.execute("INSERT INTO wp_options (option_name, option_value) VALUES (?, ?)", (name, value))
+            cur.execute("INSERT INTO wp_users VALUES (1, 'admin', ?, 'admin@example.com', '2024-01-15 12:00:00')",
+                        ("$P$B" + rng.getrandbits(120).to_bytes(15, "big").hex(),))
+            for i in range(1, count + 1):
+                slug = f"post-{i}"
+                cur.execute("INSERT INTO wp_posts VALUES (?, 1, ?, ?, ?, '', ?, ?, 'post', ?)",
+                            (i, "2024-01-15 12:00:00", _sentence(rng, 40), f"{_sentence(rng, 4)} #{i}",
+                             "publish" if i % 7 else "draft", slug, f"{home}/?p={i}"))
+                cur.execute("INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (?, '_edit_last', '1')",
+                            (i,))
+        else:
+            cur.executescript(
+                "CREATE TABLE variable (name VARCHAR(128) NOT NULL PRIMARY KEY, value BLOB NOT NULL);"
+                "CREATE TABLE node (nid INTEGER PRIMARY KEY, vid INTEGER, type VARCHAR(32), title VARCHAR(255),"
+                " body TEXT, uid INTEGER, status INTEGER, created INTEGER, changed INTEGER);"
+                "CREATE TABLE users (uid INTEGER PRIMARY KEY, name VARCHAR(60), pass VARCHAR(128),"
+                " mail VARCHAR(254), status INTEGER, created INTEGER);"
+                "CREATE TABLE system (filename VARCHAR(255) PRIMARY KEY, name VARCHAR(255), type VARCHAR(12),"
+                " status INTEGER, schema_version INTEGER);"
+                "CREATE TABLE cache (cid VARCHAR(255) PRIMARY KEY, data BLOB, expire INTEGER, created INTEGER);"
+                "CREATE TABLE cache_page (cid VARCHAR(255) PRIMARY KEY, data BLOB, expire INTEGER, created INTEGER);")
+            variables = {"site_name": title, "site_mail": "admin@example.com",
+                         "file_public_path": "sites/default/files",
+                         "cron_key": rng.getrandbits(128).to_bytes(16, "big").hex(),
+                         "drupal_private_key": rng.getrandbits(256).to_bytes(32, "big").hex()}
+            for name, value in variables.items():
+                cur.execute("INSERT INTO variable VALUES (?, ?)", (name, php_string(value)))
+            if framework == "drupal8":
+                cur.execute("CREATE TABLE config (collection VARCHAR(255) NOT NULL DEFAULT '', name VARCHAR(255),"
+                            " data BLOB, PRIMARY KEY (collection, name))")
+                cur.execute("INSERT INTO config VALUES ('', 'system.site', ?)", (f"name: '{title}'\n",))
+            cur.execute("INSERT INTO users VALUES (0, '', '', '', 0, 0)")
+            cur.execute("INSERT INTO users VALUES (1, 'admin', ?, 'admin@example.com', 1, ?)",
+                        ("$S$D" + rng.getrandbits(200).to_bytes(25, "big").hex(), now))
+            for module in ("system", "node", "user", "field", "filter"):
+                cur.execute("INSERT INTO system VALUES (?, ?, 'module', 1, 7000)",
+                            (f"modules/{module}/{module}.module", module))
+            for i in range(1, count + 1):
+                cur.execute("INSERT INTO node VALUES (?, ?, 'article', ?, ?, 1, ?, ?, ?)",
+                            (i, i, f"{_sentence(rng, 4)} #{i}", _sentence(rng, 40), 0 if i % 7 == 0 else 1,
+                             now + i, now + i))
+            for i in range(5):
+                cur.execute("INSERT INTO cache VALUES (?, ?, 0, ?)", (f"cache:{i}", _sentence(rng, 8), now))
+        padding = parse_size(spec.get("padding", 0), "db.padding")
+        if padding:
+            cur.execute("CREATE TABLE emulator_padding (id INTEGER PRIMARY KEY, data TEXT)")
+            row = 32 * 1024
+            for i in range((padding + row - 1) // row):
+                cur.execute("INSERT INTO emulator_padding VALUES (?, ?)", (i, rng.randbytes(row // 2).hex()))
+        conn.commit()
+    finally:
+        conn.close()
+    os.replace(tmp, db_path)
+
+
+# ====================================================================== files
+class _RandomStream:
+    """Incompressible bytes, fast: a 4 MiB random pool read at random offsets (gzip's 32 KiB window
+    cannot exploit the repetition)."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.pool = rng.randbytes(4 * MIB)
+
+    def chunk(self, n):
+        off = self.rng.randrange(0, len(self.pool) - n) if n < len(self.pool) else 0
+        return self.pool[off:off + n]
+
+
+def _write_content(path, size, compressible, rng, stream):
+    with open(path, "wb") as fh:
+        left = size
+        while left > 0:
+            n = min(left, MIB)
+            if compressible:
+                line = (" ".join(rng.choice(LOREM) for _ in range(12)) + "\n").encode()
+                block = (line * (n // len(line) + 1))[:n]
+            else:
+                block = stream.chunk(n)
+            fh.write(block)
+            left -= n
+    os.utime(path, (1705320000, 1705320000))
+
+
+def generate_files(files_dir, spec, seed, site_name):
+    """Fill ``files_dir`` per the files spec. Returns the list of relative paths written."""
+    rng = seeded_random("files", seed, site_name)
+    stream = _RandomStream(rng)
+    files_dir = Path(files_dir)
+    files_dir.mkdir(parents=True, exist_ok=True)
+    count = int(spec.get("count", 5))
+    size = spec.get("size", 2048)
+    if isinstance(size, list):
+        lo, hi = parse_size(size[0], "files.size"), parse_size(size[1], "files.size")
+    else:
+        lo = hi = parse_size(size, "files.size")
+    compressible = bool(spec.get("compressible", True))
+    unicode = bool(spec.get("unicode", False))
+    depth = int(spec.get("depth", 1))
+    nfolders = int(spec.get("folders", 3 if depth else 0))
+    folders = [""]
+    for i in range(nfolders):
+        parts = [f"{'ファイル' if unicode and i % 3 == 2 else 'dir'}-{i}"]
+        for d in range(1, depth):
+            parts.append(f"level{d}")
+        folders.append("/".join(parts[:max(1, rng.randint(1, max(1, depth)))]))
+    written = []
+    for i in range(count):
+        folder = folders[i % len(folders)]
+        if unicode and i % 2:
+            stem = UNICODE_STEMS[i % len(UNICODE_STEMS)]
+            name = f"{stem} {i:04d}.txt"
+        else:
+            name = f"file-{i:04d}.{'txt' if compressible else 'bin'}"
+        rel = f"{folder}/{name}" if folder else name
+        target = files_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_content(target, rng.randint(lo, hi), compressible, rng, stream)
+        written.append(rel)
+    for i in range(int(spec.get("empty_dirs", 0))):
+        (files_dir / f"empty-{i}" / "nested-empty").mkdir(parents=True, exist_ok=True)
+    for big in spec.get("big", []):
+        rel = big["name"]
+        target = files_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_content(target, parse_size(big["size"], "files.big.size"), bool(big.get("compressible", False)),
+                       rng, stream)
+        written.append(rel)
+    return written
+
+
+def _link_tree(src, dest):
+    """Copy a tree using hard links (cheap copies of big generated files)."""
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    shutil.copytree(src, dest, copy_function=os.link, symlinks=True)
+
+
+# ====================================================================== sites
+def _env_specs(site_spec):
+    envs = site_spec.get("envs", ["dev", "test", "live"])
+    if isinstance(envs, list):
+        envs = {e: {} for e in envs}
+    if not isinstance(envs, dict) or "dev" not in envs:
+        raise StoreError(f"site {site_spec.get('name')!r}: envs must include dev")
+    out = {}
+    for name, spec in envs.items():
+        spec = dict(spec or {})
+        for key in ("code", "db", "files", "initialized"):
+            if key not in spec and key in site_spec:
+                spec[key] = site_spec[key]
+        out[name] = spec
+    return out
+
+
+def materialize_site(store, site, recipe):
+    """Create code (git), databases and files of a seeded site."""
+    framework = site["framework"]
+    seed = recipe.get("seed", 0)
+    envs = _env_specs(recipe)
+    dev_paths = store.env_paths(site["id"], "dev", materialize=False)
+    content.init_bare_repo(dev_paths.repo)
+    env_date = {"GIT_AUTHOR_DATE": COMMIT_DATE, "GIT_COMMITTER_DATE": COMMIT_DATE}
+    with tempfile.TemporaryDirectory(prefix="emu-seed-", dir=str(dev_paths.tmp)) as tmp:
+        code_extra = (envs["dev"].get("code") or {}).get("files")
+        write_code_tree(tmp, framework, site["name"], code_extra, seed)
+        if not content.branch_head(dev_paths.repo, "master"):
+            content.commit_tree(dev_paths.repo, "master", tmp, "Initial commit", date=COMMIT_DATE)
+    generated = {}
+    for env, spec in envs.items():
+        paths = store.env_paths(site["id"], env, materialize=False)
+        branch = branch_for_env(env)
+        if branch != "master" and not content.branch_head(paths.repo, branch):
+            content.git("update-ref", f"refs/heads/{branch}", "refs/heads/master", git_dir=paths.repo, env=env_date)
+            with tempfile.TemporaryDirectory(prefix="emu-seed-", dir=str(paths.tmp)) as tmp:
+                write_code_tree(tmp, framework, site["name"], (spec.get("code") or {}).get("files"), seed)
+                Path(tmp, "MULTIDEV.txt").write_text(f"Work on the {env} branch.\n")
+                content.commit_tree(paths.repo, branch, tmp, f"Start {env}", date=COMMIT_DATE)
+        head = content.checkout_env(paths, branch, framework)
+        home = None
+        if store.runtime.get("web_port"):
+            home = "https://" + store.domain(site["name"], env)
+        build_database(paths.db, framework, site["name"], env, spec.get("db") or {}, seed, home)
+        files_spec = spec.get("files") or {}
+        key = json.dumps(files_spec, sort_keys=True)
+        if key in generated:
+            _link_tree(generated[key], paths.files)
+        else:
+            if paths.files.exists():
+                shutil.rmtree(paths.files)
+            generate_files(paths.files, files_spec, seed, site["name"])
+            generated[key] = paths.files
+        content.link_files_dir(paths, framework)
+        initialized = spec.get("initialized", True)
+        store.update_env(site["id"], env, target_commit=head, is_initialized=bool(initialized))
+
+
+def _ensure_org(store, org_spec):
+    if isinstance(org_spec, str):
+        org_spec = {"name": org_spec}
+    org = store.find_org(org_spec.get("machine_name") or org_spec["name"])
+    if not org:
+        org = store.create_org(org_spec["name"], org_spec.get("machine_name"), org_id=org_spec.get("id"))
+    store.add_org_member(org["id"], store.default_user()["id"], org_spec.get("role", "admin"))
+    return org
+
+
+def seed_recipe(store, recipe):
+    """Create everything in a recipe. Sites that already exist (by name) are left alone.
+    Returns a list of {id, name, framework, envs, created}."""
+    if not isinstance(recipe, dict):
+        raise StoreError("a recipe must be a JSON object with a 'sites' list")
+    unknown = set(recipe) - {"seed", "sites", "orgs", "comment"}
+    if unknown:
+        raise StoreError(f"unknown recipe keys {sorted(unknown)}")
+    seed = recipe.get("seed", 0)
+    for org_spec in recipe.get("orgs", []):
+        _ensure_org(store, org_spec)
+    out = []
+    for spec in recipe.get("sites", []):
+        if not isinstance(spec, dict) or "name" not in spec:
+            raise StoreError("each site needs a name")
+        framework = spec.get("framework", "drupal")
+        existing = store.find_site_by_name(spec["name"])
+        if existing:
+            out.append({"id": existing["id"], "name": existing["name"], "framework": existing["framework"],
+                        "envs": [e["env"] for e in store.list_envs(existing["id"])], "created": False})
+            continue
+        upstream = store.get_upstream(spec["upstream"]) if spec.get("upstream") else \
+            store.upstream_for_framework(framework)
+        if upstream is None:
+            raise StoreError(f"site {spec['name']}: unknown upstream {spec.get('upstream')!r}")
+        org_id = _ensure_org(store, spec["org"])["id"] if spec.get("org") else None
+        envs = _env_specs(spec)
+        site_seed = dict(spec, seed=spec.get("seed", seed))
+        site = store.create_site(spec["name"], spec.get("label"), framework=framework, upstream_id=upstream["id"],
+                                 org_id=org_id, site_id=spec.get("id") or new_id(seeded_random("site-id", seed, spec["name"])), envs=list(envs),
+                                 pending=site_seed if spec.get("lazy") else None)
+        settings = {k: spec[k] for k in ("php_version", "drush_version") if k in spec}
+        for env, env_spec in envs.items():
+            store.update_env(site["id"], env, is_initialized=bool(env_spec.get("initialized", True)), **settings)
+        if spec.get("tags"):
+            store.set_site_tags(site["id"], spec["tags"])
+        if spec.get("frozen"):
+            store.update_site(site["id"], frozen=1)
+        if not spec.get("lazy"):
+            materialize_site(store, site, site_seed)
+        for backup in spec.get("backups", []):
+            make_seed_backup(store, site, backup)
+        out.append({"id": site["id"], "name": site["name"], "framework": framework, "envs": list(envs),
+                    "created": True})
+    return out
+
+
+def make_seed_backup(store, site, spec):
+    """A backup in the catalog: real archives (do_export run now) or a sparse archive of a given size."""
+    from pantheon_emulator import workflows  # pylint: disable=import-outside-toplevel
+    env = spec.get("env", "live")
+    if spec.get("sparse_size"):
+        element = spec.get("element", "files")
+        size = parse_size(spec["sparse_size"], "sparse_size")
+        ts = workflows._reserve_backup_ts(store, site["id"], env)  # pylint: disable=protected-access
+        prefix = workflows.backup_prefix(site, env, ts)
+        suffix = ".sql.gz" if element == "database" else ".tar.gz"
+        folder_dir = store.backups_dir(site["id"], env, f"{ts}_backup")
+        folder_dir.mkdir(parents=True, exist_ok=True)
+        path = folder_dir / f"{prefix}_{element}{suffix}"
+        with open(path, "wb") as fh:
+            fh.write(b"\x1f\x8b")
+            fh.truncate(size)
+        workflows.record_backup(store, site, env, ts, {element: {"filename": path.name, "size": size}},
+                                int(spec.get("ttl", workflows.DEFAULT_TTL)), str(uuid.uuid4()))
+        return
+    elements = spec.get("elements", ["code", "database", "files"])
+    params = {e: e in elements for e in ("code", "database", "files")}
+    params.update(entry_type="backup", ttl=int(spec.get("ttl", workflows.DEFAULT_TTL)))
+    wf = workflows.create(store, "env", site["id"], env, store.default_user()["id"], "do_export", params)
+    workflows.run_workflow(store, wf["id"])
+    wf = store.get_workflow(wf["id"])
+    if wf["result"] != "succeeded":
+        raise StoreError(f"seed backup of {site['name']}.{env} failed: {wf['reason']}")
+
+
+# ====================================================================== built-in recipes
+def demo_fleet(scale=1.0, seed=1):
+    """The demo fleet: small D7, D7 over the 256MB archive limit, D7 over the 500MB URL-import
+    limit, Drupal 8+, WordPress. ``scale`` shrinks the large files (limits scale separately)."""
+    def big(total_mb, parts):
+        each = max(1, int(total_mb * MIB * scale / parts))
+        return [{"name": f"media/archive-{i + 1:02d}.bin", "size": each, "compressible": False} for i in range(parts)]
+
+    small = {"count": 24, "size": [256, 48 * 1024], "compressible": True, "unicode": True, "depth": 2,
+             "folders": 3, "empty_dirs": 1}
+    return {"seed": seed, "sites": [
+        {"name": "demo-d7-small", "label": "Demo Drupal 7 (small)", "framework": "drupal",
+         "db": {"nodes": 25}, "files": small},
+        {"name": "demo-d7-large", "label": "Demo Drupal 7 (archive over 256MB)", "framework": "drupal",
+         "db": {"nodes": 40}, "files": dict(small, big=big(300, 3))},
+        {"name": "demo-d7-huge", "label": "Demo Drupal 7 (files over 500MB)", "framework": "drupal",
+         "db": {"nodes": 40}, "files": dict(small, big=big(550, 5))},
+        {"name": "demo-d10", "label": "Demo Drupal 10", "framework": "drupal8", "db": {"nodes": 20}, "files": small},
+        {"name": "demo-wp", "label": "Demo WordPress", "framework": "wordpress", "db": {"posts": 20},
+         "files": dict(small, unicode=True)},
+    ]}
+
+
+def bulk_sites(count, prefix="bulk-", seed=1):
+    """``count`` lazily materialized sites (for paging tests); frameworks rotate."""
+    frameworks = ("drupal", "drupal8", "wordpress")
+    return {"seed": seed, "sites": [
+        {"name": f"{prefix}{i:04d}", "framework": frameworks[i % 3], "lazy": True,
+         "db": {"nodes": 3}, "files": {"count": 2, "size": 128}} for i in range(count)]}
+
