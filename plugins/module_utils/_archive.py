@@ -1,0 +1,150 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""Drupal site archives made with Drush on an appserver, and files removed from ``files/``.
+
+An archive lives at ``sites/default/files/<40 hex>.tgz`` (the environment's ``files/``
+directory, public on the web) while it exists, so its name is a secret: nothing here puts it
+in a message; callers replace it with ``<archive>`` in any remote output they show.
+
+Pantheon offers no ``rm`` over SSH. Files are listed with ``rsync --list-only`` and removed
+with ``rsync --delete`` from an empty directory, limited by include rules to the named files
+(the way Pantheon's documentation empties directories).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+import tempfile
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import describe_failure
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
+
+FILES_PREFIX = 'sites/default/files/'
+ARCHIVE_PATH_RE = re.compile(r'^sites/default/files/[0-9a-f]{40}\.tgz$')
+# Drush 8 builds ``<dbname>.<YYYYmmdd_HHMMSS>.tar`` next to the destination, gzips it and renames it;
+# a run cut short leaves that working file behind.
+DRUSH_WORK_FILE_RE = re.compile(r'^[A-Za-z0-9_-]+\.\d{8}_\d{6}\.tar(\.gz)?$')
+_VERSION_RE = (re.compile(r'(?i)drush\s+version\s*:?\s*v?((\d+)\.[0-9A-Za-z.+-]*)'),
+               re.compile(r'(?<![\d.])v?((\d+)\.\d+(?:\.\d+)?(?:-[0-9A-Za-z.]+)?)'))
+# What ssh and the platform say when the archive outgrows the 256MB file limit.
+TOO_LARGE_MARKERS = ('closed by remote host', 'file too large', 'file size limit exceeded', 'efbig')
+
+
+class ArchiveError(PantheonError):
+    """An archive operation failed; ``reason`` is machine-readable (too_large, drush_failed, ...)."""
+
+    def __init__(self, message, reason, **extra):
+        super().__init__(message, **extra)
+        self.reason = reason
+
+
+def new_archive_path():
+    """``sites/default/files/<40 hex characters from the OS CSPRNG>.tgz``."""
+    return '%s%s.tgz' % (FILES_PREFIX, secrets.token_hex(20))
+
+
+def file_name(path):
+    return path[len(FILES_PREFIX):]
+
+
+def hide(text, names):
+    """``text`` with every one of ``names`` replaced by ``<archive>``."""
+    text = text or ''
+    for name in names:
+        if name:
+            text = text.replace(name, '<archive>')
+    return text
+
+
+def parse_drush_version(text):
+    """(major, version) from ``drush version`` output or a settings value; (None, None) if there is none."""
+    text = str(text if text is not None else '').strip()
+    if re.match(r'^\d+$', text):
+        return int(text), text
+    for pattern in _VERSION_RE:
+        match = pattern.search(text)
+        if match:
+            return int(match.group(2)), match.group(1)
+    return None, None
+
+
+def drush_format(major):
+    """The archive format a Drush major makes: drush8 (archive-dump), drush11 (archive:dump)."""
+    if major == 8:
+        return 'drush8'
+    if major is not None and major >= 11:
+        return 'drush11'
+    raise ArchiveError('Drush %s cannot make a site archive: archive-dump exists in Drush 8, and archive:dump in '
+                       'Drush 11 and later (Drush 9 and 10 have neither); set drush_version in pantheon.yml or '
+                       'require a newer drush/drush in composer.json' % major, 'unsupported')
+
+
+def drush_command(fmt, path, exclude_files):
+    """The remote argv that writes the archive to ``path`` (relative to the Drupal root)."""
+    if fmt == 'drush8':
+        argv = ['drush', 'archive-dump', '--destination=%s' % path]
+        if exclude_files:
+            argv.append('--tar-options=--exclude=code/sites/default/files')
+        argv.append('--overwrite')
+        return argv
+    argv = ['drush', 'archive:dump', '--destination=%s' % path, '--code', '--db']
+    if not exclude_files:
+        argv.append('--files')
+    return argv
+
+
+def looks_too_large(rc, out, err):
+    text = ('%s\n%s' % (out or '', err or '')).lower()
+    return any(marker in text for marker in TOO_LARGE_MARKERS)
+
+
+def public_state(url, params):
+    """(exists, size) of the object at a public URL: a ranged GET, 404 meaning absent."""
+    try:
+        return True, probe_size(url, validate_certs=params.get('validate_certs', True),
+                                ca_path=params.get('ca_path'), attempts=3)
+    except TransferError as e:
+        if e.status in (404, 410):
+            return False, None
+        raise PantheonError('The archive URL under https://%s/... did not answer as expected: HTTP %s'
+                            % (url.split('/')[2], e.status or 'no answer'))
+
+
+def _rsync(module, target, args, what):
+    rc, out, err = module.run_command(['rsync'] + args + ['-e', target.rsh()])
+    if rc != 0:
+        raise PantheonError(describe_failure(target, rc, err, what=what))
+    return out
+
+
+def list_files(module, target):
+    """Names of the entries at the top of the environment's ``files/`` directory."""
+    out = _rsync(module, target, ['--list-only', target.rsync_remote('files/')], 'listing of files/')
+    names = set()
+    for line in out.splitlines():
+        parts = line.split(None, 4)
+        if len(parts) == 5 and parts[4] != '.':
+            names.add(parts[4].split(' -> ', 1)[0])
+    return names
+
+
+def remove_files(module, target, names):
+    """Remove files at the top of ``files/`` by name (rsync --delete from an empty directory)."""
+    names = sorted(set(n for n in names if n and '/' not in n))
+    if not names:
+        return
+    empty = tempfile.mkdtemp(prefix='pantheon-empty-')
+    try:
+        rules = ['--include=/%s' % re.sub(r'([*?\[\\])', r'\\\1', name) for name in names] + ['--exclude=*']
+        _rsync(module, target, ['-r', '--delete'] + rules + [empty + '/', target.rsync_remote('files/')],
+               'removal of files')
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)

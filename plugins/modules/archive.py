@@ -1,0 +1,330 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: archive
+short_description: Make or remove a Drush site archive on a Pantheon Drupal environment
+version_added: 0.1.0
+description:
+  - The archive step of Pantheon's documented clone procedure for Drupal. O(state=present) runs Drush over SSH on the
+    environment's appserver to write a site archive (code, database and, unless O(exclude_files=true), files) to
+    C(sites/default/files/<40 hex characters>.tgz), where it is public on the web, so that
+    M(pantheon.platform.site_import) can have the platform download it.
+  - The name comes from the operating system's random generator (40 hex characters, 160 bits), never from anything
+    guessable. The archive holds the site's database, so the name is a secret while the archive exists. See
+    O(path) for how it is kept out of output.
+  - Drush 8 runs C(drush archive-dump --destination=...) (with C(--tar-options=--exclude=code/sites/default/files)
+    when files are excluded), which makes the archive C(site_import kind=site) imports. Drush 11 and later run
+    C(drush archive:dump --destination=... --code --db [--files]), whose layout (C(MANIFEST.yml), C(code/),
+    C(database/), C(files/)) the platform's URL import does not take; it is for downloading and inspecting.
+  - The Drush major version comes from the environment's settings (C(drush_version)) for Drupal 7 sites, and from
+    C(drush version) on the appserver for Drupal 8 and later, which run the site's own Drush.
+  - When the archive cannot be made because it is too large (Pantheon closes the connection when a file in
+    C(sites/default/files) reaches 256MB), the module removes whatever partial file the run left and fails with
+    RV(reason=too_large), so a role can fall back to moving elements one by one.
+  - O(state=absent) removes the archive and proves it is gone (its public URL must answer 404).
+author:
+  - pantheon.platform developers
+options:
+  site:
+    description:
+      - Site machine name or UUID. Drupal sites only (frameworks C(drupal) and C(drupal8)).
+    type: str
+    required: true
+  env:
+    description:
+      - Environment whose site is archived (dev, test, live or a multidev).
+    type: str
+    default: dev
+  state:
+    description:
+      - V(present) makes an archive; V(absent) removes the one at O(path).
+    type: str
+    choices: [present, absent]
+    default: present
+  exclude_files:
+    description:
+      - Leave the files directory out of the archive (code and database only), the documented way to stay under
+        the 256MB limit; move files separately, for example with a files backup and M(pantheon.platform.site_import).
+    type: bool
+    default: false
+  path:
+    description:
+      - The archive, as C(sites/default/files/<40 lowercase hex characters>.tgz). Any other value is refused, so the
+        module never removes anything else.
+      - Required with O(state=absent); pass the RV(path) that O(state=present) returned.
+      - With O(state=present), an archive that already exists at O(path) is returned unchanged; otherwise the new
+        archive is written there. Without it the module picks a random name.
+      - This value is hidden from the task's printed result (the action plugin replaces it in C(invocation)).
+    type: str
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.ssh
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+    details:
+      - O(state=present) finds the Drush version and reports C(changed=true) without making an archive (nor
+        returning a name); O(state=absent) checks the public URL and reports whether a removal would happen.
+  diff_mode:
+    support: none
+  idempotent:
+    description: Whether a second run with the same arguments reports no change.
+    support: partial
+    details:
+      - O(state=absent) and O(state=present) with O(path) are idempotent; O(state=present) without O(path) makes a
+        new archive on every run, as asked.
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - The action plugin marks the result of O(state=present) C(no_log) and hides O(path) in the printed result.
+notes:
+  - B(Secrecy.) While the archive exists its name is a secret. The successful result of O(state=present) holds
+    RV(path) and RV(url), so the module's action plugin marks that result C(no_log); it is not printed at any
+    verbosity, but the registered variable holds everything. Failure messages and the result of O(state=absent)
+    never hold the name. Do not print RV(path) or RV(url) yourself, and remove the archive (O(state=absent)) in an
+    C(always) section as soon as the import is done.
+  - Pantheon has no C(rm) over SSH; the module removes files with C(rsync --delete) from an empty directory, limited
+    to the archive's name (and, after a failed Drush 8 run, to the working C(.tar) file that run left).
+  - Requires C(rsync) and C(ssh) on the host that runs the module, and an SSH key registered with the account.
+seealso:
+  - module: pantheon.platform.site_import
+  - module: pantheon.platform.backup
+'''
+
+EXAMPLES = r'''
+- name: Archive the source site, import it, and always remove the archive
+  block:
+    - name: Make a Drush 8 archive without the files directory
+      pantheon.platform.archive:
+        site: old-d7-site
+        env: live
+        exclude_files: true
+      register: site_archive
+
+    - name: Import it into the new site
+      pantheon.platform.site_import:
+        site: new-d7-site
+        kind: site
+        url: "{{ site_archive.url }}"
+  rescue:
+    - name: Too large even without files? Fall back to element-wise transfer
+      ansible.builtin.debug:
+        msg: "Archive not possible ({{ site_archive.reason | default('failed') }}); moving elements instead"
+  always:
+    - name: Remove the archive
+      pantheon.platform.archive:
+        site: old-d7-site
+        env: live
+        state: absent
+        path: "{{ site_archive.path }}"
+      when: site_archive.path is defined
+'''
+
+RETURN = r'''
+path:
+  description: The archive, relative to the Drupal root. A secret while the archive exists.
+  returned: O(state=present), not in check mode
+  type: str
+  sample: sites/default/files/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c.tgz
+url:
+  description: Public URL of the archive under the environment's platform domain. A secret while the archive exists.
+  returned: O(state=present), not in check mode
+  type: str
+  sample: https://live-old-d7-site.pantheonsite.io/sites/default/files/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c.tgz
+size:
+  description: Size of the archive in bytes, as its public URL reports it.
+  returned: O(state=present), not in check mode
+  type: int
+  sample: 73400320
+drush_version:
+  description: The Drush version that made (or would make) the archive, as reported by the settings or by Drush.
+  returned: O(state=present)
+  type: str
+  sample: 8.4.12
+format:
+  description: C(drush8) (Drush 8 C(archive-dump) layout, importable with C(site_import kind=site)) or C(drush11)
+    (Drush 11+ C(archive:dump) layout).
+  returned: O(state=present)
+  type: str
+  sample: drush8
+url_status:
+  description: HTTP status the archive's public URL answered after the removal (always 404 on success).
+  returned: O(state=absent)
+  type: int
+  sample: 404
+reason:
+  description:
+    - Why the module failed, machine-readable. V(too_large) - the archive hit the platform's file size limit (any
+      partial file was removed); V(drush_failed) - Drush failed for another reason (any partial file was removed);
+      V(unsupported) - not a Drupal site, or a Drush version without an archive command; V(invalid_path) - O(path)
+      is not an archive path this module makes; V(not_removed) - the archive still answered after removal.
+  returned: failure
+  type: str
+  sample: too_large
+partial_removed:
+  description: Number of partial files removed after a failed run.
+  returned: when Drush failed
+  type: int
+'''
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
+    ARCHIVE_PATH_RE,
+    DRUSH_WORK_FILE_RE,
+    ArchiveError,
+    drush_command,
+    drush_format,
+    file_name,
+    hide,
+    list_files,
+    looks_too_large,
+    new_archive_path,
+    parse_drush_version,
+    public_state,
+    remove_files,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+
+
+def detect_drush(module, target, ssh):
+    """(major, version text) of the Drush that runs on the environment."""
+    settings = module.client.env_settings(target.site_id, target.env)
+    configured = parse_drush_version(settings.get('drush_version'))
+    if target.framework == 'drupal' and configured[0]:
+        return configured
+    rc, out, err = run_remote(module, ssh, ['drush', 'version'])
+    reported = parse_drush_version(out) if rc == 0 else (None, None)
+    if reported[0]:
+        return reported
+    if configured[0]:
+        return configured
+    raise ArchiveError('Could not find the Drush version of %s: the settings give none and "drush version" failed '
+                       '(exit %s): %s' % (target.label, rc, (err or out).strip()[-500:]), 'drush_failed')
+
+
+def make_archive(module, target, ssh, path, url, fmt):
+    name = file_name(path)
+    before = list_files(module, ssh)
+    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, module.params['exclude_files']))
+    if rc == 0:
+        exists, size = public_state(url, module.params)
+        if exists:
+            return size
+        out = 'Drush reported success but the archive is not on the web'
+    too_large = looks_too_large(rc, out, err)
+    try:
+        after = list_files(module, ssh)
+    except PantheonError:
+        after = before | set([name])
+    leftovers = set(n for n in after - before if n == name or DRUSH_WORK_FILE_RE.match(n))
+    if name in after:
+        leftovers.add(name)
+    remove_files(module, ssh, leftovers)
+    gone = not public_state(url, module.params)[0]
+    detail = hide(('%s\n%s' % (err or '', out or '')).strip(), [name, path, url])[-1500:]
+    if too_large:
+        message = ('The archive of %s is too large to be written to sites/default/files (Pantheon refuses files of '
+                   '256MB or more; Drush exit %s). %s' % (target.label, rc,
+                                                          'Try exclude_files: true, or move the elements separately.'
+                                                          if not module.params['exclude_files'] else
+                                                          'Move the elements separately.'))
+    else:
+        message = 'Drush could not make the archive of %s (exit %s)' % (target.label, rc)
+    message += ' Partial files removed: %d%s. Drush said: %s' % (
+        len(leftovers), '' if gone else ' (but the archive URL still answers)', detail or '(nothing)')
+    raise ArchiveError(message, 'too_large' if too_large else 'drush_failed', partial_removed=len(leftovers))
+
+
+def present(module, target, ssh, domain, secrets):
+    params = module.params
+    major, version = detect_drush(module, target, ssh)
+    fmt = drush_format(major)
+    result = dict(changed=False, drush_version=version, format=fmt)
+    path = params['path'] or new_archive_path()
+    secrets.extend([path, file_name(path)])
+    url = 'https://%s/%s' % (domain, path)
+    if params['path']:
+        exists, size = public_state(url, params)
+        if exists:
+            result.update(path=path, url=url, size=size)
+            return result
+    result['changed'] = True
+    if module.check_mode:
+        return result
+    size = make_archive(module, target, ssh, path, url, fmt)
+    result.update(path=path, url=url, size=size)
+    return result
+
+
+def absent(module, target, ssh, domain):
+    path = module.params['path']
+    url = 'https://%s/%s' % (domain, path)
+    exists = public_state(url, module.params)[0]
+    result = dict(changed=exists, url_status=404)
+    if not exists or module.check_mode:
+        if exists:
+            result.pop('url_status')
+        return result
+    remove_files(module, ssh, [file_name(path)])
+    if public_state(url, module.params)[0]:
+        raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers' % target.label,
+                           'not_removed')
+    return result
+
+
+def run(module, secrets):
+    params = module.params
+    if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
+        raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz, as '
+                           'this module names archives; refusing to touch anything else', 'invalid_path')
+    target = resolve(module.client, params['site'], params['env'])
+    if target.framework not in ('drupal', 'drupal8'):
+        raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
+                           % (target.label, target.framework or 'unknown framework'), 'unsupported')
+    domain = module.client.platform_domain(target.site_id, target.env)
+    ssh = appserver_target(params, target.site_id, target.env)
+    if params['state'] == 'absent':
+        return absent(module, target, ssh, domain)
+    return present(module, target, ssh, domain, secrets)
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            exclude_files=dict(type='bool', default=False),
+            path=dict(type='str'),
+        ),
+        ssh=True,
+        required_if=[('state', 'absent', ['path'])],
+        supports_check_mode=True,
+    )
+    # Every name the archive has or may have: no failure message may show one.
+    secrets = []
+    if module.params['path']:
+        secrets.extend([module.params['path'], file_name(module.params['path'])])
+    try:
+        result = run(module, secrets)
+    except ArchiveError as e:
+        module.fail_json(msg=hide(e.message, secrets), reason=e.reason, **e.result())
+    except PantheonError as e:
+        e.message = hide(e.message, secrets)
+        module.fail_from_exception(e)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

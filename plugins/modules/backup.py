@@ -1,0 +1,252 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: backup
+short_description: Create a backup of a Pantheon environment
+version_added: 0.1.0
+description:
+  - Starts the C(do_export) workflow of an environment, waits for it, and returns the backup's folder and, for each
+    element, the archive's file name, size and finish time as the backups catalog lists them.
+  - With O(reuse_within) above 0, a finished backup of the requested elements that is younger than that is reused
+    and nothing is created.
+  - Every backup is a copy of the site's data (including its database) kept by the platform until it expires, so the
+    default O(keep_for) is one day, enough for a clone that needs the backup for minutes.
+author:
+  - pantheon.platform developers
+options:
+  site:
+    description:
+      - Site machine name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Environment to back up (dev, test, live or a multidev).
+    type: str
+    default: dev
+  elements:
+    description:
+      - What to back up. The platform makes one archive per element.
+    type: list
+    elements: str
+    choices: [code, database, files]
+    default: [code, database, files]
+  keep_for:
+    description:
+      - Days the platform keeps the new backup (sent as C(ttl) in seconds).
+      - Terminus keeps backups for 365 days by default; this module keeps them for one day unless told otherwise.
+    type: int
+    default: 1
+  reuse_within:
+    description:
+      - Minutes. When above 0, a finished backup holding every requested element, whose oldest archive finished at
+        most this many minutes ago and has not expired, is returned instead of creating a new one (C(changed=false)).
+      - A backup holding more elements than requested (for example a full backup when only the database is asked
+        for) is reused too.
+      - V(0) makes a new backup on every run.
+    type: int
+    default: 0
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.wait.long
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the catalog; reports C(changed=false) with the backup that would be reused, or C(changed=true) without
+        creating a backup.
+  diff_mode:
+    support: none
+  idempotent:
+    description: Whether a second run with the same arguments reports no change.
+    support: partial
+    details:
+      - Only with O(reuse_within) above 0; otherwise every run creates a backup, as asked.
+notes:
+  - Terminus has no command to delete a backup; the platform removes it when O(keep_for) has passed.
+seealso:
+  - module: pantheon.platform.backup_info
+  - module: pantheon.platform.site_import
+'''
+
+EXAMPLES = r'''
+- name: Back up the database and files of live, reusing one made in the last 30 minutes
+  pantheon.platform.backup:
+    site: old-site
+    env: live
+    elements: [database, files]
+    reuse_within: 30
+  register: source_backup
+
+- name: Show the backup's sizes
+  ansible.builtin.debug:
+    msg: "database {{ source_backup.backup.elements.database.size }} bytes, files {{ source_backup.backup.elements.files.size }} bytes"
+
+- name: A full backup kept for a week
+  pantheon.platform.backup:
+    site: old-site
+    env: dev
+    keep_for: 7
+'''
+
+RETURN = r'''
+backup:
+  description:
+    - The backup that was made or reused.
+    - In check mode when a backup would be created, C(folder) is null and C(elements) empty.
+  returned: success
+  type: dict
+  contains:
+    folder:
+      description: Catalog folder of the backup (C(<timestamp>_backup)).
+      type: str
+      returned: success
+      sample: 1718000000_backup
+    elements:
+      description: One entry per requested element.
+      type: dict
+      returned: success
+      contains:
+        filename:
+          description: Archive file name.
+          type: str
+          returned: success
+        size:
+          description: Archive size in bytes.
+          type: int
+          returned: success
+        finished_at:
+          description: When the archive was finished (Unix seconds).
+          type: float
+          returned: success
+        expires_at:
+          description: When the platform removes the archive (Unix seconds), null when the catalog gives no C(ttl).
+          type: float
+          returned: success
+      sample:
+        database: {filename: old-site_live_2024-06-10T06-13-20_UTC_database.sql.gz, size: 1048576,
+                   finished_at: 1718000012.5, expires_at: 1718086412.5}
+reused:
+  description: Whether an existing backup was returned instead of creating one.
+  returned: success
+  type: bool
+workflow:
+  description: The C(do_export) workflow that made the backup.
+  returned: when a backup was created
+  type: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+      returned: success
+    type:
+      description: Workflow type (C(do_export)).
+      type: str
+      returned: success
+'''
+
+import time
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._backups import (
+    ELEMENTS,
+    describe_backup,
+    find_reusable,
+    folder_elements,
+    folders,
+    parse_catalog,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+
+DAY = 86400
+# The platform's catalog may list a finished export a moment after the workflow reports success.
+CATALOG_SETTLE_SECONDS = 30
+
+
+def _requested_elements(params):
+    elements = [element for element in ELEMENTS if element in (params['elements'] or [])]
+    if not elements:
+        raise PantheonError('elements must name at least one of %s' % ', '.join(ELEMENTS))
+    return elements
+
+
+def _folder_of(workflow):
+    """The backup folder a do_export workflow reports, if it reports one."""
+    for holder in (workflow.get('waiting_for_task'), workflow.get('final_task'), workflow):
+        if isinstance(holder, dict) and isinstance(holder.get('params'), dict) and holder['params'].get('folder'):
+            return holder['params']['folder']
+    return None
+
+
+def _created_backup(client, target, elements, known_folders, workflow):
+    """The folder the finished workflow added to the catalog, with its archives."""
+    preferred = _folder_of(workflow)
+    deadline = time.time() + CATALOG_SETTLE_SECONDS
+    while True:
+        entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
+        candidates = ([preferred] if preferred else []) + [
+            f for f in folders(entries) if f not in known_folders and f != preferred]
+        for folder in candidates:
+            found = folder_elements(entries, folder, elements)
+            if len(found) == len(elements):
+                return folder, found
+        if time.time() >= deadline:
+            raise PantheonError('Workflow %s (do_export) succeeded but the backups catalog of %s lists no finished %s '
+                                'archive of a new backup' % (workflow.get('id'), target.label, ', '.join(elements)))
+        time.sleep(2)
+
+
+def make_backup(module):
+    params = module.params
+    client = module.client
+    elements = _requested_elements(params)
+    if params['keep_for'] < 1:
+        raise PantheonError('keep_for must be at least 1 day, got %s' % params['keep_for'])
+    if params['reuse_within'] < 0:
+        raise PantheonError('reuse_within must be 0 (never reuse) or a number of minutes, got %s' % params['reuse_within'])
+    target = resolve(client, params['site'], params['env'])
+
+    entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
+    if params['reuse_within'] > 0:
+        folder, found = find_reusable(entries, elements, params['reuse_within'] * 60, time.time())
+        if folder:
+            return dict(changed=False, reused=True, backup=describe_backup(folder, found))
+
+    if module.check_mode:
+        return dict(changed=True, reused=False, backup=dict(folder=None, elements={}))
+
+    export = dict((element, element in elements) for element in ELEMENTS)
+    export.update(entry_type='backup', ttl=params['keep_for'] * DAY)
+    workflow = client.run_workflow(('env', target.site_id, target.env), 'do_export', export, params['wait_timeout'])
+    folder, found = _created_backup(client, target, elements, set(folders(entries)), workflow)
+    return dict(changed=True, reused=False, backup=describe_backup(folder, found),
+                workflow=dict(id=workflow.get('id'), type=workflow.get('type') or 'do_export'))
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            elements=dict(type='list', elements='str', choices=list(ELEMENTS), default=list(ELEMENTS)),
+            keep_for=dict(type='int', default=1),
+            reuse_within=dict(type='int', default=0),
+        ),
+        wait_timeout_default=3600,
+        supports_check_mode=True,
+    )
+    result = module.run(make_backup)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,369 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: site_import
+short_description: Import a site archive, a database or files into a Pantheon environment by URL
+version_added: 0.1.0
+description:
+  - Has the platform download an archive from a URL and import it, as C(terminus import:site), C(import:database)
+    and C(import:files) do, and waits for the import to finish.
+  - O(kind=site) imports a Drush 8 C(archive-dump) archive (code, database and files) into the dev environment
+    (workflow C(do_migration)); O(kind=database) and O(kind=files) replace the database or the files of any
+    environment (workflow C(do_import)).
+  - Before starting, the module asks the URL for its size with a ranged C(GET) (never C(HEAD), which signed URLs
+    often refuse) and refuses, changing nothing, an archive above O(max_size_mb), a URL that does not answer, and a
+    URL that is not HTTPS unless O(allow_insecure_url=true).
+  - Idempotent. When the environment's workflow history shows that the latest import-like workflow for this
+    O(kind) is a succeeded import of the same object (the URL without its query string), nothing is imported and
+    the result is C(changed=false). When that workflow is still running, the module waits for it instead of
+    starting a second one.
+author:
+  - pantheon.platform developers
+options:
+  site:
+    description:
+      - Target site machine name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Target environment. O(kind=site) accepts only V(dev), as the platform does.
+    type: str
+    default: dev
+  kind:
+    description:
+      - What the archive holds and what it replaces.
+      - V(site) - a Drush 8 site archive; replaces code, database and files of dev.
+      - V(database) - an SQL dump (C(.sql), C(.sql.gz), or a tarball with exactly one C(.sql)); replaces the database.
+      - V(files) - a tarball of the files directory; replaces the files.
+    type: str
+    required: true
+    choices: [site, database, files]
+  url:
+    description:
+      - Publicly reachable URL of the archive, for example a signed backup URL from
+        M(pantheon.platform.backup_info) or the RV(pantheon.platform.archive#module:url) of a site archive.
+      - The platform downloads it, so it must be reachable from the platform, not only from the controller.
+      - Treated as a secret (signed URLs carry credentials, archive names must not leak); it is never printed or
+        returned. Messages name only its scheme and host.
+    type: str
+    required: true
+  max_size_mb:
+    description:
+      - Largest archive accepted, in MB of 1024 x 1024 bytes. Pantheon documents 500MB as the limit of URL imports.
+      - V(0) turns the size check off; the URL must still answer.
+      - When the server does not tell the size, the import is refused unless this is V(0).
+    type: int
+    default: 500
+  allow_insecure_url:
+    description:
+      - Accept an C(http://) URL. The archive, which holds the site's data, then travels unencrypted.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.wait.long
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Checks the URL (scheme, reachability, size) and the workflow history, and reports whether an import would
+        start; starts none.
+  diff_mode:
+    support: none
+  idempotent:
+    description: Whether a second run with the same arguments reports no change.
+    support: full
+    details:
+      - Judged from the environment's workflow history, so a change made outside workflows (for example a database
+        loaded over SSH) is not seen.
+notes:
+  - The import replaces the environment's content; back it up first with M(pantheon.platform.backup) if it matters.
+seealso:
+  - module: pantheon.platform.backup_info
+  - module: pantheon.platform.archive
+'''
+
+EXAMPLES = r'''
+- name: Newest database backup of the source, with a signed URL
+  pantheon.platform.backup_info:
+    site: old-site
+    env: live
+    element: database
+    urls: true
+  register: source_db
+
+- name: Import it into the new site's dev environment
+  pantheon.platform.site_import:
+    site: new-site
+    env: dev
+    kind: database
+    url: "{{ source_db.latest.database.url }}"
+  register: db_import
+
+- name: Import a Drush 8 site archive made by pantheon.platform.archive
+  pantheon.platform.site_import:
+    site: new-site
+    kind: site
+    url: "{{ site_archive.url }}"
+    max_size_mb: 256
+    wait_timeout: 3600
+'''
+
+RETURN = r'''
+workflow:
+  description:
+    - The import workflow. When nothing was imported, the earlier workflow that imported the same object.
+    - In check mode when an import would start, only C(type) is set.
+  returned: success
+  type: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+      returned: success
+    type:
+      description: C(do_migration) or C(do_import).
+      type: str
+      returned: success
+    result:
+      description: Final result (C(succeeded)).
+      type: str
+      returned: success
+    duration:
+      description: Seconds from the workflow's creation to its end.
+      type: float
+      returned: success
+  sample: {id: 5b2e6f0c-1f1a-11ef-9b5a-0242ac120002, type: do_import, result: succeeded, duration: 42.7}
+imported_size:
+  description: Size in bytes of the archive as its URL reported it; null when it could not be asked again for an
+    import that had already been done.
+  returned: success
+  type: int
+  sample: 1048576
+kind:
+  description: The O(kind) imported.
+  returned: success
+  type: str
+'''
+
+from urllib.parse import urlsplit
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size, redact_url
+
+MB = 1024 * 1024
+
+# Workflows that replace an element's content; the latest one of them decides idempotency.
+REPLACES = {
+    'database': ('do_import', 'do_migration', 'clone_database', 'restore_database', 'wipe'),
+    'files': ('do_import', 'do_migration', 'clone_files', 'restore_files', 'wipe'),
+    'site': ('do_import', 'do_migration', 'clone_database', 'clone_files', 'restore_database', 'restore_files',
+             'restore_code', 'wipe'),
+}
+
+
+class ImportRefused(PantheonError):
+    """A pre-check failed; nothing was started. ``reason`` is machine-readable."""
+
+    def __init__(self, message, reason):
+        super().__init__(message)
+        self.reason = reason
+
+
+def object_of(url):
+    """The object a URL names: (scheme, host[:port], path) without query or fragment."""
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), (parts.netloc.rsplit('@', 1)[-1]).lower(), parts.path or '/')
+
+
+def shown(url):
+    """How messages name the URL: scheme and host only (the path may be a secret archive name)."""
+    parts = urlsplit(url)
+    host = parts.netloc.rsplit('@', 1)[-1]
+    return '%s://%s/...' % (parts.scheme, host)
+
+
+def scrub(text, url):
+    """``text`` without the URL, its redacted form or its path (platform messages echo them)."""
+    text = str(text)
+    path = urlsplit(url).path
+    for secret in (url, url.split('?', 1)[0], redact_url(url)):
+        if secret:
+            text = text.replace(secret, shown(url))
+    if path and len(path) > 1:
+        text = text.replace(path, '/...')
+    return text
+
+
+def check_url(params):
+    url = params['url'].strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # pylint: disable=pointless-statement
+    except ValueError:
+        raise ImportRefused('url is not a valid URL', 'invalid_url')
+    scheme = parts.scheme.lower()
+    if scheme not in ('https', 'http') or not parts.hostname:
+        raise ImportRefused('url must be an https:// URL the platform can download (got a %s URL)'
+                            % (('%s:' % scheme) if scheme else 'relative'), 'invalid_url')
+    if scheme == 'http' and not params['allow_insecure_url']:
+        raise ImportRefused('url %s is not HTTPS: the archive holds the site\'s data and would travel unencrypted; '
+                            'use an https:// URL or set allow_insecure_url: true' % shown(url), 'insecure_url')
+    return url
+
+
+def _workflow_env(workflow):
+    return workflow.get('environment_id') or workflow.get('environment')
+
+
+def _is_same_import(workflow, kind, url):
+    params = workflow.get('params') or {}
+    if kind == 'site':
+        if workflow.get('type') != 'do_migration':
+            return False
+    elif workflow.get('type') != 'do_import' or not params.get(kind):
+        return False
+    other = params.get('url')
+    return isinstance(other, str) and object_of(other) == object_of(url)
+
+
+def _replaces(workflow, kind):
+    wf_type = workflow.get('type')
+    if wf_type not in REPLACES[kind]:
+        return False
+    if wf_type == 'do_import' and kind != 'site':
+        return bool((workflow.get('params') or {}).get(kind))
+    return True
+
+
+def last_replacing(client, target, kind):
+    """The newest workflow on the target environment that replaced (or is replacing) this content."""
+    found = []
+    for workflow in client.workflows(target.site_id):
+        if not isinstance(workflow, dict) or _workflow_env(workflow) != target.env:
+            continue
+        if _replaces(workflow, kind):
+            found.append(workflow)
+    if not found:
+        return None
+    found.sort(key=lambda wf: float(wf.get('created_at') or 0))
+    return found[-1]
+
+
+def describe(workflow):
+    try:
+        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
+    except (KeyError, TypeError, ValueError):
+        duration = workflow.get('total_time')
+    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
+
+
+def measure(params, url):
+    """The archive's size from a ranged GET; ImportRefused when the URL does not answer."""
+    try:
+        return probe_size(url, validate_certs=params['validate_certs'], ca_path=params['ca_path'], attempts=3)
+    except TransferError as e:
+        if e.status:
+            raise ImportRefused('url %s answered HTTP %s to a ranged GET; the platform could not download it'
+                                % (shown(url), e.status), 'unreachable')
+        raise ImportRefused('url %s could not be reached: %s' % (shown(url), scrub(e.message, url)), 'unreachable')
+
+
+def run_import(module):
+    params = module.params
+    client = module.client
+    kind = params['kind']
+    url = check_url(params)
+    if params['max_size_mb'] < 0:
+        raise ImportRefused('max_size_mb must be 0 (no limit) or a positive number of MB, got %s' % params['max_size_mb'],
+                            'invalid_option')
+    if kind == 'site' and params['env'] != 'dev':
+        raise ImportRefused('kind=site imports into the dev environment only (the platform\'s do_migration), '
+                            'got env=%s' % params['env'], 'invalid_option')
+    target = resolve(client, params['site'], params['env'])
+    owner = ('env', target.site_id, target.env)
+    result = dict(changed=False, kind=kind)
+
+    previous = last_replacing(client, target, kind)
+    if previous is not None and _is_same_import(previous, kind, url):
+        if previous.get('result') == 'succeeded':
+            try:
+                result['imported_size'] = probe_size(url, validate_certs=params['validate_certs'],
+                                                     ca_path=params['ca_path'], attempts=1)
+            except TransferError:
+                result['imported_size'] = None
+            result['workflow'] = describe(previous)
+            return result
+        if previous.get('result') is None:
+            # The same import is already running (for example after a timed-out run): wait for it.
+            result['changed'] = True
+            result['imported_size'] = measure(params, url)
+            if module.check_mode:
+                result['workflow'] = describe(previous)
+                return result
+            result['workflow'] = describe(client.wait_workflow(previous, owner, params['wait_timeout']))
+            return result
+
+    size = measure(params, url)
+    limit = params['max_size_mb'] * MB
+    if limit:
+        if size is None:
+            raise ImportRefused('url %s does not tell its size, so it cannot be checked against max_size_mb=%s; '
+                                'set max_size_mb: 0 to import it anyway' % (shown(url), params['max_size_mb']), 'unknown_size')
+        if size > limit:
+            raise ImportRefused('The archive at %s is %d bytes (%.1f MB), above max_size_mb=%s; URL imports of '
+                                'larger archives fail on Pantheon, so move this content another way (for example '
+                                'pantheon.platform.files_sync or pantheon.platform.database_stream)'
+                                % (shown(url), size, size / float(MB), params['max_size_mb']), 'too_large')
+    result.update(changed=True, imported_size=size)
+    if kind == 'site':
+        wf_type, wf_params = 'do_migration', {'url': url}
+    else:
+        wf_type, wf_params = 'do_import', {kind: 1, 'url': url}
+    if module.check_mode:
+        result['workflow'] = dict(id=None, type=wf_type, result=None, duration=None)
+        return result
+    workflow = client.run_workflow(owner, wf_type, wf_params, params['wait_timeout'])
+    result['workflow'] = describe(workflow)
+    return result
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            kind=dict(type='str', required=True, choices=['site', 'database', 'files']),
+            url=dict(type='str', required=True, no_log=True),
+            max_size_mb=dict(type='int', default=500),
+            allow_insecure_url=dict(type='bool', default=False),
+        ),
+        wait_timeout_default=3600,
+        supports_check_mode=True,
+    )
+    try:
+        result = run_import(module)
+    except ImportRefused as e:
+        module.fail_json(msg=e.message, reason=e.reason)
+    except WorkflowFailed as e:
+        module.fail_json(msg=scrub(e.message, module.params['url']), reason='workflow_failed',
+                         workflow=describe(e.workflow))
+    except PantheonError as e:
+        e.message = scrub(e.message, module.params['url'])
+        module.fail_from_exception(e)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
