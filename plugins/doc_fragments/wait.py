@@ -10,7 +10,10 @@ from __future__ import annotations
 # pantheon.platform.wait.short (300), pantheon.platform.wait.long (3600),
 # pantheon.platform.wait.very_long (7200).
 
-_TEMPLATE = r'''
+
+class ModuleDocFragment:
+
+    DOCUMENTATION = r'''
 options:
   wait_timeout:
     description:
@@ -20,13 +23,44 @@ options:
       - When the time is up the module fails, naming the workflow id, type and last reported state; the
         workflow itself keeps running on the platform.
     type: int
-    default: %d
+    default: 600
 '''
 
+    SHORT = r'''
+options:
+  wait_timeout:
+    description:
+      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
+        for the environment to answer its health check).
+      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
+      - When the time is up the module fails, naming the workflow id, type and last reported state; the
+        workflow itself keeps running on the platform.
+    type: int
+    default: 300
+'''
 
-class ModuleDocFragment:
+    LONG = r'''
+options:
+  wait_timeout:
+    description:
+      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
+        for the environment to answer its health check).
+      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
+      - When the time is up the module fails, naming the workflow id, type and last reported state; the
+        workflow itself keeps running on the platform.
+    type: int
+    default: 3600
+'''
 
-    DOCUMENTATION = _TEMPLATE % 600
-    SHORT = _TEMPLATE % 300
-    LONG = _TEMPLATE % 3600
-    VERY_LONG = _TEMPLATE % 7200
+    VERY_LONG = r'''
+options:
+  wait_timeout:
+    description:
+      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
+        for the environment to answer its health check).
+      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
+      - When the time is up the module fails, naming the workflow id, type and last reported state; the
+        workflow itself keeps running on the platform.
+    type: int
+    default: 7200
+'''

@@ -473,7 +473,8 @@ class PantheonClient:
         hdrs = dict(headers or {})
         if auth:
             hdrs['Authorization'] = 'Bearer %s' % self._ensure_session()['session']
-        kwargs = dict(params=params, headers=hdrs, timeout=timeout or self.timeout)
+        # verify per request: a session-level setting loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
+        kwargs = dict(params=params, headers=hdrs, timeout=timeout or self.timeout, verify=self.verify)
         if body is not None:
             kwargs['data'] = json.dumps(body)
             hdrs['Content-Type'] = 'application/json'
@@ -544,8 +545,8 @@ class PantheonClient:
                 failure = cls(status, method, shown, data)
                 if login and status in (400, 401, 403):
                     failure = LoginError(status, method, shown, data,
-                                       message='The machine token was refused: %s %s failed with HTTP %s: %s'
-                                       % (method, shown, status, describe_body(data)))
+                                         message='The machine token was refused: %s %s failed with HTTP %s: %s'
+                                         % (method, shown, status, describe_body(data)))
                 if status != 429 and status < 500:
                     raise failure
                 retry_after = _parse_retry_after(resp_headers.get('Retry-After'))
@@ -555,8 +556,8 @@ class PantheonClient:
             delay = self._retry_delay(attempt - 1, retry_after)
             if time.time() - started + delay > self.retry_max_time:
                 raise self._exhausted(failure, attempt)
-            self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, 'HTTP %s' % status if status else failure.message,
-                                                            attempt, attempts - 1, delay))
+            reason = 'HTTP %s' % status if status else failure.message
+            self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, reason, attempt, attempts - 1, delay))
             time.sleep(delay)
 
     def _exhausted(self, failure, attempts):
@@ -766,7 +767,7 @@ class PantheonClient:
         """GET https://{domain}/pantheon_healthcheck without credentials. Returns the HTTP status or None."""
         try:
             resp = self.http.get('https://%s/pantheon_healthcheck' % domain, timeout=timeout,
-                                 headers={'Authorization': None})
+                                 headers={'Authorization': None}, verify=self.verify)
         except requests.exceptions.RequestException as e:
             self.debug('health check of %s failed: %s' % (domain, self._exc_text(e)))
             return None

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 
 DEFAULT_SSH_PORT = 2222
 SSH_EXIT_FAILURE = 255
@@ -162,17 +161,13 @@ def run_remote(module, target, argv, data=None, stdin_file=None, check_rc=False)
     """
     cmd = target.ssh_argv() + [remote_command(argv)]
     if stdin_file is not None:
-        try:
-            with open(stdin_file, 'rb') as f:
-                proc = subprocess.run(cmd, stdin=f, stdout=subprocess.PIPE, stderr=subprocess.PIPE, check=False)
-        except OSError as e:
-            module.fail_json(msg='Could not run ssh with %s as input: %s' % (stdin_file, e))
-        rc = proc.returncode
-        out = proc.stdout.decode('utf-8', 'replace')
-        err = proc.stderr.decode('utf-8', 'replace')
+        if not os.path.isfile(stdin_file):
+            module.fail_json(msg='Cannot send %s to %s: no such file' % (stdin_file, target.destination))
+        # the shell streams the file to ssh's stdin (nothing is read into memory here)
+        line = '%s < %s' % (' '.join(shlex.quote(a) for a in cmd), shlex.quote(stdin_file))
+        rc, out, err = module.run_command(line, use_unsafe_shell=True)
     else:
-        binary = isinstance(data, bytes)
-        rc, out, err = module.run_command(cmd, data=data, binary_data=binary)
+        rc, out, err = module.run_command(cmd, data=data, binary_data=isinstance(data, bytes))
     if check_rc and rc != 0:
         module.fail_json(msg=describe_failure(target, rc, err), rc=rc, stdout=out, stderr=err)
     return rc, out, err

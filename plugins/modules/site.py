@@ -21,7 +21,7 @@ description:
     gets the requested upstream deployed.
   - With O(state=absent), deletes the site through the C(delete_site) workflow if it exists.
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   name:
     description:
@@ -218,7 +218,8 @@ class SiteState:
             if self.module.check_mode:
                 self.finish(True, before, after, before)
             self.deploy_and_wait(site['id'], upstream)
-            self.finish(True, before, after, self.current(site['id']))
+            current = self.current(site['id'])
+            self.finish(True, before, current, current)
         self.finish(False, before, before, before)
 
     def create(self, upstream, org):
@@ -247,7 +248,8 @@ class SiteState:
                 raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found' % (wf.get('id'), name))
             site_id = found['id']
         self.deploy_and_wait(site_id, upstream)
-        self.finish(True, None, after, self.current(site_id))
+        current = self.current(site_id)
+        self.finish(True, None, current, current)
 
     def deploy_and_wait(self, site_id, upstream):
         self.run_workflow(('site', site_id), 'deploy_product', {'product_id': upstream['id']})

@@ -14,9 +14,9 @@ description:
   - Finds a Pantheon site by machine name or UUID and returns its main attributes (framework, upstream,
     organization, frozen state) and, for each environment, whether it is initialized, its connection mode,
     platform domain, PHP and Drush versions.
-  - A site that does not exist, or that the user may not access, gives O(exists=false) rather than a failure.
+  - A site that does not exist, or that the user may not access, gives RV(exists=false) rather than a failure.
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   name:
     description:
@@ -61,7 +61,7 @@ exists:
   type: bool
   sample: true
 site:
-  description: The site; empty when O(exists=false).
+  description: The site; empty when RV(exists=false).
   returned: always
   type: dict
   contains:

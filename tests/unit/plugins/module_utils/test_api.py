@@ -71,7 +71,6 @@ def test_retries_are_bounded_in_time(stub, make_client):
 @pytest.mark.parametrize('status', [400, 401, 403, 404, 409, 410, 422])
 def test_client_errors_are_not_retried(stub, make_client, status):
     stub.add('GET', 'sites/x', Reply(status, 'no'))
-    stub.add('POST', 'authorize/machine-token', lambda rec: stub.login_reply(rec))
     with pytest.raises(ApiError) as info:
         make_client().get('sites/x')
     # a 401 gets exactly one new login and one more try; nothing else is repeated
@@ -146,8 +145,8 @@ def test_error_never_holds_token_or_session(stub, make_client):
     def echo(rec):
         return Reply(400, 'you sent %s' % rec.headers.get('Authorization'))
     stub.add('GET', 'sites/x', echo)
-    stub.add('POST', 'authorize/machine-token', Reply(200, {'session': 'SESSION-abcdef-123', 'user_id': USER_ID,
-                                                           'expires_at': time.time() + 3600}))
+    login = {'session': 'SESSION-abcdef-123', 'user_id': USER_ID, 'expires_at': time.time() + 3600}
+    stub.add('POST', 'authorize/machine-token', Reply(200, login))
     stub.add('GET', 'sites/y', lambda rec: Reply(400, 'token was %s' % TOKEN))
     client = make_client()
     with pytest.raises(ApiError) as info:
@@ -181,7 +180,7 @@ def test_login_request_shape(stub, make_client):
 
 def test_session_cache_one_login_for_many_clients(stub, make_client, tmp_path):
     stub.add('GET', 'sites/x', Reply(200, {'id': 'x'}))
-    for _ in range(5):
+    for dummy in range(5):
         make_client().get('sites/x')
     assert stub.logins == 1
     assert stub.count('GET', 'sites/x') == 5
@@ -338,8 +337,8 @@ def test_delete_site_is_polled_through_the_user(stub, make_client):
 ])
 def test_workflow_failure_message(stub, make_client, final_task, reason):
     stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
-    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf(phase='finished', result='failed', final_task=final_task,
-                                                          reason='top-level reason is not used')))
+    failed = _wf(phase='finished', result='failed', final_task=final_task, reason='top-level reason is not used')
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, failed))
     with pytest.raises(WorkflowFailed) as info:
         make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=30)
     assert info.value.reason == reason
@@ -348,8 +347,8 @@ def test_workflow_failure_message(stub, make_client, final_task, reason):
 
 def test_aborted_is_a_failure(stub, make_client):
     stub.add('POST', 'sites/s/workflows', Reply(202, _wf(type='deploy_product')))
-    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf(type='deploy_product', result='aborted',
-                                                          final_task={'reason': 'Wrong framework'})))
+    aborted = _wf(type='deploy_product', result='aborted', final_task={'reason': 'Wrong framework'})
+    stub.add('GET', 'sites/s/workflows/wf1', Reply(200, aborted))
     with pytest.raises(WorkflowFailed, match='deploy_product .* aborted: Wrong framework'):
         make_client().run_workflow(('site', 's'), 'deploy_product', {'product_id': 'u'}, timeout=30)
 

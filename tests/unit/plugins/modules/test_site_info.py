@@ -80,7 +80,7 @@ def test_site_info_reports_site_and_environments(site_api, tmp_path):
 
 def test_one_login_for_many_module_runs(site_api, tmp_path):
     env = env_for(site_api, tmp_path)
-    for _ in range(2):
+    for dummy in range(2):
         res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'missing', 'alpha']}, env=env)
         assert res.rc == 0, res.output
     # six module runs in two ansible-playbook processes, one session
