@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Fleet reports of the site_clone role: a terminal table and a self-contained HTML page.
+
+Documented in clone_fleet_summary.yml and clone_report_html.yml. Input: a list of the per-site
+reports the role writes (see roles/site_clone/README.md, "The report").
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+
+from ansible.errors import AnsibleFilterError
+
+MIB = 1024 * 1024
+
+PHASE_COLOURS = {
+    'preflight': '#8e99a8',
+    'checkpoint': '#b7c0cc',
+    'resume': '#a1887f',
+    'measure': '#7e57c2',
+    'target': '#26a69a',
+    'archive': '#fb8c00',
+    'code': '#43a047',
+    'database': '#1e88e5',
+    'files': '#d81b60',
+    'cleanup': '#6d4c41',
+    'fixups': '#00acc1',
+    'verify': '#37474f',
+}
+OTHER_COLOUR = '#9e9e9e'
+STATUS_LABELS = {'succeeded': 'succeeded', 'failed': 'FAILED', 'checked': 'check mode'}
+
+
+def _parse_time(value):
+    """An ISO 8601 time (the role writes UTC with a trailing Z) as epoch seconds, or None."""
+    if value in (None, ''):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    if text.endswith('Z'):
+        text = text[:-1] + '+00:00'
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise AnsibleFilterError('clone report: %r is not an ISO 8601 time' % (value,))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def _mb(value):
+    if value is None or value == '':
+        return '-'
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return '-'
+    mb = value / MIB
+    if mb >= 100:
+        return '%.0f MB' % mb
+    if mb >= 10:
+        return '%.1f MB' % mb
+    return '%.2f MB' % mb
+
+
+def _duration(seconds):
+    if seconds is None:
+        return '-'
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return '%ds' % seconds
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return '%dm%02ds' % (minutes, seconds)
+    hours, minutes = divmod(minutes, 60)
+    return '%dh%02dm' % (hours, minutes)
+
+
+def _check_reports(reports, name):
+    if not isinstance(reports, (list, tuple)):
+        raise AnsibleFilterError('%s: the input must be a list of site reports, got %s' % (name, type(reports).__name__))
+    for index, report in enumerate(reports):
+        if not isinstance(report, dict):
+            raise AnsibleFilterError('%s: site report %d must be a dict, got %s' % (name, index, type(report).__name__))
+    return list(reports)
+
+
+def _job(report):
+    return str(report.get('job') or '%s -> %s' % (_endpoint(report, 'source'), _endpoint(report, 'target')))
+
+
+def _endpoint(report, side):
+    data = report.get(side) or {}
+    if not data.get('site'):
+        return '?'
+    return '%s.%s' % (data.get('site'), data.get('env') or '?')
+
+
+def _status(report):
+    status = report.get('status')
+    if status in STATUS_LABELS:
+        return status
+    return 'failed' if report.get('error') else 'succeeded'
+
+
+def _verification(report):
+    verification = report.get('verification') or {}
+    return str(verification.get('status') or 'not run')
+
+
+def _strategy(report):
+    strategy = report.get('strategy') or {}
+    return str(strategy.get('name') or '-')
+
+
+def _phases(report):
+    phases = []
+    for phase in report.get('phases') or []:
+        if not isinstance(phase, dict):
+            continue
+        start = _parse_time(phase.get('start'))
+        end = _parse_time(phase.get('end'))
+        if start is not None and end is not None and end < start:
+            end = start
+        phases.append(dict(phase, _start=start, _end=end))
+    return phases
+
+
+def _span(report):
+    """(start, end) in epoch seconds of a report, from its own times or its phases."""
+    starts = [p['_start'] for p in _phases(report) if p['_start'] is not None]
+    ends = [p['_end'] for p in _phases(report) if p['_end'] is not None]
+    start = _parse_time(report.get('started_at'))
+    end = _parse_time(report.get('finished_at'))
+    if start is not None:
+        starts.append(start)
+    if end is not None:
+        ends.append(end)
+    return (min(starts) if starts else None, max(ends) if ends else None)
+
+
+def _site_duration(report):
+    if report.get('duration_seconds') is not None:
+        try:
+            return float(report['duration_seconds'])
+        except (TypeError, ValueError):
+            pass
+    start, end = _span(report)
+    if start is None or end is None:
+        return None
+    return end - start
+
+
+def _error_text(report):
+    error = report.get('error')
+    if not error:
+        return ''
+    if isinstance(error, dict):
+        phase = error.get('phase')
+        message = str(error.get('message') or error)
+        return '%s: %s' % (phase, message) if phase else message
+    return str(error)
+
+
+def clone_fleet_summary(reports):
+    """Totals and a plain-text table of a fleet of site reports."""
+    reports = _check_reports(reports, 'clone_fleet_summary')
+    header = ['JOB', 'SOURCE', 'TARGET', 'FRAMEWORK', 'STRATEGY', 'CODE', 'DATABASE', 'FILES', 'TIME', 'VERIFY', 'STATUS']
+    rows = []
+    totals = {'sites': len(reports), 'succeeded': 0, 'failed': 0, 'checked': 0, 'changed': 0, 'verified': 0,
+              'strategies': {}}
+    spans = []
+    for report in sorted(reports, key=_job):
+        status = _status(report)
+        totals[status] += 1
+        if report.get('changed'):
+            totals['changed'] += 1
+        if _verification(report) == 'match':
+            totals['verified'] += 1
+        strategy = _strategy(report)
+        totals['strategies'][strategy] = totals['strategies'].get(strategy, 0) + 1
+        sizes = report.get('sizes') or {}
+        source = report.get('source') or {}
+        spans.append(_span(report))
+        rows.append([_job(report), _endpoint(report, 'source'), _endpoint(report, 'target'),
+                     str(source.get('framework') or '-'), strategy, _mb(sizes.get('code')), _mb(sizes.get('database')),
+                     _mb(sizes.get('files')), _duration(_site_duration(report)), _verification(report),
+                     STATUS_LABELS[status]])
+    widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
+    lines = ['  '.join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header] + rows]
+    lines.insert(1, '  '.join('-' * w for w in widths))
+    errors = ['%s: %s' % (_job(r), _error_text(r)) for r in sorted(reports, key=_job) if _error_text(r)]
+    starts = [s for s, _e in spans if s is not None]
+    ends = [e for _s, e in spans if e is not None]
+    wall = (max(ends) - min(starts)) if starts and ends else None
+    totals['wall_seconds'] = round(wall, 3) if wall is not None else None
+    summary = '%d site(s): %d succeeded, %d failed%s; %d verified; wall time %s' % (
+        totals['sites'], totals['succeeded'], totals['failed'],
+        (', %d checked (check mode)' % totals['checked']) if totals['checked'] else '',
+        totals['verified'], _duration(wall))
+    return {'totals': totals, 'table': lines, 'errors': errors, 'summary': summary,
+            'text': '\n'.join(lines + [''] + [summary] + (['', 'Errors:'] + errors if errors else [])) + '\n'}
+
+
+def _nice_step(span, max_ticks=8):
+    for step in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400):
+        if span / step <= max_ticks:
+            return step
+    return max(1, int(span / max_ticks))
+
+
+def _svg_timeline(report, origin, total, width=560, height=22, axis=False):
+    esc = html.escape
+    parts = ['<svg class="timeline" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
+             % (width, height, width, height, esc('phases of %s' % _job(report), quote=True))]
+    parts.append('<rect x="0" y="0" width="%d" height="%d" fill="#f4f6f8"/>' % (width, height))
+    scale = width / total if total > 0 else 0
+    for phase in _phases(report):
+        if phase['_start'] is None or phase['_end'] is None:
+            continue
+        outcome = str(phase.get('outcome') or 'ok')
+        x = (phase['_start'] - origin) * scale
+        w = max((phase['_end'] - phase['_start']) * scale, 1.5)
+        name = str(phase.get('name') or '?')
+        colour = PHASE_COLOURS.get(name, OTHER_COLOUR)
+        title = '%s: %s, %s%s' % (name, outcome, _duration(phase['_end'] - phase['_start']),
+                                  (' (%s)' % phase['detail']) if phase.get('detail') else '')
+        style = ''
+        if outcome == 'failed':
+            style = ' stroke="#c62828" stroke-width="2"'
+        elif outcome == 'skipped':
+            style = ' fill-opacity="0.35"'
+        parts.append('<rect class="phase" data-phase="%s" data-outcome="%s" x="%.2f" y="3" width="%.2f" height="%d" '
+                     'fill="%s"%s><title>%s</title></rect>'
+                     % (esc(name, quote=True), esc(outcome, quote=True), x, w, height - 6, colour, style, esc(title)))
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
+def _svg_axis(total, width=560, height=22):
+    step = _nice_step(total) if total > 0 else 1
+    parts = ['<svg class="axis" width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height)]
+    parts.append('<line x1="0" y1="1" x2="%d" y2="1" stroke="#90a4ae"/>' % width)
+    tick = 0
+    while total > 0 and tick <= total + 1e-9:
+        x = tick / total * width
+        anchor = 'start' if tick == 0 else ('end' if x > width - 20 else 'middle')
+        parts.append('<line x1="%.2f" y1="1" x2="%.2f" y2="6" stroke="#90a4ae"/>'
+                     '<text x="%.2f" y="18" font-size="11" text-anchor="%s" fill="#546e7a">%s</text>'
+                     % (x, x, x, anchor, _duration(tick)))
+        tick += step
+    parts.append('</svg>')
+    return ''.join(parts)
+
+
+CSS = """
+body{font-family:-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;margin:24px;color:#263238;background:#fff}
+h1{font-size:22px;margin:0 0 4px}
+p.meta{color:#607d8b;margin:0 0 16px}
+.cards{display:flex;gap:12px;margin:0 0 18px;flex-wrap:wrap}
+.card{border:1px solid #cfd8dc;border-radius:6px;padding:8px 14px;min-width:90px}
+.card b{display:block;font-size:20px}
+.card.bad b{color:#c62828}.card.good b{color:#2e7d32}
+table{border-collapse:collapse;width:100%}
+th,td{border-bottom:1px solid #eceff1;padding:6px 8px;text-align:left;vertical-align:top;font-size:13px}
+th{background:#eceff1;font-weight:600}
+td.num{text-align:right;white-space:nowrap}
+td.job b{display:block}
+td.job span{display:block;white-space:nowrap;color:#607d8b;font-size:12px}
+tr.axis th{background:#fff;padding-top:2px;padding-bottom:0}
+svg text{font-weight:normal}
+.reason{color:#546e7a;font-size:12px;max-width:340px}
+.badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600}
+.status-succeeded{background:#e8f5e9;color:#2e7d32}
+.status-failed{background:#ffebee;color:#c62828}
+.status-checked{background:#fff8e1;color:#8d6e00}
+.v-match{color:#2e7d32}.v-mismatch,.v-error{color:#c62828}.v-skipped,.v-not-run{color:#78909c}
+td.error{color:#c62828;max-width:300px;font-size:12px;word-break:break-word}
+.legend span{display:inline-block;margin-right:12px;font-size:12px}
+.legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
+svg{display:block}
+"""
+
+
+def clone_report_html(reports, title='Pantheon fleet clone report', generated_at=None):
+    """A self-contained HTML page for a fleet of site reports: one row per site, phases on a shared time axis."""
+    reports = _check_reports(reports, 'clone_report_html')
+    esc = html.escape
+    summary = clone_fleet_summary(reports)
+    totals = summary['totals']
+    spans = [_span(r) for r in reports]
+    starts = [s for s, _e in spans if s is not None]
+    ends = [e for _s, e in spans if e is not None]
+    origin = min(starts) if starts else 0.0
+    total = (max(ends) - origin) if starts and ends else 0.0
+    if generated_at is None:
+        generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<title>%s</title>' % esc(title), '<style>%s</style></head><body>' % CSS,
+           '<h1>%s</h1>' % esc(title),
+           '<p class="meta">Generated %s &middot; %s</p>' % (esc(str(generated_at)), esc(summary['summary']))]
+    out.append('<div class="cards">')
+    for label, key, cls in (('sites', 'sites', ''), ('succeeded', 'succeeded', 'good'), ('failed', 'failed', 'bad'),
+                            ('verified', 'verified', 'good'), ('check mode', 'checked', '')):
+        if key == 'checked' and not totals['checked']:
+            continue
+        out.append('<div class="card %s" data-total="%s"><b>%d</b>%s</div>'
+                   % (cls if totals[key] else '', key, totals[key], esc(label)))
+    out.append('<div class="card" data-total="wall"><b>%s</b>wall time</div></div>' % esc(_duration(totals['wall_seconds'])))
+    out.append('<div class="legend">%s</div>' % ''.join(
+        '<span><i style="background:%s"></i>%s</span>' % (colour, esc(name)) for name, colour in PHASE_COLOURS.items()))
+    out.append('<table id="sites"><thead><tr><th>Clone</th><th>Framework</th><th>Strategy</th><th>Code</th>'
+               '<th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th><th>Status</th>'
+               '<th>Errors</th></tr>')
+    out.append('<tr class="axis"><th colspan="6"></th><th>%s</th><th colspan="4"></th></tr></thead><tbody>'
+               % _svg_axis(total))
+    for report in sorted(reports, key=_job):
+        status = _status(report)
+        verification = _verification(report)
+        strategy = report.get('strategy') or {}
+        sizes = report.get('sizes') or {}
+        source = report.get('source') or {}
+        elements = (report.get('verification') or {}).get('elements') or {}
+        details = ', '.join('%s %s' % (name, 'ok' if (info or {}).get('match') else 'MISMATCH')
+                            for name, info in sorted(elements.items()) if isinstance(info, dict))
+        out.append('<tr class="site" data-job="%s" data-status="%s" data-strategy="%s" data-verification="%s">'
+                   % (esc(_job(report), quote=True), esc(status, quote=True), esc(_strategy(report), quote=True),
+                      esc(verification, quote=True)))
+        out.append('<td class="job"><b>%s</b><span>%s &rarr; %s</span></td>'
+                   % (esc(_job(report)), esc(_endpoint(report, 'source')), esc(_endpoint(report, 'target'))))
+        out.append('<td class="framework">%s%s</td>' % (
+            esc(str(source.get('framework') or '-')),
+            (' <span class="reason">Drush %s</span>' % esc(str(source['drush_version']))) if source.get('drush_version') else ''))
+        out.append('<td class="strategy"><b>%s</b><div class="reason">%s</div></td>'
+                   % (esc(_strategy(report)), esc(str(strategy.get('reason') or ''))))
+        for element in ('code', 'database', 'files'):
+            out.append('<td class="num size" data-element="%s" data-bytes="%s">%s</td>'
+                       % (element, esc(str(sizes.get(element) if sizes.get(element) is not None else ''), quote=True),
+                          esc(_mb(sizes.get(element)))))
+        out.append('<td class="phases">%s</td>' % _svg_timeline(report, origin, total))
+        out.append('<td class="num time">%s</td>' % esc(_duration(_site_duration(report))))
+        out.append('<td class="verification v-%s">%s%s</td>' % (
+            esc(verification.replace(' ', '-'), quote=True), esc(verification),
+            ('<div class="reason">%s</div>' % esc(details)) if details else ''))
+        out.append('<td class="status"><span class="badge status-%s">%s</span></td>' % (status, esc(STATUS_LABELS[status])))
+        out.append('<td class="error">%s</td></tr>' % esc(_error_text(report)))
+    out.append('</tbody></table></body></html>')
+    return '\n'.join(out) + '\n'
+
+
+class FilterModule:
+    """pantheon.platform.clone_fleet_summary and pantheon.platform.clone_report_html"""
+
+    def filters(self):
+        return {'clone_fleet_summary': clone_fleet_summary, 'clone_report_html': clone_report_html}

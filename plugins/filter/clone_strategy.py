@@ -1,0 +1,219 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The clone strategy decision of the site_clone role, as a pure function (documented in clone_strategy.yml)."""
+
+from __future__ import annotations
+
+from ansible.errors import AnsibleFilterError
+
+ELEMENTS = ('code', 'database', 'files')
+STRATEGIES = ('auto', 'archive', 'elements')
+MIB = 1024 * 1024
+
+# Route names, in the order the role falls back through them.
+ARCHIVE = 'archive'
+ARCHIVE_WITHOUT_FILES = 'archive_without_files'
+ELEMENTWISE = 'elements'
+NOTHING = 'none'
+
+
+def _mb(value):
+    """Bytes as a short human text in MB (1 MB = 1024 * 1024 bytes, as the platform limits count)."""
+    if value is None:
+        return 'unknown'
+    mb = value / MIB
+    if mb >= 100:
+        return '%.0f MB' % mb
+    if mb >= 10:
+        return '%.1f MB' % mb
+    return '%.2f MB' % mb
+
+
+def _size(sizes, element):
+    value = sizes.get(element)
+    if value is None or value == '':
+        return None
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('clone_strategy: the size of %s must be a number of bytes, got %r' % (element, value))
+    if value < 0:
+        raise AnsibleFilterError('clone_strategy: the size of %s must not be negative, got %d' % (element, value))
+    return value
+
+
+def _element_list(value, name):
+    if value is None:
+        return list(ELEMENTS)
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise AnsibleFilterError('clone_strategy: %s must be a list of elements, got %r' % (name, value))
+    unknown = sorted(set(value) - set(ELEMENTS))
+    if unknown:
+        raise AnsibleFilterError('clone_strategy: unknown element(s) in %s: %s (choose from %s)'
+                                 % (name, ', '.join(map(str, unknown)), ', '.join(ELEMENTS)))
+    return [e for e in ELEMENTS if e in value]
+
+
+def _positive_limit(value, name):
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError('clone_strategy: %s must be an integer number of MB, got %r' % (name, value))
+    if value <= 0:
+        raise AnsibleFilterError('clone_strategy: %s must be above 0, got %d' % (name, value))
+    return value
+
+
+def _framework_label(framework):
+    return {
+        'drupal': 'Drupal 7',
+        'drupal8': 'Drupal 8+',
+        'wordpress': 'WordPress',
+        'wordpress_network': 'WordPress multisite',
+    }.get(framework, framework or 'unknown framework')
+
+
+FALLBACK_TEXT = {'files_sync': 'by rsync (files_sync)', 'database_stream': 'streamed over SSH (database_stream)'}
+
+
+def _url_or(element, size, url_limit, fallback):
+    """Pick URL import for one element when its backup fits the URL-import limit, else the fallback."""
+    if size is None:
+        return fallback, '%s %s (backup size unknown, so not by URL import)' % (element, FALLBACK_TEXT[fallback])
+    if size <= url_limit * MIB:
+        return 'url_import', '%s by backup URL import (%s, within the %d MB URL-import limit)' % (element, _mb(size), url_limit)
+    return fallback, '%s %s (its %s backup is over the %d MB URL-import limit)' % (
+        element, FALLBACK_TEXT[fallback], _mb(size), url_limit)
+
+
+def _archive_blocker(framework, drush_major, target_env, pending):
+    """Why the Drush 8 archive route cannot be used, or None when it can."""
+    if framework != 'drupal':
+        return '%s sites cannot use the archive route (the platform imports Drush 8 archives of Drupal 7 sites only)' % (
+            _framework_label(framework))
+    if drush_major is None or str(drush_major) == '':
+        return 'the Drush version of the source is unknown, and the archive route needs Drush 8'
+    try:
+        major = int(str(drush_major).split('.', maxsplit=1)[0])
+    except ValueError:
+        return 'the Drush version of the source (%s) is not understood, and the archive route needs Drush 8' % drush_major
+    if major != 8:
+        return 'the source runs Drush %d, and the archive route needs Drush 8' % major
+    if target_env != 'dev':
+        return 'the platform imports site archives into dev only, and the target environment is %s' % target_env
+    missing = [e for e in ('code', 'database') if e not in pending]
+    if missing:
+        return '%s already match%s the source or %s not requested' % (
+            ' and '.join(missing), 'es' if len(missing) == 1 else '', 'is' if len(missing) == 1 else 'are')
+    return None
+
+
+def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pending=None, target_env='dev',
+                   strategy='auto', archive_limit_mb=256, url_import_limit_mb=500, failed=None):
+    """Choose how to clone: one archive, an archive without files plus files, or element by element."""
+    if sizes is None:
+        sizes = {}
+    if not isinstance(sizes, dict):
+        raise AnsibleFilterError('clone_strategy: the input must be a dict of sizes in bytes (code, database, files), got %r'
+                                 % type(sizes).__name__)
+    if strategy not in STRATEGIES:
+        raise AnsibleFilterError('clone_strategy: strategy must be one of %s, got %r' % (', '.join(STRATEGIES), strategy))
+    requested = _element_list(elements, 'elements')
+    if not requested:
+        raise AnsibleFilterError('clone_strategy: elements must name at least one of %s' % ', '.join(ELEMENTS))
+    pending = [e for e in _element_list(pending, 'pending') if e in requested] if pending is not None else requested
+    archive_limit = _positive_limit(archive_limit_mb, 'archive_limit_mb')
+    url_limit = _positive_limit(url_import_limit_mb, 'url_import_limit_mb')
+    failed = list(failed or [])
+    unknown_routes = sorted(set(failed) - {ARCHIVE, ARCHIVE_WITHOUT_FILES})
+    if unknown_routes:
+        raise AnsibleFilterError('clone_strategy: failed may only name %s and %s, got %s'
+                                 % (ARCHIVE, ARCHIVE_WITHOUT_FILES, ', '.join(map(str, unknown_routes))))
+
+    code, database, files = (_size(sizes, e) for e in ELEMENTS)
+    whole = None if None in (code, database, files) else code + database + files
+    code_db = None if None in (code, database) else code + database
+    estimates = {'archive': whole if 'files' in pending else code_db, 'archive_without_files': code_db,
+                 'code': code, 'database': database, 'files': files}
+    result = {'strategy': None, 'reason': '', 'steps': [], 'estimates': estimates, 'error': None,
+              'pending': pending, 'archive_limit_mb': archive_limit, 'url_import_limit_mb': url_limit}
+
+    if not pending:
+        result.update(strategy=NOTHING, reason='every requested element (%s) already matches the source, nothing to move'
+                      % ', '.join(requested))
+        return result
+
+    label = _framework_label(framework)
+    blocker = _archive_blocker(framework, drush_major, target_env, pending)
+    if strategy == 'elements':
+        blocker = 'element by element was requested (strategy: elements)'
+
+    if blocker is None:
+        limit_bytes = archive_limit * MIB
+        notes = []
+        if 'files' in pending and ARCHIVE not in failed:
+            if whole is not None and whole < limit_bytes:
+                result.update(strategy=ARCHIVE, steps=[
+                    {'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database', 'files'],
+                     'exclude_files': False}],
+                    reason='%s with Drush 8 into dev: the whole archive (about %s: code %s, database %s, files %s) is below '
+                           'the %d MB archive limit, so one archive and one site import'
+                           % (label, _mb(whole), _mb(code), _mb(database), _mb(files), archive_limit))
+                return result
+            notes.append('the whole archive (about %s) is not below the %d MB archive limit' % (_mb(whole), archive_limit)
+                         if whole is not None else 'the size of the whole archive is unknown')
+        elif ARCHIVE in failed:
+            notes.append('the whole archive was too large to make on the source')
+        if ARCHIVE_WITHOUT_FILES not in failed and code_db is not None and code_db < limit_bytes:
+            steps = [{'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database'], 'exclude_files': True}]
+            text = ''
+            if 'files' in pending:
+                method, text = _url_or('files', files, url_limit, 'files_sync')
+                steps.append({'step': 'files', 'method': method, 'elements': ['files']})
+                text = ', then ' + text
+            result.update(strategy=ARCHIVE_WITHOUT_FILES, steps=steps,
+                          reason='%s with Drush 8 into dev: %scode and database (about %s) are below the %d MB archive limit, '
+                                 'so an archive without files and a site import%s'
+                                 % (label, (notes[0] + ' but ') if notes else '', _mb(code_db), archive_limit, text))
+            return result
+        if ARCHIVE_WITHOUT_FILES in failed:
+            notes.append('the archive without files was too large to make on the source')
+        elif code_db is None:
+            notes.append('the size of code and database is unknown')
+        else:
+            notes.append('code and database alone (about %s) are not below the %d MB archive limit' % (_mb(code_db), archive_limit))
+        blocker = '; '.join(notes)
+        if strategy == 'archive':
+            result['error'] = 'strategy archive was requested, but %s' % blocker
+            result['reason'] = result['error']
+            return result
+    elif strategy == 'archive':
+        result['error'] = 'strategy archive was requested, but %s' % blocker
+        result['reason'] = result['error']
+        return result
+
+    steps = []
+    texts = []
+    if 'code' in pending:
+        steps.append({'step': 'code', 'method': 'code_push', 'elements': ['code']})
+        texts.append('code by git push')
+    if 'database' in pending:
+        method, text = _url_or('database', database, url_limit, 'database_stream')
+        steps.append({'step': 'database', 'method': method, 'elements': ['database']})
+        texts.append(text)
+    if 'files' in pending:
+        method, text = _url_or('files', files, url_limit, 'files_sync')
+        steps.append({'step': 'files', 'method': method, 'elements': ['files']})
+        texts.append(text)
+    result.update(strategy=ELEMENTWISE, steps=steps,
+                  reason='element by element because %s: %s' % (blocker, '; '.join(texts)))
+    return result
+
+
+class FilterModule:
+    """pantheon.platform.clone_strategy"""
+
+    def filters(self):
+        return {'clone_strategy': clone_strategy}

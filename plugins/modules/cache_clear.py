@@ -1,0 +1,126 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: cache_clear
+short_description: Clear the caches of a Pantheon environment, including Drupal's or WordPress's own
+version_added: 0.1.0
+description:
+  - Runs the platform's C(clear_cache) workflow on an environment and waits for it, as the dashboard's
+    "Clear Caches" button and C(terminus env:clear-cache) do.
+  - With O(framework_cache=true) (the default) the platform also clears the CMS's caches (a Drupal cache
+    rebuild), which is what a site needs after its database was replaced by a clone.
+  - Clearing caches is an action, not a state, so every run that is not in check mode clears them and
+    reports C(changed=true); the P(pantheon.platform.site_clone#role) role calls it only after it moved data.
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  site:
+    description:
+      - Site name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Environment whose caches to clear.
+    type: str
+    default: dev
+  framework_cache:
+    description:
+      - Also clear the CMS's own caches (Drupal or WordPress), not only the edge cache.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.wait.short
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.ACTIONGROUP
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Checks that the site and environment exist and reports C(changed=true) without starting the workflow.
+  diff_mode:
+    support: none
+seealso:
+  - module: pantheon.platform.site_import
+'''
+
+EXAMPLES = r'''
+- name: Rebuild the caches of the clone after its database was imported
+  pantheon.platform.cache_clear:
+    site: new-site
+    env: dev
+
+- name: Clear only the edge cache of live
+  pantheon.platform.cache_clear:
+    site: my-site
+    env: live
+    framework_cache: false
+'''
+
+RETURN = r'''
+workflow:
+  description: The C(clear_cache) workflow (absent in check mode).
+  returned: when the workflow ran
+  type: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+      returned: always
+    type:
+      description: Workflow type, C(clear_cache).
+      type: str
+      returned: always
+    result:
+      description: Final result, C(succeeded).
+      type: str
+      returned: always
+    duration:
+      description: Seconds from the workflow's creation to its end, as measured by the module.
+      type: float
+      returned: always
+  sample: {id: 6c0e7a1e-1b2f-11ef-9a5f-0242ac120002, type: clear_cache, result: succeeded, duration: 3.2}
+'''
+
+import time
+
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+
+
+def clear_cache(module):
+    params = module.params
+    target = resolve(module.client, params['site'], params['env'])
+    result = dict(changed=True)
+    if module.check_mode:
+        return result
+    started = time.time()
+    workflow = module.client.run_workflow(('env', target.site_id, target.env), 'clear_cache',
+                                          {'framework_cache': params['framework_cache']}, params['wait_timeout'])
+    result['workflow'] = dict(id=workflow.get('id'), type=workflow.get('type') or 'clear_cache',
+                              result=workflow.get('result'), duration=round(time.time() - started, 3))
+    return result
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            framework_cache=dict(type='bool', default=True),
+        ),
+        wait_timeout_default=300,
+        supports_check_mode=True,
+    )
+    module.exit_json(**module.run(clear_cache))
+
+
+if __name__ == '__main__':
+    main()

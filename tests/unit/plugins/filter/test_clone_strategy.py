@@ -1,0 +1,182 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The strategy decision of the site_clone role (pantheon.platform.clone_strategy)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.pantheon.platform.plugins.filter.clone_strategy import FilterModule, clone_strategy
+
+MB = 1024 * 1024
+
+
+def plan(sizes, **kwargs):
+    return clone_strategy(sizes, **kwargs)
+
+
+def methods(result):
+    return [(s['step'], s['method']) for s in result['steps']]
+
+
+def test_registered_as_a_filter():
+    assert FilterModule().filters()['clone_strategy'] is clone_strategy
+
+
+def test_small_drupal7_takes_one_whole_archive():
+    result = plan({'code': 2 * MB, 'database': MB, 'files': 40 * MB}, framework='drupal', drush_major='8')
+    assert result['strategy'] == 'archive'
+    assert methods(result) == [('archive', 'archive_import')]
+    assert result['steps'][0]['exclude_files'] is False
+    assert result['estimates']['archive'] == 43 * MB
+    assert '256 MB' in result['reason'] and 'Drush 8' in result['reason']
+    assert result['error'] is None
+
+
+def test_archive_limit_is_strict_because_256mb_files_cannot_be_written():
+    exactly = plan({'code': 128 * MB, 'database': 0, 'files': 128 * MB}, framework='drupal', drush_major=8)
+    assert exactly['strategy'] == 'archive_without_files'
+    just_below = plan({'code': 128 * MB, 'database': 0, 'files': 128 * MB - 1}, framework='drupal', drush_major=8)
+    assert just_below['strategy'] == 'archive'
+
+
+def test_drupal7_files_over_the_archive_limit_split_and_import_files_by_url():
+    result = plan({'code': 2 * MB, 'database': MB, 'files': 300 * MB}, framework='drupal', drush_major='8.4.8')
+    assert result['strategy'] == 'archive_without_files'
+    assert methods(result) == [('archive', 'archive_import'), ('files', 'url_import')]
+    assert result['steps'][0]['exclude_files'] is True
+    assert result['steps'][0]['elements'] == ['code', 'database']
+    assert 'URL import' in result['reason']
+
+
+def test_drupal7_files_over_the_url_import_limit_go_by_rsync():
+    result = plan({'code': 2 * MB, 'database': MB, 'files': 501 * MB}, framework='drupal', drush_major=8)
+    assert result['strategy'] == 'archive_without_files'
+    assert methods(result) == [('archive', 'archive_import'), ('files', 'files_sync')]
+    assert 'rsync' in result['reason']
+
+
+def test_url_import_limit_is_inclusive():
+    at = plan({'code': MB, 'database': 500 * MB, 'files': MB}, framework='wordpress')
+    assert dict(methods(at))['database'] == 'url_import'
+    over = plan({'code': MB, 'database': 500 * MB + 1, 'files': MB}, framework='wordpress')
+    assert dict(methods(over))['database'] == 'database_stream'
+
+
+def test_configured_limits_are_used():
+    result = plan({'code': MB, 'database': MB, 'files': 3 * MB}, framework='drupal', drush_major=8,
+                  archive_limit_mb=4, url_import_limit_mb=2)
+    assert result['strategy'] == 'archive_without_files'
+    assert methods(result)[1] == ('files', 'files_sync')
+    assert '4 MB archive limit' in result['reason'] and '2 MB URL-import limit' in result['reason']
+
+
+@pytest.mark.parametrize('framework', ['drupal8', 'wordpress', 'wordpress_network'])
+def test_drupal8_and_wordpress_go_element_by_element(framework):
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework=framework, drush_major='12')
+    assert result['strategy'] == 'elements'
+    assert methods(result) == [('code', 'code_push'), ('database', 'url_import'), ('files', 'url_import')]
+    assert 'archive route' in result['reason']
+
+
+def test_large_elements_are_streamed_and_synced():
+    result = plan({'code': MB, 'database': 900 * MB, 'files': 2000 * MB}, framework='drupal8', drush_major=12)
+    assert methods(result) == [('code', 'code_push'), ('database', 'database_stream'), ('files', 'files_sync')]
+
+
+def test_drupal7_with_code_and_database_too_large_goes_element_by_element():
+    result = plan({'code': 100 * MB, 'database': 200 * MB, 'files': MB}, framework='drupal', drush_major=8)
+    assert result['strategy'] == 'elements'
+    assert 'code and database alone' in result['reason']
+
+
+@pytest.mark.parametrize('drush,text', [('7', 'Drush 7'), ('', 'unknown'), (None, 'unknown'), ('x', 'not understood')])
+def test_drupal7_without_drush8_goes_element_by_element(drush, text):
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal', drush_major=drush)
+    assert result['strategy'] == 'elements'
+    assert text in result['reason']
+
+
+def test_archive_needs_dev_as_target():
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal', drush_major=8, target_env='feature1')
+    assert result['strategy'] == 'elements'
+    assert 'dev only' in result['reason']
+
+
+def test_unknown_sizes_never_take_a_size_limited_route():
+    result = plan({}, framework='drupal', drush_major=8)
+    assert methods(result) == [('code', 'code_push'), ('database', 'database_stream'), ('files', 'files_sync')]
+    result = plan({'code': MB, 'database': MB, 'files': None}, framework='drupal', drush_major=8)
+    assert result['strategy'] == 'archive_without_files'
+    assert methods(result)[1] == ('files', 'files_sync')
+
+
+def test_only_pending_elements_are_planned():
+    sizes = {'code': MB, 'database': MB, 'files': MB}
+    files_only = plan(sizes, framework='drupal', drush_major=8, pending=['files'])
+    assert methods(files_only) == [('files', 'url_import')]
+    code_db = plan(sizes, framework='drupal', drush_major=8, pending=['database', 'code'])
+    assert code_db['strategy'] == 'archive_without_files'
+    assert methods(code_db) == [('archive', 'archive_import')]
+    nothing = plan(sizes, framework='drupal', drush_major=8, pending=[])
+    assert nothing['strategy'] == 'none' and nothing['steps'] == []
+    assert 'already matches' in nothing['reason']
+
+
+def test_elements_limit_what_is_cloned():
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework='wordpress', elements=['database', 'files'])
+    assert methods(result) == [('database', 'url_import'), ('files', 'url_import')]
+    result = plan({'code': MB, 'database': MB}, framework='drupal', drush_major=8, elements=['code', 'database'])
+    assert result['strategy'] == 'archive_without_files'
+    assert methods(result) == [('archive', 'archive_import')]
+
+
+def test_fallback_after_the_archive_was_too_large():
+    sizes = {'code': MB, 'database': MB, 'files': MB}
+    first = plan(sizes, framework='drupal', drush_major=8, failed=['archive'])
+    assert first['strategy'] == 'archive_without_files'
+    assert 'too large' in first['reason']
+    second = plan(sizes, framework='drupal', drush_major=8, failed=['archive', 'archive_without_files'])
+    assert second['strategy'] == 'elements'
+    assert 'too large' in second['reason']
+
+
+def test_forced_elements_on_a_small_drupal7_site():
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal', drush_major=8, strategy='elements')
+    assert result['strategy'] == 'elements'
+    assert 'strategy: elements' in result['reason']
+
+
+def test_forced_archive_that_cannot_be_used_is_an_error():
+    result = plan({'code': MB, 'database': MB, 'files': MB}, framework='wordpress', strategy='archive')
+    assert result['strategy'] is None and result['steps'] == []
+    assert 'strategy archive was requested' in result['error'] and 'WordPress' in result['error']
+    too_big = plan({'code': 300 * MB, 'database': MB, 'files': MB}, framework='drupal', drush_major=8, strategy='archive')
+    assert 'not below the 256 MB' in too_big['error']
+    ok = plan({'code': MB, 'database': MB, 'files': 300 * MB}, framework='drupal', drush_major=8, strategy='archive')
+    assert ok['strategy'] == 'archive_without_files' and ok['error'] is None
+
+
+@pytest.mark.parametrize('kwargs,message', [
+    (dict(strategy='fast'), 'strategy must be one of'),
+    (dict(elements=['code', 'themes']), 'unknown element(s) in elements: themes'),
+    (dict(elements='code'), 'must be a list'),
+    (dict(elements=[]), 'at least one'),
+    (dict(archive_limit_mb=0), 'archive_limit_mb must be above 0'),
+    (dict(url_import_limit_mb='lots'), 'url_import_limit_mb must be an integer'),
+    (dict(failed=['files']), 'failed may only name'),
+])
+def test_bad_arguments_are_named(kwargs, message):
+    with pytest.raises(AnsibleFilterError, match=message.replace('(', r'\(').replace(')', r'\)')):
+        plan({'code': MB}, framework='drupal', drush_major=8, **kwargs)
+
+
+@pytest.mark.parametrize('sizes,message', [
+    ({'code': 'big'}, 'size of code must be a number'),
+    ({'files': -1}, 'must not be negative'),
+    (['code'], 'input must be a dict'),
+])
+def test_bad_sizes_are_named(sizes, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        plan(sizes, framework='drupal', drush_major=8)
