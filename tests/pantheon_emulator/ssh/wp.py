@@ -1,0 +1,340 @@
+"""``wp`` (WP-CLI) on a WordPress appserver: core, db, option, search-replace, cache.
+
+Output follows WP-CLI: results and ``Success:`` lines on stdout, ``Error:`` lines on stderr
+with exit status 1.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import sqlite3
+
+from pantheon_emulator import content
+from pantheon_emulator.ssh import phpser
+from pantheon_emulator.ssh.channel import CommandError
+from pantheon_emulator.ssh.envctx import (
+    LimitReached, apply_sql, drop_all_tables, run_query, spool_stdin, stream_dump, too_large_disconnect,
+    write_dump_file)
+
+WP_CLI_VERSION = "2.11.0"
+GLOBAL_OPTIONS = {"url", "path", "user", "skip-plugins", "skip-themes", "skip-packages", "require", "exec",
+                  "context", "color", "no-color", "debug", "prompt", "quiet", "allow-root", "ssh", "http"}
+COMMANDS = ("core is-installed", "core version", "db query", "db import", "db export", "db reset", "db tables",
+            "db size", "option get", "search-replace", "cache flush", "cli version")
+
+
+def parse_args(words):
+    args, opts = [], {}
+    for word in words:
+        if word.startswith("--") and len(word) > 2:
+            name, sep, value = word[2:].partition("=")
+            opts[name] = value if sep else True
+        else:
+            args.append(word)
+    return args, opts
+
+
+def command_label(argv):
+    """``wp <command> [<subcommand>]`` for the request log, never arguments."""
+    args, opts = parse_args(argv[1:])
+    if opts.get("version") and not args:
+        return "wp --version"
+    for cmd in COMMANDS:
+        words = cmd.split()
+        if args[:len(words)] == words:
+            return f"wp {cmd}"
+    return "wp"
+
+
+def error(text):
+    return CommandError(f"Error: {text}\n")
+
+
+def table_prefix(db_path):
+    """The WordPress table prefix, from the ``<prefix>options`` table ("wp_" by default)."""
+    try:
+        tables = content.db_tables(db_path)
+    except content.ContentError:
+        return "wp_"
+    if "wp_options" in tables:
+        return "wp_"
+    for name in sorted(tables):
+        if name.endswith("options") and not name.endswith("_sitemeta"):
+            return name[:-len("options")]
+    return "wp_"
+
+
+def run(ctx, argv, io):
+    args, opts = parse_args(argv[1:])
+    if not args:
+        if opts.get("version"):
+            io.write(f"WP-CLI {WP_CLI_VERSION}\n")
+            return 0
+        io.write("usage: wp <command>\n")
+        return 0
+    for consumed in (2, 1):
+        handler = HANDLERS.get(tuple(args[:consumed]))
+        if handler is not None:
+            return handler(ctx, args[consumed:], opts, io)
+    raise error(f"'{' '.join(args[:2])}' is not a registered wp command. See 'wp help' for available commands.")
+
+
+# ---------------------------------------------------------------------- core / cli
+def is_installed(db_path):
+    prefix = table_prefix(db_path)
+    try:
+        _, rows = content.query(db_path, f"SELECT option_value FROM \"{prefix}options\" WHERE option_name = 'siteurl'")
+    except content.ContentError:
+        return False
+    return bool(rows)
+
+
+def _core_is_installed(ctx, args, opts, io):
+    return 0 if is_installed(ctx.paths.db) else 1
+
+
+def _core_version(ctx, args, opts, io):
+    path = ctx.paths.code / "wp-includes" / "version.php"
+    version = "6.6.2"
+    if path.is_file():
+        m = re.search(r"\$wp_version\s*=\s*'([^']+)'", path.read_text(errors="replace"))
+        if m:
+            version = m.group(1)
+    io.write(version + "\n")
+    return 0
+
+
+def _cli_version(ctx, args, opts, io):
+    io.write(f"WP-CLI {WP_CLI_VERSION}\n")
+    return 0
+
+
+# ---------------------------------------------------------------------- db
+def _db_query(ctx, args, opts, io):
+    if args:
+        sql = args[0]
+    else:
+        spool = spool_stdin(io, ctx, ".wpq-")
+        try:
+            sql = spool.read_text(errors="replace")
+        finally:
+            spool.unlink(missing_ok=True)
+    if not sql.strip():
+        raise error("No query given.")
+    io.write(run_query(ctx.paths.db, sql, header=not opts.get("skip-column-names")))
+    return 0
+
+
+def _db_import(ctx, args, opts, io):
+    source = args[0] if args else "-"
+    if source == "-":
+        spool = spool_stdin(io, ctx, ".wpi-")
+        try:
+            apply_sql(ctx.paths.db, spool)
+        finally:
+            spool.unlink(missing_ok=True)
+        io.write("Success: Imported from 'STDIN'.\n")
+        return 0
+    path = ctx.resolve_user_path(source, "Import file")
+    if not path.is_file():
+        raise error(f"Import file missing or not readable: {source}")
+    apply_sql(ctx.paths.db, path)
+    io.write(f"Success: Imported from '{source}'.\n")
+    return 0
+
+
+def _db_export(ctx, args, opts, io):
+    target = args[0] if args else None
+    if target in (None, "-"):
+        if target is None:
+            raise error("Exporting to a file name chosen by WP-CLI is not supported here; give '-' or a file name.")
+        stream_dump(ctx.paths.db, io)
+        return 0
+    path = ctx.resolve_user_path(target, "Export file")
+    limit = ctx.max_file_bytes() if ctx.in_files(path) else 0
+    try:
+        write_dump_file(ctx.paths.db, path, None, limit)
+    except LimitReached:
+        raise too_large_disconnect(ctx) from None
+    io.write(f"Success: Exported to '{target}'.\n")
+    return 0
+
+
+def _db_reset(ctx, args, opts, io):
+    if not opts.get("yes"):
+        raise error("Refusing to reset the database without --yes (no interactive prompt over this connection).")
+    drop_all_tables(ctx.paths.db)
+    io.write("Success: Database reset.\n")
+    return 0
+
+
+def _db_tables(ctx, args, opts, io):
+    try:
+        tables = content.db_tables(ctx.paths.db)
+    except content.ContentError as exc:
+        raise error(str(exc)) from None
+    prefix = table_prefix(ctx.paths.db)
+    names = sorted(tables) if opts.get("all-tables") else sorted(t for t in tables if t.startswith(prefix))
+    io.write("".join(n + "\n" for n in names))
+    return 0
+
+
+def _db_size(ctx, args, opts, io):
+    size = ctx.paths.db.stat().st_size if ctx.paths.db.exists() else 0
+    if opts.get("size_format") == "b" or opts.get("size_format") is None and opts.get("format") == "json":
+        io.write(json.dumps([{"Name": "pantheon", "Size": f"{size} B"}]) + "\n")
+    else:
+        io.write(f"{size}\n")
+    return 0
+
+
+# ---------------------------------------------------------------------- options / cache
+def _option_get(ctx, args, opts, io):
+    if not args:
+        raise error("Please provide the option name.")
+    prefix = table_prefix(ctx.paths.db)
+    try:
+        _, rows = content.query(ctx.paths.db, f'SELECT option_value FROM "{prefix}options" WHERE option_name = ?',
+                                (args[0],))
+    except content.ContentError as exc:
+        raise error(f"Error establishing a database connection ({exc})") from None
+    if not rows:
+        raise error(f"Could not get '{args[0]}' option. Does it exist?")
+    value = rows[0][0]
+    value = value.decode("utf-8", "replace") if isinstance(value, bytes) else ("" if value is None else str(value))
+    parsed = None
+    if phpser.looks_serialized(value):
+        try:
+            parsed = phpser.to_python(phpser.parse(value.encode()))
+        except phpser.NotSerialized:
+            parsed = None
+    if opts.get("format") == "json":
+        io.write(json.dumps(parsed if parsed is not None else value) + "\n")
+    elif isinstance(parsed, (dict, list)):
+        io.write(json.dumps(parsed, indent=4) + "\n")
+    else:
+        io.write(f"{parsed if parsed is not None else value}\n")
+    return 0
+
+
+def _cache_flush(ctx, args, opts, io):
+    io.write("Success: The cache was flushed.\n")
+    return 0
+
+
+# ---------------------------------------------------------------------- search-replace
+def _text_columns(conn, table):
+    cols = []
+    for _, name, decl, _notnull, _default, pk in conn.execute(f'PRAGMA table_info("{table}")'):
+        decl = (decl or "").upper()
+        numeric = any(t in decl for t in ("INT", "REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL", "BOOL"))
+        cols.append((name, numeric, pk))
+    return cols
+
+
+def search_replace(db_path, old, new, tables=None, all_tables=False, dry_run=False, skip_columns=(),
+                   include_columns=()):
+    """Replace ``old`` with ``new`` in every text value of the selected tables (serialized PHP
+    values keep valid lengths). Returns a list of (table, column, rows changed, type)."""
+    report = []
+    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
+    try:
+        existing = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        prefix = table_prefix(db_path)
+        if tables:
+            chosen = [t for t in existing if any(fnmatch.fnmatchcase(t, pat) for pat in tables)]
+        elif all_tables:
+            chosen = existing
+        else:
+            chosen = [t for t in existing if t.startswith(prefix)]
+        conn.execute("BEGIN IMMEDIATE")
+        for table in chosen:
+            for column, numeric, _pk in _text_columns(conn, table):
+                if column in skip_columns or (include_columns and column not in include_columns):
+                    continue
+                changed = 0
+                kind = "SQL"
+                rows = conn.execute(f'SELECT rowid, "{column}" FROM "{table}" WHERE CAST("{column}" AS TEXT) '
+                                    f'LIKE ? ESCAPE \'\\\'', ("%" + _like_escape(old) + "%",)).fetchall()
+                for rowid, value in rows:
+                    if not isinstance(value, str) or old not in value:
+                        continue
+                    updated, serialized = phpser.replace(value, old, new)
+                    if serialized:
+                        kind = "PHP"
+                    if updated != value:
+                        changed += 1
+                        if not dry_run:
+                            conn.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (updated, rowid))
+                if not numeric or changed:
+                    report.append((table, column, changed, kind))
+        conn.execute("ROLLBACK" if dry_run else "COMMIT")
+    except sqlite3.Error as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise error(f"Database error: {exc}") from None
+    finally:
+        conn.close()
+    return report
+
+
+def _like_escape(text):
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _search_replace(ctx, args, opts, io):
+    if len(args) < 2:
+        raise error("Please specify the old and new strings: wp search-replace <old> <new> [<table>...]")
+    old, new, tables = args[0], args[1], args[2:]
+    if old == "":
+        raise error("The search string cannot be empty.")
+    if not is_installed(ctx.paths.db):
+        raise error("The site you have requested is not installed.")
+    dry_run = bool(opts.get("dry-run"))
+
+    def csv(name):
+        value = opts.get(name)
+        return tuple(v for v in value.split(",") if v) if isinstance(value, str) else ()
+    report = search_replace(ctx.paths.db, old, new, tables=tables,
+                            all_tables=bool(opts.get("all-tables") or opts.get("all-tables-with-prefix")),
+                            dry_run=dry_run, skip_columns=csv("skip-columns"), include_columns=csv("include-columns"))
+    total = sum(r[2] for r in report)
+    if opts.get("format") == "count":
+        io.write(f"{total}\n")
+        return 0
+    if opts.get("report-changed-only"):
+        report = [r for r in report if r[2]]
+    if not opts.get("report") == "false":
+        io.write(_ascii_table(["Table", "Column", "Replacements", "Type"], report))
+    io.write(f"Success: {total} replacement{'s' if total != 1 else ''} to be made.\n" if dry_run
+             else f"Success: Made {total} replacement{'s' if total != 1 else ''}.\n")
+    return 0
+
+
+def _ascii_table(headers, rows):
+    cells = [[str(c) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    sep = "+" + "+".join("-" * (w + 2) for w in widths) + "+\n"
+
+    def line(values):
+        return "|" + "|".join(f" {v:<{w}} " for v, w in zip(values, widths)) + "|\n"
+    return sep + line(headers) + sep + "".join(line(r) for r in cells) + sep
+
+
+HANDLERS = {
+    ("core", "is-installed"): _core_is_installed,
+    ("core", "version"): _core_version,
+    ("cli", "version"): _cli_version,
+    ("db", "query"): _db_query,
+    ("db", "import"): _db_import,
+    ("db", "export"): _db_export,
+    ("db", "reset"): _db_reset,
+    ("db", "tables"): _db_tables,
+    ("db", "size"): _db_size,
+    ("option", "get"): _option_get,
+    ("cache", "flush"): _cache_flush,
+    ("search-replace",): _search_replace,
+}
