@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import time
 import traceback
+import zlib
 
 from urllib.parse import urlsplit, urlunsplit, parse_qsl
 
@@ -34,6 +35,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._backups import parse_catalog
 
 DEFAULT_CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r'^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$', re.IGNORECASE)
@@ -222,6 +224,7 @@ class DownloadStream(object):
         self._etag = None
         self._iter = None
         self._buffer = b''
+        self._pos = 0
         self._done = False
         self.closed = False
 
@@ -247,29 +250,36 @@ class DownloadStream(object):
         return False
 
     def __iter__(self):
-        if self._buffer:
-            data, self._buffer = self._buffer, b''
+        if self._pos < len(self._buffer):
+            data = self._buffer[self._pos:]
+            self._buffer, self._pos = b'', 0
             yield data
         if self._iter is None:
             self._iter = self._chunks()
-        for data in self._iter:
-            yield data
+        yield from self._iter
 
     def read(self, size=-1):
+        """Up to ``size`` bytes (all the rest when size < 0); b'' at the end."""
         if self._iter is None:
             self._iter = self._chunks()
         if size is None or size < 0:
-            parts = [self._buffer]
-            self._buffer = b''
-            parts.extend(self._iter)
-            return b''.join(parts)
-        while len(self._buffer) < size and not self._done:
-            try:
-                self._buffer += next(self._iter)
-            except StopIteration:
-                self._done = True
-        data, self._buffer = self._buffer[:size], self._buffer[size:]
-        return data
+            return b''.join(self)
+        parts = []
+        need = size
+        while need > 0:
+            if self._pos >= len(self._buffer):
+                if self._done:
+                    break
+                try:
+                    self._buffer, self._pos = next(self._iter), 0
+                except StopIteration:
+                    self._done = True
+                    break
+            part = self._buffer[self._pos:self._pos + need]
+            self._pos += len(part)
+            need -= len(part)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b''.join(parts)
 
     # -- the download loop ----------------------------------------------------------------
     def _fail(self, message, status=None):
@@ -326,8 +336,7 @@ class DownloadStream(object):
                     return
                 yield data
         else:  # urllib3 < 2.1
-            for data in raw.stream(min(self.chunk, 65536), decode_content=False):
-                yield data
+            yield from raw.stream(min(self.chunk, 65536), decode_content=False)
 
     def _check_same_object(self, total, etag):
         if self.received and self.total is not None and total is not None and total != self.total:
@@ -424,3 +433,121 @@ def open_stream(url, validate_certs=True, ca_path=None, chunk=DEFAULT_CHUNK, tim
     """Open ``url`` for streaming; see ``DownloadStream``. Nothing is requested until read."""
     return DownloadStream(url, validate_certs=validate_certs, ca_path=ca_path, chunk=chunk, timeout=timeout,
                           retries=retries, expected_size=expected_size, session=session, on_resume=on_resume)
+
+
+def backup_download(client, site, env, element, folder=None):
+    """Resolve a backup of ``site``.``env`` into something ``open_stream`` can read.
+
+    Picks the archive of ``element`` in ``folder`` (or the newest finished one) from the
+    environment's backups catalog. Returns ``(url_factory, info)``: ``url_factory()`` asks the
+    platform for a fresh signed URL each time it is called (so the URL stays inside the module
+    and an expired link can be renewed), ``info`` holds site_id, env, folder, filename and size.
+    """
+    site_obj = client.get_site(site)
+    site_id = site_obj['id']
+    entries = [entry for entry in parse_catalog(client.backup_catalog(site_id, env)) if entry['element'] == element]
+    if folder:
+        entries = [entry for entry in entries if entry['folder'] == folder]
+    if not entries:
+        raise TransferError('No finished %s backup%s of %s.%s; create one first (pantheon.platform.backup)' % (
+            element, ' in folder %s' % folder if folder else '', site_obj.get('name') or site, env))
+    entry = entries[0]
+    info = dict(site_id=site_id, site=site_obj.get('name') or site, env=env, folder=entry['folder'],
+                filename=entry['filename'], size=entry['size'])
+
+    def url_factory():
+        return client.backup_url(site_id, env, entry['folder'], element)
+
+    return url_factory, info
+
+
+# Options shared by the modules that read a backup (files_sync, database_stream); documented by
+# the pantheon.platform.transfer_source doc fragment.
+BACKUP_REF_OPTIONS = dict(
+    site=dict(type='str', required=True),
+    env=dict(type='str', default='dev'),
+    folder=dict(type='str'),
+)
+
+
+def source_argspec():
+    return dict(
+        url=dict(type='str', no_log=True),
+        backup=dict(type='dict', options=BACKUP_REF_OPTIONS),
+    )
+
+
+def open_source(client, params, element, on_resume=None, chunk=DEFAULT_CHUNK):
+    """Open the download named by the ``url`` or ``backup`` option. Returns (stream, info).
+
+    ``info`` describes the source without secrets: for a backup its site, env, folder, filename
+    and size; for a URL the URL without query string and without its last path segment.
+    """
+    common = dict(validate_certs=params.get('validate_certs', True), ca_path=params.get('ca_path'),
+                  on_resume=on_resume, chunk=chunk)
+    if params.get('backup'):
+        ref = params['backup']
+        factory, info = backup_download(client, ref['site'], ref['env'], element, ref.get('folder'))
+        stream = open_stream(factory, expected_size=info['size'] or None, **common)
+        info['kind'] = 'backup'
+        return stream, info
+    url = params.get('url') or ''
+    if not re.match(r'^https?://[^/?#]+', url):
+        raise TransferError('url must be an http:// or https:// URL (%s given)' % (redact_url(url, hide_name=True) or 'nothing'))
+    return open_stream(url, **common), dict(kind='url', url=redact_url(url, hide_name=True))
+
+
+GZIP_MAGIC = b'\x1f\x8b'
+OUT_CHUNK = 1 << 20
+
+
+def gunzip_chunks(chunks, out_chunk=OUT_CHUNK):
+    """Decompress a stream of gzip data (several members allowed) chunk by chunk.
+
+    Output pieces are at most ``out_chunk`` bytes, so a highly compressed input cannot blow up
+    memory. Data that does not start with the gzip magic bytes passes through unchanged.
+    Raises TransferError when the data is corrupt or ends before the end of a gzip member
+    (a truncated download), so the caller never mistakes a cut dump for a complete one.
+    """
+    chunks = iter(chunks)
+    first = b''
+    for first in chunks:
+        if first:
+            break
+    if not first:
+        return
+    if first[:2] != GZIP_MAGIC:
+        yield first
+        yield from chunks
+        return
+    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    started = False
+
+    def pieces():
+        yield first
+        yield from chunks
+
+    try:
+        for data in pieces():
+            while data:
+                started = True
+                out = decomp.decompress(data, out_chunk)
+                if out:
+                    yield out
+                if decomp.eof:
+                    data = decomp.unused_data
+                    decomp = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                    started = False
+                    if data.strip(b'\0') == b'':
+                        data = b''
+                else:
+                    data = decomp.unconsumed_tail
+                    while not data and not decomp.eof:
+                        out = decomp.decompress(b'', out_chunk)
+                        if not out:
+                            break
+                        yield out
+    except zlib.error as exc:
+        raise TransferError('The gzip data is corrupt: %s' % exc)
+    if started and not decomp.eof:
+        raise TransferError('The gzip data ends before the end of its last member: the download is truncated')

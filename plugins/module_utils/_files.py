@@ -1,0 +1,294 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""An environment's ``files/`` over rsync: unpacking a files backup into a staging directory,
+uploading with the flags the platform requires, and listing a manifest (path, size, checksum).
+
+rsync runs as ``rsync -rlz ... -e '<ssh>' SRC/ USER@HOST:files/``: no ``-a``, ``-p``, ``-o``,
+``-g`` or ``-D`` (the platform owns modes and owners and has no devices), a temporary directory
+in ``~/tmp/`` (``--temp-dir``), and either checksum or size comparison.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tarfile
+from posixpath import normpath
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream
+
+FILES_DIR = 'files/'
+# rsync exit codes that mean the connection broke (worth another try): socket/stream/protocol
+# errors, timeouts, and ssh's own 255.
+RSYNC_CONNECTION_CODES = frozenset((10, 12, 30, 35, 255))
+PLATFORM_MAX_FILE = 256 * 1024 * 1024
+_TOP_FOLDER_RE = re.compile(r'^files(_[A-Za-z0-9-]+)?$')
+_STAT_LINE_RE = re.compile(r'^([A-Z][A-Za-z ]+?):\s+([\d,.]+)')
+EXAMPLES_KEPT = 20
+
+
+class UnsafeArchive(PantheonError):
+    """A member of the archive would land outside the staging directory."""
+
+
+# --------------------------------------------------------------------------- unpacking
+def _member_path(name):
+    """Normalized relative path of a tar member, or raise UnsafeArchive."""
+    original = name
+    name = name.replace('\\', '/')
+    while name.startswith('./'):
+        name = name[2:]
+    name = name.rstrip('/')
+    if not name or name == '.':
+        return ''
+    if name.startswith('/') or re.match(r'^[A-Za-z]:', name):
+        raise UnsafeArchive('The archive member %r has an absolute path; refusing to unpack it' % original)
+    parts = name.split('/')
+    if '..' in parts:
+        raise UnsafeArchive('The archive member %r contains "..", refusing to unpack it' % original)
+    return '/'.join(p for p in parts if p not in ('', '.'))
+
+
+def _inside(link_dir, target):
+    """Whether a symlink in ``link_dir`` (relative to the tree) pointing to ``target`` stays inside the tree."""
+    if target.startswith('/'):
+        return False
+    resolved = normpath('/'.join([link_dir, target])) if link_dir else normpath(target)
+    return not (resolved == '..' or resolved.startswith('../'))
+
+
+def extract_stream(fileobj, dest, max_examples=EXAMPLES_KEPT):
+    """Unpack a gzipped tar read from ``fileobj`` (read sequentially, never seeked) into ``dest``.
+
+    When the first member's top folder is ``files`` or ``files_<env>`` (the platform's files
+    backups), that folder is stripped from every member. Absolute paths and ``..`` are refused;
+    symlinks pointing outside the tree, devices and FIFOs are skipped (and counted).
+    Returns counts: files, dirs, links, bytes, skipped (+ examples of skipped members).
+    """
+    counts = dict(files=0, dirs=0, links=0, bytes=0, skipped=0, skipped_examples=[], large_files=[])
+    top = None
+    use_filter = hasattr(tarfile, 'data_filter')
+    try:
+        tar = tarfile.open(fileobj=fileobj, mode='r|gz')
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise PantheonError('The files archive cannot be read as a gzipped tar: %s' % exc)
+    with tar:
+        try:
+            for member in tar:
+                rel = _member_path(member.name)
+                if top is None:
+                    first = rel.split('/', 1)[0] if rel else ''
+                    top = first if _TOP_FOLDER_RE.match(first) and (member.isdir() or '/' in rel) else ''
+                if top:
+                    if rel != top and not rel.startswith(top + '/'):
+                        raise UnsafeArchive('The archive mixes the top folder %r with %r; refusing to guess its layout'
+                                            % (top, member.name))
+                    rel = rel[len(top) + 1:]
+                if not rel:
+                    continue
+                member.name = rel
+                if member.islnk():
+                    link = _member_path(member.linkname)
+                    if top and link.startswith(top + '/'):
+                        link = link[len(top) + 1:]
+                    member.linkname = link
+                elif member.issym():
+                    if not _inside(os.path.dirname(rel), member.linkname):
+                        _skip(counts, rel, 'symlink pointing outside the tree', max_examples)
+                        continue
+                if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+                    _skip(counts, rel, 'not a regular file, directory or link', max_examples)
+                    continue
+                member.mode = (member.mode | 0o600) & 0o755 if member.isreg() else 0o755
+                member.uid = member.gid = 0
+                member.uname = member.gname = ''
+                if use_filter:
+                    tar.extract(member, dest, set_attrs=True, filter='data')
+                else:  # Python without extraction filters: our own checks above apply
+                    tar.extract(member, dest, set_attrs=True)
+                if member.isdir():
+                    counts['dirs'] += 1
+                elif member.issym() or member.islnk():
+                    counts['links'] += 1
+                else:
+                    counts['files'] += 1
+                    counts['bytes'] += member.size
+                    if member.size >= PLATFORM_MAX_FILE and len(counts['large_files']) < max_examples:
+                        counts['large_files'].append(rel)
+        except tarfile.TarError as exc:
+            if isinstance(exc, getattr(tarfile, 'FilterError', ())):
+                raise UnsafeArchive('Refusing to unpack a member of the archive: %s' % exc)
+            raise PantheonError('The files archive is damaged: %s' % exc)
+        except (EOFError, OSError) as exc:
+            if isinstance(exc, PantheonError):
+                raise
+            raise PantheonError('Unpacking the files archive failed: %s' % exc)
+    return counts
+
+
+def _skip(counts, rel, why, max_examples):
+    counts['skipped'] += 1
+    if len(counts['skipped_examples']) < max_examples:
+        counts['skipped_examples'].append('%s (%s)' % (rel, why))
+
+
+def scan_local(root, max_examples=EXAMPLES_KEPT):
+    """Counts of a local tree (files, dirs, links, bytes) and the files the platform will refuse."""
+    counts = dict(files=0, dirs=0, links=0, bytes=0, large_files=[])
+    for dirpath, dirnames, filenames in os.walk(root):
+        counts['dirs'] += len(dirnames)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                counts['links'] += 1
+            elif stat.S_ISREG(st.st_mode):
+                counts['files'] += 1
+                counts['bytes'] += st.st_size
+                if st.st_size >= PLATFORM_MAX_FILE and len(counts['large_files']) < max_examples:
+                    counts['large_files'].append(os.path.relpath(path, root))
+    return counts
+
+
+# --------------------------------------------------------------------------- rsync
+def _number(text):
+    try:
+        return int(text.replace(',', '').split('.')[0])
+    except ValueError:
+        return 0
+
+
+def parse_stats(lines):
+    """rsync --stats lines -> {snake_case_name: int}."""
+    stats = {}
+    for line in lines:
+        match = _STAT_LINE_RE.match(line.strip())
+        if match:
+            key = re.sub(r'[^a-z0-9]+', '_', match.group(1).strip().lower()).strip('_')
+            stats[key] = _number(match.group(2))
+    return stats
+
+
+class ItemizedChanges(object):
+    """Counts (and a few examples) of rsync ``--itemize-changes`` lines, read as they arrive."""
+
+    def __init__(self, max_examples=EXAMPLES_KEPT):
+        self.max_examples = max_examples
+        self.sent = 0
+        self.deleted = 0
+        self.created_dirs = 0
+        self.links = 0
+        self.attributes = 0
+        self.examples = dict(sent=[], deleted=[])
+        self.stat_lines = []
+
+    @property
+    def changes(self):
+        return self.sent + self.deleted + self.created_dirs + self.links + self.attributes
+
+    def _example(self, kind, path):
+        if len(self.examples[kind]) < self.max_examples:
+            self.examples[kind].append(path)
+
+    def feed(self, raw):
+        line = raw.decode('utf-8', 'replace').rstrip('\n')
+        if line.startswith('*deleting'):
+            self.deleted += 1
+            self._example('deleted', line[len('*deleting'):].strip())
+            return
+        code, dummy, path = line.partition(' ')
+        if len(code) == 11 and code[0] in '<>ch.' and code[1] in 'fdLDS':
+            if code[1] == 'f' and code[0] in '<>':
+                self.sent += 1
+                self._example('sent', path)
+            elif code[1] == 'd' and code[0] == 'c':
+                self.created_dirs += 1
+            elif code[1] == 'L' or code[0] == 'h':
+                self.links += 1
+            elif code[2:].strip('.') and code[0] == '.':
+                self.attributes += 1
+            return
+        self.stat_lines.append(line)
+
+
+def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=False, preserve_times=False,
+                 excludes=None, timeout=None):
+    """rsync ``src_dir`` into the target environment's files/. Returns (rc, ItemizedChanges, stats, stderr).
+
+    ``--info=stats2`` is ``--stats`` spelled the way rsync 3.1+ forwards it to the server.
+    """
+    argv = ['rsync', '-rlz', '--checksum' if compare == 'checksum' else '--size-only',
+            '--temp-dir=~/tmp/', '--info=stats2', '--itemize-changes']
+    if preserve_times:
+        argv += ['--times', '--omit-dir-times']
+    if delete:
+        argv.append('--delete')
+    if dry_run:
+        argv.append('--dry-run')
+    for pattern in excludes or ():
+        argv.append('--exclude=%s' % pattern)
+    argv += ['-e', target.rsh(), src_dir.rstrip('/') + '/', target.rsync_remote(FILES_DIR)]
+    changes = ItemizedChanges()
+    with Stream(argv, timeout=timeout) as child:
+        for line in child.lines():
+            changes.feed(line)
+        rc = child.finish()
+        err = child.stderr
+    return rc, changes, parse_stats(changes.stat_lines), err
+
+
+def describe_rsync_failure(target, rc, err):
+    err = (err or '').strip()[-2000:]
+    if rc in (11, 23) and ('File too large' in err or 'EFBIG' in err):
+        hint = ' Some files are at or above the platform\'s size limit for a single file (256MB) and were refused.'
+    elif rc == 23:
+        hint = ' Some files could not be transferred.'
+    elif rc in RSYNC_CONNECTION_CODES:
+        hint = ' The connection to %s broke.' % target.destination
+    else:
+        hint = ''
+    return 'rsync to %s:%s failed with exit code %d.%s %s' % (target.destination, FILES_DIR, rc, hint, err)
+
+
+# --------------------------------------------------------------------------- manifests
+def iter_manifest(target, path=FILES_DIR, checksum=True, timeout=None, empty_dir=None):
+    """Yield (path, kind, size, checksum-or-mtime) of everything under ``path`` on the target.
+
+    Uses an rsync dry run from the target into an empty local directory: the remote sender
+    computes each file's checksum (``--checksum``) and nothing is transferred. ``kind`` is
+    ``f`` (file), ``d`` (directory) or ``L`` (symlink).
+    """
+    fmt = '%i|%l|%M|%C|%n'
+    argv = ['rsync', '-rln', '--out-format=' + fmt]
+    if checksum:
+        argv.append('--checksum')
+    argv += ['-e', target.rsh(), target.rsync_remote(path.rstrip('/') + '/'), empty_dir.rstrip('/') + '/']
+    with Stream(argv, timeout=timeout) as child:
+        for raw in child.lines():
+            line = raw.decode('utf-8', 'surrogateescape').rstrip('\n')
+            parts = line.split('|', 4)
+            if len(parts) != 5 or len(parts[0]) != 11:
+                continue
+            code, size, mtime, digest, name = parts
+            kind = code[1]
+            name = name.rstrip('/')
+            if not name or name == '.':
+                continue
+            if kind == 'd':
+                yield name, 'd', 0, ''
+            elif kind == 'L':
+                link_name = name.split(' -> ', 1)[0]
+                yield link_name, 'L', _number(size), ''
+            else:
+                yield name, kind, _number(size), digest.strip() if checksum else mtime
+        rc = child.finish()
+        if rc != 0:
+            raise ProcessError(describe_rsync_failure(target, rc, child.stderr).replace('rsync to', 'rsync listing of'),
+                               rc=rc, stderr=child.stderr)

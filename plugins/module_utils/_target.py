@@ -1,0 +1,66 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""Resolve ``site`` + ``env`` options into what the transfer modules need to reach them."""
+
+from __future__ import annotations
+
+import re
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+
+FRAMEWORKS = ('drupal', 'drupal8', 'wordpress', 'wordpress_network')
+_ENV_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,10}$')
+
+
+class SiteEnv(object):
+    """One environment of one site: ``site_id``, ``site_name``, ``framework``, ``env``, ``info``
+    (the environment object) and ``label`` (``name.env`` for messages)."""
+
+    def __init__(self, site, env, info):
+        self.site = site
+        self.site_id = site['id']
+        self.site_name = site.get('name') or site['id']
+        self.framework = site.get('framework')
+        self.env = env
+        self.info = info or {}
+        self.label = '%s.%s' % (self.site_name, env)
+
+    @property
+    def sftp_mode(self):
+        return bool(self.info.get('on_server_development'))
+
+    @property
+    def is_multidev(self):
+        return self.env not in ('dev', 'test', 'live')
+
+
+def check_env_name(env, option='env'):
+    if not env or not _ENV_RE.match(env):
+        raise PantheonError('%s must be an environment name such as dev, test, live or a multidev name '
+                            '(lowercase letters, digits and dashes, at most 11 characters), got %r' % (option, env))
+
+
+def resolve(client, site, env, option='site'):
+    """The SiteEnv for ``site`` (name or UUID) and ``env``; clear errors when either is missing."""
+    check_env_name(env, option='env' if option == 'site' else 'target_env')
+    site_obj = client.get_site(site)
+    envs = client.environments(site_obj['id'])
+    if env not in envs:
+        raise PantheonError('Site %s has no %s environment (it has: %s)%s' % (
+            site_obj.get('name') or site, env, ', '.join(sorted(envs)) or 'none',
+            '; create the multidev first' if env not in ('dev', 'test', 'live') else ''))
+    return SiteEnv(site_obj, env, envs[env])
+
+
+def framework_of(target):
+    """The site's framework, failing clearly when it is unknown."""
+    framework = target.framework
+    if framework not in FRAMEWORKS:
+        raise PantheonError('Site %s has no known framework (%r); expected one of %s'
+                            % (target.site_name, framework, ', '.join(FRAMEWORKS)))
+    return framework

@@ -1,0 +1,295 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: clone_verify
+short_description: Check that a Pantheon environment is a complete copy of another one
+version_added: 0.1.0
+description:
+  - Compares a source environment with a target environment, element by element, and reports for each element
+    whether it matches and the first differences found.
+  - V(code) compares the git branches of the two environments. The same commit matches, and different commits
+    with the same tree also match. Otherwise the paths that differ are listed.
+  - V(database) reads both databases with the site's own tool (C(drush sql-dump), C(drush sql:dump) or
+    C(wp db export -)), streamed and summarized in constant memory. It compares the table lists and, per table,
+    the schema, the row count and an order-independent checksum of the rows. For tables that differ, a second
+    read lists the rows that differ, by the value of their first column (usually the id).
+  - V(files) lists both C(files/) directories over rsync (a dry run, nothing transferred). The remote side
+    computes the checksums. It compares the counts, the total bytes and a manifest of path, size and checksum
+    (or modification time, or size only; see O(files_compare)).
+  - V(home) requests the target's home page on its platform domain, which must answer 200 and not be an error
+    page (a white screen, a PHP fatal error, a database connection error).
+  - Never changes anything. The result is always C(changed=false).
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  site:
+    description:
+      - Source site name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Source environment.
+    type: str
+    default: dev
+  target_site:
+    description:
+      - Target site name or UUID.
+    type: str
+    required: true
+  target_env:
+    description:
+      - Target environment.
+    type: str
+    default: dev
+  elements:
+    description:
+      - What to compare.
+    type: list
+    elements: str
+    choices: [code, database, files, home]
+    default: [code, database, files, home]
+  fail_on_mismatch:
+    description:
+      - Fail when any compared element differs. The result still carries every element's report.
+    type: bool
+    default: true
+  files_compare:
+    description:
+      - How files are compared. V(checksum) compares the content, V(mtime) the size and modification time (only
+        meaningful when the copy kept the times), and V(size) the size only.
+    type: str
+    choices: [checksum, mtime, size]
+    default: checksum
+  files_exclude:
+    description:
+      - Shell-style patterns of paths under C(files/) to leave out on both sides, for example C(css/*) or C(php/*).
+    type: list
+    elements: str
+    default: []
+  database_ignore_tables:
+    description:
+      - Shell-style patterns of table names to leave out on both sides, for example C(cache*) or C(watchdog).
+    type: list
+    elements: str
+    default: []
+  database_replace:
+    description:
+      - Replacements applied to the source's rows before they are compared. Use it when the target's URLs were
+        rewritten after the import (WordPress C(wp search-replace)). Give the source URL as C(from) and the target
+        URL as C(to).
+      - When any replacement is given, the lengths of PHP serialized strings (C(s:12:")) are ignored on both sides,
+        since a search-replace changes them.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      from:
+        description: Text as it appears in the source.
+        type: str
+        required: true
+      to:
+        description: Text as it appears in the target.
+        type: str
+        required: true
+  home_path:
+    description:
+      - Path of the page checked by V(home).
+    type: str
+    default: /
+  max_differences:
+    description:
+      - How many differences of each kind (missing, extra, changed) are listed per element. All are counted.
+    type: int
+    default: 20
+  timeout:
+    description:
+      - Seconds each read (git, database dump, file listing) may take before it is stopped and the module fails.
+    type: int
+    default: 3600
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.ssh
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.ACTIONGROUP
+attributes:
+  check_mode:
+    support: full
+    details:
+      - The module only reads, so it runs the same in check mode.
+  diff_mode:
+    support: none
+notes:
+  - The database comparison relies on both environments producing dumps with the same tool. A source and a target
+    of different frameworks never match.
+  - Rows are identified by their first column in the report. Row contents are never returned.
+  - File checksums are computed by the rsync on the platform side, with the algorithm rsync negotiates. Both sides
+    are read through the same connection settings, so they use the same one.
+seealso:
+  - module: pantheon.platform.code_push
+  - module: pantheon.platform.files_sync
+  - module: pantheon.platform.database_stream
+'''
+
+EXAMPLES = r'''
+- name: Prove that the new site is a complete copy of the old one
+  pantheon.platform.clone_verify:
+    site: old-site
+    env: live
+    target_site: new-site
+    target_env: dev
+    database_ignore_tables: ['cache*', 'sessions', 'watchdog']
+
+- name: Compare a WordPress clone whose URLs were rewritten, without failing
+  pantheon.platform.clone_verify:
+    site: old-wp
+    env: live
+    target_site: new-wp
+    database_replace:
+      - from: live-old-wp.pantheonsite.io
+        to: dev-new-wp.pantheonsite.io
+    fail_on_mismatch: false
+  register: report
+
+- name: Show what differs
+  ansible.builtin.debug:
+    var: report.elements.database.differences
+  when: not report.match
+'''
+
+RETURN = r'''
+match:
+  description: Whether every compared element matches.
+  returned: always
+  type: bool
+mismatched:
+  description: Names of the elements that differ.
+  returned: always
+  type: list
+  elements: str
+  sample: [database, files]
+elements:
+  description:
+    - One report per compared element, each with C(match) (bool) and, for code, database and files, C(source) and
+      C(target) summaries and C(differences) with C(missing) (only in the source), C(extra) (only in the target),
+      C(changed) (in both, different) and C(count) (all differences).
+    - "code: C(source)/C(target) hold C(commit) (and C(tree) when the commits differ). C(same_tree_different_commit)
+      is true when only the commits differ. The differences are paths."
+    - "database: C(source)/C(target) hold C(tables) and C(rows). C(missing)/C(extra) are table names. Each
+      C(changed) entry has C(table), C(source_rows), C(target_rows), C(schema_changed) and C(rows) with the first
+      column of the C(changed), C(missing) and C(extra) rows."
+    - "files: C(source)/C(target) hold C(files), C(dirs), C(links) and C(bytes). The differences are paths."
+    - "home: C(url), C(status), C(title) and C(error) (why the page counts as broken, or null)."
+  returned: always
+  type: dict
+  sample:
+    code: {match: true, source: {commit: 3f2a9c1d}, target: {commit: 3f2a9c1d}, differences: {count: 0}}
+    database:
+      match: false
+      differences:
+        changed: [{table: node, source_rows: 10, target_rows: 10, schema_changed: false, rows: {changed: ['3']}}]
+        count: 1
+    home: {match: true, status: 200, title: My site, url: 'https://dev-new-site.pantheonsite.io/', error: null}
+'''
+
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._verify import (
+    check_home,
+    compare_code,
+    compare_database,
+    compare_files,
+)
+
+ELEMENTS = ['code', 'database', 'files', 'home']
+
+
+def _summary(name, report):
+    diff = report.get('differences') or {}
+    if name == 'home':
+        return 'home page (%s)' % (report.get('error') or 'broken')
+    parts = []
+    for kind in ('missing', 'extra', 'changed'):
+        items = diff.get(kind) or []
+        if items:
+            shown = [item['table'] if isinstance(item, dict) else item for item in items[:3]]
+            parts.append('%s: %s%s' % (kind, ', '.join(shown), ' ...' if len(items) > 3 else ''))
+    if diff.get('reason'):
+        parts.append(diff['reason'])
+    return '%s (%d difference%s%s)' % (name, diff.get('count', 0), '' if diff.get('count') == 1 else 's',
+                                       '; ' + '; '.join(parts) if parts else '')
+
+
+def verify(module):
+    params = module.params
+    client = module.client
+    limit = params['max_differences']
+    if limit < 1:
+        module.fail_json(msg='max_differences must be at least 1, got %d' % limit)
+    if params['timeout'] < 1:
+        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % params['timeout'])
+    source = resolve(client, params['site'], params['env'])
+    target = resolve(client, params['target_site'], params['target_env'], option='target_site')
+    if source.site_id == target.site_id and source.env == target.env:
+        module.fail_json(msg='The source and the target are the same environment (%s)' % source.label)
+    elements = [name for name in ELEMENTS if name in params['elements']]
+    timeout = params['timeout']
+    reports = {}
+    if 'code' in elements:
+        reports['code'] = compare_code(params, source, target, limit, timeout=timeout)
+    if 'database' in elements:
+        if source.framework != target.framework:
+            module.warn('%s is %s and %s is %s: their databases cannot match'
+                        % (source.label, source.framework, target.label, target.framework))
+        reports['database'] = compare_database(
+            params, source, target, drush_major(client, source), drush_major(client, target), limit,
+            ignore=params['database_ignore_tables'], replacements=params['database_replace'], timeout=timeout)
+    if 'files' in elements:
+        reports['files'] = compare_files(params, source, target, limit, compare=params['files_compare'],
+                                         exclude=params['files_exclude'], timeout=timeout)
+    if 'home' in elements:
+        reports['home'] = check_home(client, target, params, path=params['home_path'])
+    mismatched = [name for name in elements if not reports[name]['match']]
+    result = dict(changed=False, match=not mismatched, mismatched=mismatched, elements=reports,
+                  source=dict(site=source.site_name, env=source.env), target=dict(site=target.site_name, env=target.env))
+    if mismatched and params['fail_on_mismatch']:
+        details = '; '.join(_summary(name, reports[name]) for name in mismatched)
+        module.fail_json(msg='%s differs from %s in %s' % (target.label, source.label, details), **result)
+    return result
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            target_site=dict(type='str', required=True),
+            target_env=dict(type='str', default='dev'),
+            elements=dict(type='list', elements='str', choices=ELEMENTS, default=list(ELEMENTS)),
+            fail_on_mismatch=dict(type='bool', default=True),
+            files_compare=dict(type='str', choices=['checksum', 'mtime', 'size'], default='checksum'),
+            files_exclude=dict(type='list', elements='str', default=[]),
+            database_ignore_tables=dict(type='list', elements='str', default=[]),
+            database_replace=dict(type='list', elements='dict', default=[], options=dict(
+                to=dict(type='str', required=True),
+                **{'from': dict(type='str', required=True)})),
+            home_path=dict(type='str', default='/'),
+            max_differences=dict(type='int', default=20),
+            timeout=dict(type='int', default=3600),
+        ),
+        ssh=True,
+        supports_check_mode=True,
+    )
+    result = module.run(verify)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,256 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: code_push
+short_description: Make a Pantheon environment's code the same as another environment's, through git
+version_added: 0.1.0
+description:
+  - Reads the git branch of a source environment (C(master) for dev, test and live, the environment id for a
+    multidev) from the source site's codeserver and pushes that commit to the branch of the target environment
+    of the target site, over C(ssh://codeserver.dev.{site_id}@HOST:PORT/~/repository.git).
+  - The source history is fetched into a temporary bare repository on the host that runs the module, which is
+    removed afterwards.
+  - After a push the module waits for the C(sync_code) workflow the platform starts for the target environment,
+    so the code is deployed on the environment when the task returns.
+  - Idempotent. When the target branch already points at the source commit nothing is pushed and the result
+    is C(changed=false).
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  site:
+    description:
+      - Source site name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Source environment (dev, test, live or a multidev).
+    type: str
+    default: dev
+  target_site:
+    description:
+      - Target site name or UUID. It may be the source site (to copy code between environments of one site).
+    type: str
+    required: true
+  target_env:
+    description:
+      - Target environment, C(dev) or a multidev. Test and live receive code by deployment, not by push.
+    type: str
+    default: dev
+  force:
+    description:
+      - Replace the target branch even when the source commit does not contain the target's commit
+        (a force push).
+      - With C(false), a target branch holding commits that the source lacks makes the module fail
+        and nothing is pushed.
+    type: bool
+    default: true
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.ssh
+  - pantheon.platform.wait
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.ACTIONGROUP
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Compares the two commits and reports whether a push would happen; pushes nothing.
+  diff_mode:
+    support: full
+    details:
+      - The diff shows the target branch's commit before and after.
+notes:
+  - The target environment must be in git mode; a dev environment in SFTP mode refuses pushes, so the module
+    fails before pushing and says so.
+  - The SSH key given by O(ssh_private_key) must be registered with the account, as for any git access.
+seealso:
+  - module: pantheon.platform.clone_verify
+'''
+
+EXAMPLES = r'''
+- name: Copy the code of the old site's live environment to the new site's dev
+  pantheon.platform.code_push:
+    site: old-site
+    env: live
+    target_site: new-site
+    target_env: dev
+    wait_timeout: 900
+
+- name: Would a push happen?
+  pantheon.platform.code_push:
+    site: old-site
+    target_site: new-site
+  check_mode: true
+  register: would_push
+'''
+
+RETURN = r'''
+source_commit:
+  description: Commit of the source environment's branch.
+  returned: success
+  type: str
+  sample: 3f2a9c1d0e6b4b8a9f7c2d1e0a9b8c7d6e5f4a3b
+target_commit:
+  description: Commit of the target branch before and after the task.
+  returned: success
+  type: dict
+  contains:
+    before:
+      description: Commit before the push, null when the branch did not exist.
+      type: str
+      returned: success
+    after:
+      description: Commit after the push (in check mode, the commit it would have).
+      type: str
+      returned: success
+  sample: {before: 1b2c3d4e5f60718293a4b5c6d7e8f90112233445, after: 3f2a9c1d0e6b4b8a9f7c2d1e0a9b8c7d6e5f4a3b}
+source_branch:
+  description: Branch read from the source site.
+  returned: success
+  type: str
+  sample: master
+target_branch:
+  description: Branch written on the target site.
+  returned: success
+  type: str
+  sample: master
+pushed:
+  description: Whether a push was made.
+  returned: success
+  type: bool
+sync_workflow:
+  description: The C(sync_code) workflow that deployed the pushed code on the target environment.
+  returned: when a push was made
+  type: dict
+  contains:
+    id:
+      description: Workflow id.
+      type: str
+      returned: always
+    result:
+      description: Final result (C(succeeded)).
+      type: str
+      returned: always
+'''
+
+import time
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, WorkflowTimeout
+from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+
+SYNC_POLL_FIRST = 1.0
+SYNC_POLL_MAX = 5.0
+
+
+def _sync_workflows(client, site_id, env):
+    """{id: workflow} of the sync_code workflows of one environment."""
+    found = {}
+    for workflow in client.workflows(site_id):
+        if not isinstance(workflow, dict) or workflow.get('type') != 'sync_code' or not workflow.get('id'):
+            continue
+        if (workflow.get('environment_id') or workflow.get('environment')) not in (None, env):
+            continue
+        found[workflow['id']] = workflow
+    return found
+
+
+def wait_for_sync(client, target, known_ids, timeout):
+    """Wait for the sync_code workflow started by our push (one whose id was not in ``known_ids``)."""
+    deadline = time.time() + timeout
+    interval = SYNC_POLL_FIRST
+    while True:
+        fresh = [wf for wf_id, wf in _sync_workflows(client, target.site_id, target.env).items() if wf_id not in known_ids]
+        if fresh:
+            fresh.sort(key=lambda wf: float(wf.get('created_at') or 0))
+            workflow = fresh[-1]
+            if workflow.get('result') == 'succeeded':
+                return workflow
+            if workflow.get('result') is not None:
+                raise WorkflowFailed(workflow)
+            remaining = max(deadline - time.time(), 1)
+            return client.wait_workflow(workflow, ('env', target.site_id, target.env), remaining)
+        if time.time() >= deadline:
+            raise WorkflowTimeout({'id': None, 'type': 'sync_code', 'result': None,
+                                   'active_description': 'no sync_code workflow appeared for %s' % target.label}, timeout)
+        time.sleep(min(interval, max(deadline - time.time(), 0.1)))
+        interval = min(interval * 1.5, SYNC_POLL_MAX)
+
+
+def push_code(module):
+    params = module.params
+    client = module.client
+    if params['target_env'] in ('test', 'live'):
+        raise PantheonError('target_env %s cannot receive a git push: test and live get their code by deployment '
+                            'from dev; push to dev or a multidev' % params['target_env'])
+    source = resolve(client, params['site'], params['env'])
+    target = resolve(client, params['target_site'], params['target_env'], option='target_site')
+    if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
+        raise PantheonError('Source %s and target %s use the same branch of the same repository; nothing to push'
+                            % (source.label, target.label))
+    source_branch, target_branch = git_branch(source.env), git_branch(target.env)
+    result = dict(changed=False, pushed=False, source_branch=source_branch, target_branch=target_branch)
+
+    with GitWorkspace(timeout=params['wait_timeout']) as workspace:
+        src_repo = Codeserver(params, source.site_id, source.site_name)
+        dst_repo = Codeserver(params, target.site_id, target.site_name)
+        source_commit = workspace.ls_remote(src_repo, branch_ref(source.env))
+        if source_commit is None:
+            raise PantheonError('The source repository of %s has no branch %s' % (source.label, source_branch))
+        before = workspace.ls_remote(dst_repo, branch_ref(target.env))
+        result['source_commit'] = source_commit
+        result['target_commit'] = dict(before=before, after=before)
+        if before == source_commit:
+            return result
+        result['changed'] = True
+        result['target_commit']['after'] = source_commit
+        if module._diff:
+            result['diff'] = dict(before='%s: %s\n' % (target_branch, before), after='%s: %s\n' % (target_branch, source_commit))
+        if target.sftp_mode:
+            raise PantheonError('%s is in SFTP mode, which refuses git pushes; switch it to git mode first'
+                                % target.label)
+        if module.check_mode:
+            return result
+        workspace.fetch(src_repo, branch_ref(source.env), 'refs/pantheon/source')
+        if before and not params['force']:
+            workspace.fetch(dst_repo, branch_ref(target.env), 'refs/pantheon/target')
+            if not workspace.is_ancestor(before, source_commit):
+                raise PantheonError('The %s branch of %s has commits that %s does not contain; set force: true to '
+                                    'replace them' % (target_branch, target.label, source.label))
+        known = set(_sync_workflows(client, target.site_id, target.env))
+        workspace.push(dst_repo, source_commit, target_branch, force=params['force'])
+        result['pushed'] = True
+        workflow = wait_for_sync(client, target, known, params['wait_timeout'])
+        result['sync_workflow'] = dict(id=workflow.get('id'), result=workflow.get('result'))
+        result['target_commit']['after'] = workspace.ls_remote(dst_repo, branch_ref(target.env))
+    return result
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            env=dict(type='str', default='dev'),
+            target_site=dict(type='str', required=True),
+            target_env=dict(type='str', default='dev'),
+            force=dict(type='bool', default=True),
+        ),
+        ssh=True,
+        wait_timeout_default=600,
+        supports_check_mode=True,
+    )
+    result = module.run(push_code)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,298 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: files_sync
+short_description: Upload files into a Pantheon environment's files directory with rsync over SSH
+version_added: 0.1.0
+description:
+  - Makes the C(files/) directory of an environment (C(sites/default/files) for Drupal, C(wp-content/uploads) for
+    WordPress) hold the files of a local directory (O(src)) or of a files backup (O(backup) or O(url)).
+  - A files backup (C(.tar.gz)) is downloaded, decompressed and unpacked in one pass into a staging directory, with
+    no intermediate archive on disk. The download resumes with HTTP C(Range) after a broken connection. The top
+    folder of a platform files backup (C(files_<env>/)) is stripped. Members with absolute paths or C(..) are
+    refused; devices, FIFOs and symlinks pointing outside the tree are skipped.
+  - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH, as the platform requires (no C(-a), and no owners, groups,
+    permissions or devices), comparing files by checksum or by size.
+  - Memory use stays flat whatever the size of the files, since nothing is held in memory whole.
+  - Idempotent. A second run with the same source transfers nothing and reports C(changed=false). With O(backup)
+    or O(url) the archive is still downloaded and unpacked on every run, since the platform publishes no per-file
+    manifest to compare with first.
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  site:
+    description:
+      - Target site name or UUID.
+    type: str
+    required: true
+  env:
+    description:
+      - Target environment.
+    type: str
+    default: dev
+  src:
+    description:
+      - Local directory whose content is uploaded (the content, not the directory itself).
+      - Exactly one of O(src), O(url) and O(backup) is required.
+    type: path
+  delete:
+    description:
+      - Remove files from the target that are not in the source (rsync C(--delete)). Files matching O(exclude) are
+        kept.
+    type: bool
+    default: false
+  compare:
+    description:
+      - How rsync decides that a file differs. V(checksum) reads every file on both sides (slower, exact).
+        V(size) only compares sizes (fast, but misses same-size edits).
+    type: str
+    choices: [checksum, size]
+    default: checksum
+  exclude:
+    description:
+      - rsync exclude patterns (C(--exclude)), relative to the files directory, for example C(css/) or C(php/).
+    type: list
+    elements: str
+    default: []
+  preserve_times:
+    description:
+      - Keep the files' modification times on the target (rsync C(--times --omit-dir-times)).
+    type: bool
+    default: false
+  staging_dir:
+    description:
+      - Directory in which a private staging directory is created to unpack a backup. It needs room for the
+        unpacked files.
+      - Defaults to the system's temporary directory.
+    type: path
+  keep_staging:
+    description:
+      - Keep the staging directory after the task (its path is returned as RV(staging_path)). By default it is
+        removed, also when the task fails.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.ssh
+  - pantheon.platform.transfer_source
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.ACTIONGROUP
+attributes:
+  check_mode:
+    support: full
+    details:
+      - rsync runs with C(--dry-run) and reports what it would send and delete. A backup or URL source is still
+        downloaded and unpacked into the staging directory, which is then removed, so only local temporary space is
+        used.
+  diff_mode:
+    support: partial
+    details:
+      - The diff lists the first 20 paths sent and deleted.
+notes:
+  - The platform refuses single files of 256MB or more. Such files are reported as warnings and make rsync fail
+    for them.
+  - rsync is retried up to twice when the connection breaks (rsync exit codes 10, 12, 30, 35 and ssh's 255). A re-run
+    continues where the previous one stopped.
+requirements:
+  - rsync on the host that runs the module
+seealso:
+  - module: pantheon.platform.clone_verify
+'''
+
+EXAMPLES = r'''
+- name: Copy the files of the newest live backup of the old site to the new site's dev environment
+  pantheon.platform.files_sync:
+    site: new-site
+    env: dev
+    backup:
+      site: old-site
+      env: live
+    delete: true
+
+- name: Upload a local directory
+  pantheon.platform.files_sync:
+    site: new-site
+    env: dev
+    src: /srv/exports/files
+    exclude: [css/, js/]
+'''
+
+RETURN = r'''
+files_sent:
+  description: Number of files whose content rsync sent (or would send in check mode).
+  returned: success
+  type: int
+  sample: 1204
+files_deleted:
+  description: Number of files and directories removed from the target (or that would be removed).
+  returned: success
+  type: int
+  sample: 0
+bytes_sent:
+  description: Bytes rsync wrote to the connection (after compression and delta transfer).
+  returned: success
+  type: int
+  sample: 73400320
+transferred_bytes:
+  description: Total size of the files rsync sent.
+  returned: success
+  type: int
+  sample: 104857600
+rsync_stats:
+  description: The statistics rsync printed (C(--stats)), keys in snake case, numbers as integers.
+  returned: success
+  type: dict
+  sample: {number_of_files: 1300, number_of_regular_files_transferred: 1204, total_file_size: 104857600, total_bytes_sent: 73400320}
+examples:
+  description: The first 20 paths sent and deleted.
+  returned: success
+  type: dict
+  sample: {sent: [2024/01/a.jpg], deleted: []}
+source:
+  description:
+    - What was uploaded. C(kind) is V(src), V(backup) or V(url). C(files), C(dirs), C(links) and C(bytes) count the
+      source tree.
+    - For a backup also C(site), C(env), C(folder), C(filename) and C(size); for a URL the URL without its query string
+      and last path segment.
+  returned: success
+  type: dict
+  sample: {kind: backup, site: old-site, env: live, folder: 1700000000_backup, files: 1300, bytes: 104857600}
+download:
+  description: The download of a backup or URL source. C(bytes) read, C(resumes) (requests that resumed with
+    C(Range) after a broken connection), C(url_refreshes) (signed links renewed).
+  returned: when O(backup) or O(url) is used
+  type: dict
+  sample: {bytes: 98566144, resumes: 1, url_refreshes: 0}
+staging_path:
+  description: The staging directory that was kept.
+  returned: when O(keep_staging=true) and a backup or URL was unpacked
+  type: str
+'''
+
+import os
+import shutil
+import tempfile
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._files import (
+    RSYNC_CONNECTION_CODES,
+    describe_rsync_failure,
+    extract_stream,
+    rsync_upload,
+    scan_local,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import open_source, source_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+
+RSYNC_ATTEMPTS = 3
+
+
+def _prepare_source(module, result):
+    """Return the local directory to upload (unpacking a download when needed)."""
+    params = module.params
+    if params['src']:
+        src = params['src']
+        if not os.path.isdir(src):
+            raise PantheonError('src %s is not a directory' % src)
+        result['source'] = dict(kind='src', path=src, **scan_local(src))
+        return src, None
+    parent = params['staging_dir']
+    if parent and not os.path.isdir(parent):
+        raise PantheonError('staging_dir %s does not exist' % parent)
+    staging = tempfile.mkdtemp(prefix='pantheon-files-', dir=parent)
+    os.chmod(staging, 0o700)
+    try:
+        stream, info = open_source(
+            module.client, params, 'files',
+            on_resume=lambda got, total, why: module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
+        with stream:
+            counts = extract_stream(stream, staging)
+        info.update(counts)
+        result['source'] = info
+        result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging, staging
+
+
+def sync_files(module):
+    params = module.params
+    target_env = resolve(module.client, params['site'], params['env'])
+    target = appserver_target(params, target_env.site_id, target_env.env)
+    result = dict(changed=False)
+    src, staging = _prepare_source(module, result)
+    try:
+        source = result['source']
+        for path in source.pop('large_files', []):
+            module.warn('%s is 256MB or larger; the platform refuses such files' % path)
+        skipped = source.pop('skipped_examples', [])
+        if skipped:
+            module.warn('Skipped %d archive member(s), e.g. %s' % (source.get('skipped', len(skipped)), '; '.join(skipped[:5])))
+        sent = deleted = 0
+        for attempt in range(1, RSYNC_ATTEMPTS + 1):
+            rc, changes, stats, err = rsync_upload(
+                target, src, delete=params['delete'], compare=params['compare'], dry_run=module.check_mode,
+                preserve_times=params['preserve_times'], excludes=params['exclude'])
+            sent += changes.sent
+            deleted += changes.deleted
+            result['changed'] = result['changed'] or changes.changes > 0
+            if rc == 0:
+                break
+            if rc not in RSYNC_CONNECTION_CODES or attempt == RSYNC_ATTEMPTS:
+                result.update(files_sent=sent, files_deleted=deleted, rsync_stats=stats)
+                raise PantheonError(describe_rsync_failure(target, rc, err), rc=rc, **result)
+            module.warn('rsync attempt %d of %d: the connection broke (exit %d); trying again' % (attempt, RSYNC_ATTEMPTS, rc))
+        result.update(
+            files_sent=sent,
+            files_deleted=deleted,
+            bytes_sent=stats.get('total_bytes_sent', 0),
+            transferred_bytes=stats.get('total_transferred_file_size', 0),
+            rsync_stats=stats,
+            examples=changes.examples,
+        )
+        if module._diff and result['changed']:
+            lines = ['+ %s' % path for path in changes.examples['sent']] + ['- %s' % path for path in changes.examples['deleted']]
+            result['diff'] = dict(prepared='\n'.join(lines) + '\n')
+        if staging and params['keep_staging']:
+            result['staging_path'] = staging
+    finally:
+        if staging and not params['keep_staging']:
+            shutil.rmtree(staging, ignore_errors=True)
+    return result
+
+
+def main():
+    spec = dict(
+        site=dict(type='str', required=True),
+        env=dict(type='str', default='dev'),
+        src=dict(type='path'),
+        delete=dict(type='bool', default=False),
+        compare=dict(type='str', default='checksum', choices=['checksum', 'size']),
+        exclude=dict(type='list', elements='str', default=[]),
+        preserve_times=dict(type='bool', default=False),
+        staging_dir=dict(type='path'),
+        keep_staging=dict(type='bool', default=False),
+    )
+    spec.update(source_argspec())
+    module = PantheonModule(
+        argument_spec=spec,
+        ssh=True,
+        supports_check_mode=True,
+        mutually_exclusive=[('src', 'url', 'backup')],
+        required_one_of=[('src', 'url', 'backup')],
+    )
+    result = module.run(sync_files)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()
