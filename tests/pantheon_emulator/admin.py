@@ -136,7 +136,8 @@ async def config_post(request):
 
 
 async def sessions_expire(request):
-    request.app["store"].expire_sessions()
+    body = await _body(request) or {}
+    request.app["store"].expire_sessions(body.get("session") if isinstance(body, dict) else None)
     return web.Response(status=204)
 
 

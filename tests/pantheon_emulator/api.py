@@ -363,6 +363,12 @@ async def user_workflow_get(request):
     return web.json_response(workflows.to_api(store, wf))
 
 
+async def user_workflows_list(request):
+    store = request.app["store"]
+    uid = own_user(request)
+    return web.json_response([workflows.to_api(store, wf) for wf in store.list_user_workflows(uid)])
+
+
 async def backup_catalog(request):
     store = request.app["store"]
     _uid, site = accessible_site(request)
@@ -398,6 +404,7 @@ def add_routes(app):
     r.add_get(f"{p}/users/{{uid}}/memberships/organizations", user_org_memberships)
     r.add_get(f"{p}/users/{{uid}}/upstreams", user_upstreams)
     r.add_post(f"{p}/users/{{uid}}/workflows", user_workflows_post)
+    r.add_get(f"{p}/users/{{uid}}/workflows", user_workflows_list)
     r.add_get(f"{p}/users/{{uid}}/workflows/{{wid}}", user_workflow_get)
     r.add_get(f"{p}/organizations/{{org}}/memberships/sites", org_site_memberships)
     r.add_get(f"{p}/site-names/{{name}}", site_name)

@@ -39,9 +39,15 @@ def files_path(framework):
 
 
 # ====================================================================== SQL
+_CREATE_RE = re.compile(r'^CREATE\s+(TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s(]+)',
+                        re.IGNORECASE)
+
+
 def dump_sql(db_path):
     """Yield the SQL text of a SQLite database (``iterdump``), one statement per item, each
-    ending with a newline. A missing database yields an empty transaction."""
+    ending with a newline. Like mysqldump, each ``CREATE TABLE``/``CREATE VIEW`` is preceded by
+    ``DROP TABLE/VIEW IF EXISTS``, so a dump can also be replayed into an existing database
+    (:func:`execute_sql`). A missing database yields an empty transaction."""
     db_path = Path(db_path)
     if not db_path.exists():
         yield "BEGIN TRANSACTION;\n"
@@ -50,6 +56,9 @@ def dump_sql(db_path):
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
     try:
         for statement in conn.iterdump():
+            m = _CREATE_RE.match(statement)
+            if m:
+                yield f"DROP {m.group(1).upper()} IF EXISTS {m.group(2)};\n"
             yield statement + "\n"
     finally:
         conn.close()
@@ -142,6 +151,9 @@ def load_sql(db_path, source):
     try:
         conn = sqlite3.connect(tmp, isolation_level=None)
         try:
+            # A private new file, renamed into place only when complete: no journal needed.
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
             count = _run_statements(conn, source)
         finally:
             conn.close()
@@ -161,7 +173,10 @@ def load_sql(db_path, source):
 
 def execute_sql(db_path, source):
     """Run SQL statements against an existing database (``sql-cli`` semantics) in one
-    transaction; on error nothing is changed. Returns the number of statements."""
+    transaction; on error nothing is changed. Returns the number of statements.
+
+    The transaction commits only when ``source`` ends normally: if reading the stream raises
+    (e.g. the SSH client went away without EOF), nothing is committed."""
     conn = sqlite3.connect(str(db_path), isolation_level=None)
     try:
         return _run_statements(conn, source)
@@ -283,8 +298,7 @@ def init_bare_repo(repo):
     repo = Path(repo)
     if not (repo / "HEAD").exists():
         repo.mkdir(parents=True, exist_ok=True)
-        git("init", "--bare", "-q", "-b", "master", str(repo))
-        git("config", "receive.denyDeleteCurrent", "warn", git_dir=repo)
+        git("init", "--bare", "-q", "--template=", "-b", "master", str(repo))
     return repo
 
 
@@ -318,22 +332,38 @@ def checkout_env(paths, branch, framework=None):
     origin = the bare repo; untracked files are removed, the files symlink is kept).
     Returns the HEAD sha, or None when the branch does not exist."""
     repo = paths.repo
-    if not (repo / "HEAD").exists() or not branch_head(repo, branch):
+    sha = branch_head(repo, branch) if (repo / "HEAD").exists() else None
+    if not sha:
         return None
     code = paths.code
     code.mkdir(parents=True, exist_ok=True)
-    if not (code / ".git").exists():
-        git("init", "-q", "-b", branch, str(code))
-        git("remote", "add", "origin", str(repo), cwd=code)
+    fresh = not (code / ".git").exists()
+    if fresh and not any(code.iterdir()):
+        # A cheap clone: borrow the bare repository's objects (alternates) instead of copying them.
+        git("init", "-q", "--template=", "-b", branch, str(code))
+        (code / ".git" / "objects" / "info").mkdir(parents=True, exist_ok=True)
+        (code / ".git" / "objects" / "info" / "alternates").write_text(str(Path(repo).resolve() / "objects") + "\n")
+        with open(code / ".git" / "config", "a", encoding="utf-8") as fh:
+            fh.write(f'[remote "origin"]\n\turl = {repo}\n\tfetch = +refs/heads/*:refs/remotes/origin/*\n'
+                     f'[branch "{branch}"]\n\tremote = origin\n\tmerge = refs/heads/{branch}\n')
+        ref = code / ".git" / "refs" / "remotes" / "origin" / branch
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        ref.write_text(sha + "\n")
+        git("reset", "-q", "--hard", sha, cwd=code)
+    else:
+        if fresh:
+            git("init", "-q", "-b", branch, str(code))
+            git("remote", "add", "origin", str(repo), cwd=code)
+        git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}", cwd=code)
+        git("checkout", "-q", "-f", "-B", branch, f"refs/remotes/origin/{branch}", cwd=code)
+        git("reset", "-q", "--hard", f"refs/remotes/origin/{branch}", cwd=code)
     exclude = code / ".git" / "info" / "exclude"
     exclude.parent.mkdir(parents=True, exist_ok=True)
     exclude.write_text("/" + files_path(framework) + "\n")
-    git("fetch", "-q", "--no-tags", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}", cwd=code)
-    git("checkout", "-q", "-f", "-B", branch, f"refs/remotes/origin/{branch}", cwd=code)
-    git("reset", "-q", "--hard", f"refs/remotes/origin/{branch}", cwd=code)
-    git("clean", "-q", "-fd", cwd=code)
+    if not fresh:
+        git("clean", "-q", "-fd", cwd=code)
     link_files_dir(paths, framework)
-    return git("rev-parse", "HEAD", cwd=code).strip()
+    return sha
 
 
 def code_head(paths):

@@ -211,8 +211,9 @@ class Emulator:
         finally:
             self.set_limits(**{k: before[k] for k in values})
 
-    def expire_sessions(self):
-        self.admin("POST", "sessions/expire")
+    def expire_sessions(self, session=None):
+        """Expire one API session token (or all of them: other sessions then get 401 too)."""
+        self.admin("POST", "sessions/expire", json={"session": session} if session else None)
 
     def add_user(self, email, sites=()):
         """Another user with its own machine token (member of ``sites``)."""

@@ -33,7 +33,8 @@ import uuid
 from pathlib import Path
 
 from pantheon_emulator import content
-from pantheon_emulator.store import MIB, StoreError, branch_for_env, new_id, seeded_random
+from pantheon_emulator.store import (ENV_NAME_RE, FRAMEWORKS, MIB, SITE_NAME_RE, StoreError, branch_for_env, new_id,
+                                     seeded_random)
 
 SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
 UNITS = {"": 1, "b": 1, "k": 1024, "m": MIB, "g": 1024 * MIB, "t": 1024 * 1024 * MIB}
@@ -172,6 +173,8 @@ def build_database(db_path, framework, site_name, env, spec, seed, home_url=None
     os.unlink(tmp)
     conn = sqlite3.connect(tmp)
     try:
+        conn.execute("PRAGMA journal_mode=OFF")
+        conn.execute("PRAGMA synchronous=OFF")
         cur = conn.cursor()
         if framework == "wordpress":
             cur.executescript(
@@ -404,6 +407,7 @@ def seed_recipe(store, recipe):
     unknown = set(recipe) - {"seed", "sites", "orgs", "comment"}
     if unknown:
         raise StoreError(f"unknown recipe keys {sorted(unknown)}")
+    validate_recipe(store, recipe)
     seed = recipe.get("seed", 0)
     for org_spec in recipe.get("orgs", []):
         _ensure_org(store, org_spec)
@@ -441,6 +445,48 @@ def seed_recipe(store, recipe):
         out.append({"id": site["id"], "name": site["name"], "framework": framework, "envs": list(envs),
                     "created": True})
     return out
+
+
+SITE_KEYS = {"name", "label", "framework", "upstream", "org", "tags", "php_version", "drush_version", "lazy", "envs",
+             "code", "db", "files", "initialized", "backups", "seed", "id", "frozen"}
+
+
+def validate_recipe(store, recipe):
+    """Check a whole recipe before anything is created; raise StoreError naming the problem."""
+    sites = recipe.get("sites", [])
+    if not isinstance(sites, list):
+        raise StoreError("'sites' must be a list")
+    seen = set()
+    for i, spec in enumerate(sites):
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise StoreError(f"sites[{i}]: each site needs a name")
+        name = spec["name"]
+        where = f"site {name!r}"
+        unknown = set(spec) - SITE_KEYS
+        if unknown:
+            raise StoreError(f"{where}: unknown keys {sorted(unknown)}")
+        if not SITE_NAME_RE.match(name) or name.endswith("-"):
+            raise StoreError(f"{where}: invalid site name: use lowercase letters, digits and hyphens")
+        if name in seen:
+            raise StoreError(f"{where}: listed twice")
+        seen.add(name)
+        framework = spec.get("framework", "drupal")
+        if framework not in FRAMEWORKS:
+            raise StoreError(f"{where}: invalid framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
+        if spec.get("upstream") and not store.get_upstream(spec["upstream"]):
+            raise StoreError(f"{where}: unknown upstream {spec['upstream']!r}")
+        for env, env_spec in _env_specs(spec).items():
+            if not ENV_NAME_RE.match(env):
+                raise StoreError(f"{where}: invalid environment name {env!r}")
+            files = env_spec.get("files") or {}
+            sizes = files.get("size", 0)
+            for size in sizes if isinstance(sizes, list) else [sizes]:
+                parse_size(size, f"{where}.{env}.files.size")
+            for big in files.get("big", []):
+                if not isinstance(big, dict) or "name" not in big or "size" not in big:
+                    raise StoreError(f"{where}.{env}: files.big entries need name and size")
+                parse_size(big["size"], f"{where}.{env}.files.big.size")
+            parse_size((env_spec.get("db") or {}).get("padding", 0), f"{where}.{env}.db.padding")
 
 
 def make_seed_backup(store, site, spec):

@@ -316,9 +316,12 @@ class Store:
             return None
         return row["user_id"]
 
-    def expire_sessions(self):
-        """Make every session expire now (tests of re-login)."""
-        self._x("UPDATE sessions SET expires_at = 0")
+    def expire_sessions(self, token=None):
+        """Make one session (or every session) expire now (tests of re-login)."""
+        if token:
+            self._x("UPDATE sessions SET expires_at = 0 WHERE token = ?", (token,))
+        else:
+            self._x("UPDATE sessions SET expires_at = 0")
 
     # ------------------------------------------------------------------ organizations
     def create_org(self, name, machine_name=None, org_id=None, members=None):
@@ -602,6 +605,11 @@ class Store:
     def list_workflows(self, site_id):
         """Workflows of a site (site- and env-owned), newest first."""
         rows = self._q("SELECT id FROM workflows WHERE site_id = ? ORDER BY seq DESC", (site_id,))
+        return [self.get_workflow(r["id"]) for r in rows]
+
+    def list_user_workflows(self, user_id):
+        """Workflows started by a user (any owner), newest first."""
+        rows = self._q("SELECT id FROM workflows WHERE user_id = ? ORDER BY seq DESC", (user_id,))
         return [self.get_workflow(r["id"]) for r in rows]
 
     def run_workflow_async(self, wf_id):

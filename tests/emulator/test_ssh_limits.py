@@ -1,0 +1,175 @@
+"""The platform limits on the SSH side (256MB per file under files/, idle and total session
+time) with small configured values, and fault injection on the "ssh" channel."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+import time
+
+import pytest
+
+from pantheon_emulator.ssh.testing import SSHClients, env_dir
+
+LIMIT = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def clients(emulator):
+    return SSHClients(emulator)
+
+
+@pytest.fixture(scope="module")
+def site(emulator):
+    """A Drupal 7 site whose files (incompressible) exceed LIMIT together, none alone."""
+    name = f"t{secrets.token_hex(3)}-lim"
+    return emulator.seed({"seed": 31, "sites": [{
+        "name": name, "framework": "drupal", "envs": ["dev"],
+        "files": {"count": 4, "size": 30000, "compressible": False}}]})[0]
+
+
+def closed_message(site_id, env="dev"):
+    return f"Connection to appserver.{env}.{site_id}.drush.in closed by remote host."
+
+
+def test_too_large_drush8_archive_closes_the_connection_and_leaves_the_partial_file(emulator, clients, site):
+    files = env_dir(emulator, site["id"]) / "files"
+    name = secrets.token_hex(20) + ".tgz"
+    with emulator.limits(max_file_bytes=LIMIT):
+        res = clients.ssh(clients.app_user(site["id"]), f"TRACE_ID=x drush ard '--destination=code/sites/default/files/{name}'")
+    assert res.returncode == 255
+    assert closed_message(site["id"]) in res.stderr.decode()
+    assert not (files / name).exists()
+    # Drush 8 writes the uncompressed tar next to the destination first; that is what hits the limit
+    partial = list(files.glob("pantheon.*.tar"))
+    assert len(partial) == 1
+    assert partial[0].stat().st_size == LIMIT - 1
+    partial[0].unlink()
+
+    # the same archive without the files fits
+    res = clients.ssh(clients.app_user(site["id"]), "drush ard --tar-options=--exclude=code/sites/default/files "
+                      f"--destination=sites/default/files/{name}")
+    assert res.returncode == 0, res.stderr
+    (files / name).unlink()
+
+
+def test_too_large_drush12_archive_and_dump_into_files(emulator, clients):
+    d10 = emulator.seed({"seed": 32, "sites": [{
+        "name": f"t{secrets.token_hex(3)}-lim12", "framework": "drupal8", "envs": ["dev"],
+        "files": {"count": 3, "size": 30000, "compressible": False}}]})[0]
+    files = env_dir(emulator, d10["id"]) / "files"
+    user = clients.app_user(d10["id"])
+    with emulator.limits(max_file_bytes=LIMIT):
+        res = clients.ssh(user, "drush ard --files --destination=sites/default/files/big.tar.gz")
+        assert res.returncode == 255
+        assert closed_message(d10["id"]) in res.stderr.decode()
+        assert (files / "big.tar.gz").stat().st_size == LIMIT - 1
+        small = clients.ssh(user, "drush ard --db --destination=sites/default/files/db.tar.gz")
+        assert small.returncode == 0, small.stderr
+        # outside files/ the limit does not apply
+        tmp = clients.ssh(user, "drush ard --files --destination=/tmp/big.tar.gz")
+        assert tmp.returncode == 0, tmp.stderr
+    assert (env_dir(emulator, d10["id"]) / "tmp" / "big.tar.gz").stat().st_size > LIMIT
+
+
+def test_rsync_and_sftp_cannot_write_a_file_at_the_limit(emulator, clients, site, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a-small.bin").write_bytes(secrets.token_bytes(LIMIT - 1))
+    (src / "z-exact.bin").write_bytes(secrets.token_bytes(LIMIT))
+    user = clients.app_user(site["id"])
+    files = env_dir(emulator, site["id"]) / "files"
+    with emulator.limits(max_file_bytes=LIMIT):
+        res = clients.rsync("-rt", "--temp-dir=~/tmp/", f"{src}/", clients.remote(user, "files/lim/"))
+        assert res.returncode != 0
+        assert b"File too large" in res.stderr, res.stderr
+        assert (files / "lim" / "a-small.bin").read_bytes() == (src / "a-small.bin").read_bytes()
+        assert not (files / "lim" / "z-exact.bin").exists()
+        # code/ is not on the files filesystem
+        res = clients.rsync("-rt", f"{src}/z-exact.bin", clients.remote(user, "code/z-exact.bin"))
+        assert res.returncode == 0, res.stderr
+
+        sftp = clients.sftp(user, f"put {src}/a-small.bin /files/sftp-small.bin\n-put {src}/z-exact.bin /files/sftp-exact.bin\n")
+        assert sftp.returncode == 0, sftp.stderr
+        assert 'write remote "/files/sftp-exact.bin": Failure' in sftp.stderr  # OpenSSH's text for the error
+        assert (files / "sftp-small.bin").stat().st_size == LIMIT - 1
+        assert not (files / "sftp-exact.bin").exists() or (files / "sftp-exact.bin").stat().st_size < LIMIT
+    (env_dir(emulator, site["id"]) / "code" / "z-exact.bin").unlink()
+
+
+def test_idle_session_is_closed(emulator, clients, site):
+    with emulator.limits(ssh_idle_timeout=1):
+        started = time.monotonic()
+        proc = clients.popen(clients.app_user(site["id"]), "drush sql-cli", stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            proc.wait(timeout=15)  # stdin stays open and silent
+            stderr = proc.stderr.read()
+        finally:
+            proc.kill()
+            proc.communicate()
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 255
+    assert closed_message(site["id"]) in stderr.decode()
+    assert 0.9 <= elapsed < 8
+
+
+def test_long_session_is_closed_even_when_busy(emulator, clients, site):
+    with emulator.limits(ssh_session_timeout=2, ssh_idle_timeout=600):
+        started = time.monotonic()
+        proc = clients.popen(clients.app_user(site["id"]), "drush sql-cli", stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            while proc.poll() is None and time.monotonic() - started < 15:
+                try:
+                    proc.stdin.write(b"SELECT 1;\n")
+                    proc.stdin.flush()
+                except BrokenPipeError:
+                    break
+                time.sleep(0.2)
+            _, stderr = proc.communicate(timeout=15)
+        finally:
+            proc.kill()
+        elapsed = time.monotonic() - started
+    assert proc.returncode == 255
+    assert closed_message(site["id"]) in stderr.decode()
+    assert 1.9 <= elapsed < 8
+
+
+def test_fault_disconnects_after_output_bytes_then_clears(emulator, clients, site):
+    user = clients.app_user(site["id"])
+    full = clients.ssh(user, "drush sql-dump")
+    assert full.returncode == 0 and len(full.stdout) > 2000
+    emulator.faults({"match": {"channel": "ssh", "method": user, "path": r"\bsql-dump\b"},
+                     "action": {"ssh_disconnect_after": 1500}, "times": 1})
+    try:
+        cut = clients.ssh(user, "drush sql-dump")
+        assert cut.returncode == 255
+        assert cut.stdout == full.stdout[:1500]
+        again = clients.ssh(user, "drush sql-dump")
+        assert again.returncode == 0 and again.stdout == full.stdout
+
+        emulator.faults({"match": {"channel": "ssh", "path": "^drush status"}, "sequence": [{"reset": True}, None]})
+        first = clients.ssh(user, "drush status")
+        second = clients.ssh(user, "drush status")
+        assert first.returncode == 255 and first.stdout == b""
+        assert second.returncode == 0
+    finally:
+        emulator.clear_faults()
+
+
+def test_fault_on_rsync_and_sftp(emulator, clients, site, tmp_path):
+    user = clients.app_user(site["id"])
+    emulator.faults({"match": {"channel": "ssh", "path": "^rsync --server --sender"},
+                     "action": {"ssh_disconnect_after": 4096}, "times": 1})
+    try:
+        res = clients.rsync("-r", clients.remote(user, "files/"), f"{tmp_path}/down/")
+        assert res.returncode != 0
+        res = clients.rsync("-r", clients.remote(user, "files/"), f"{tmp_path}/down/")
+        assert res.returncode == 0, res.stderr
+        emulator.faults({"match": {"channel": "ssh", "path": "^sftp$"}, "action": {"reset": True}, "times": 1})
+        sftp = clients.sftp(user, "ls\n")
+        assert sftp.returncode != 0
+        assert clients.sftp(user, "ls\n").returncode == 0
+    finally:
+        emulator.clear_faults()
