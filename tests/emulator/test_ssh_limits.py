@@ -81,8 +81,9 @@ def test_rsync_and_sftp_cannot_write_a_file_at_the_limit(emulator, clients, site
     files = env_dir(emulator, site["id"]) / "files"
     with emulator.limits(max_file_bytes=LIMIT):
         res = clients.rsync("-rt", "--temp-dir=~/tmp/", f"{src}/", clients.remote(user, "files/lim/"))
-        assert res.returncode != 0
-        assert b"File too large" in res.stderr, res.stderr
+        # rsync's "error in file IO" (its "write failed ... File too large (27)" line can be lost in
+        # rsync's own race between the dying receiver and the generator)
+        assert res.returncode in (11, 23), res.stderr
         assert (files / "lim" / "a-small.bin").read_bytes() == (src / "a-small.bin").read_bytes()
         assert not (files / "lim" / "z-exact.bin").exists()
         # code/ is not on the files filesystem

@@ -11,7 +11,7 @@ The 256MB rule is enforced the way the platform's filesystem enforces it: when t
 writes under ``files/``, the rsync process runs with ``RLIMIT_FSIZE`` set just under the limit
 and ``SIGXFSZ`` ignored, so a write that would make a file reach the limit fails with
 ``EFBIG`` ("File too large") and rsync reports an I/O error (exit 11 or 23). Smaller files in
-the same run are transferred.
+the same run that come before it are transferred (rsync stops at the failed write).
 """
 
 from __future__ import annotations
