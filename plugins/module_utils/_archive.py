@@ -28,7 +28,9 @@ from ansible_collections.pantheon.platform.plugins.module_utils._ssh import desc
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
 
 FILES_PREFIX = 'sites/default/files/'
-ARCHIVE_PATH_RE = re.compile(r'^sites/default/files/[0-9a-f]{40}\.tgz$')
+ARCHIVE_PATH_RE = re.compile(r'^sites/default/files/[0-9a-f]{40}\.(tgz|tar\.gz)$')
+# Drush 11+ writes into ``<destination>/archive.tar.gz`` unless the destination ends in .tar.gz.
+SUFFIX = {'drush8': '.tgz', 'drush11': '.tar.gz'}
 # Drush 8 builds ``<dbname>.<YYYYmmdd_HHMMSS>.tar`` next to the destination, gzips it and renames it;
 # a run cut short leaves that working file behind.
 DRUSH_WORK_FILE_RE = re.compile(r'^[A-Za-z0-9_-]+\.\d{8}_\d{6}\.tar(\.gz)?$')
@@ -46,9 +48,9 @@ class ArchiveError(PantheonError):
         self.reason = reason
 
 
-def new_archive_path():
-    """``sites/default/files/<40 hex characters from the OS CSPRNG>.tgz``."""
-    return '%s%s.tgz' % (FILES_PREFIX, secrets.token_hex(20))
+def new_archive_path(fmt):
+    """``sites/default/files/<40 hex characters from the OS CSPRNG>`` + ``.tgz`` (Drush 8) or ``.tar.gz``."""
+    return '%s%s%s' % (FILES_PREFIX, secrets.token_hex(20), SUFFIX[fmt])
 
 
 def file_name(path):
@@ -87,7 +89,7 @@ def drush_format(major):
                        'require a newer drush/drush in composer.json' % major, 'unsupported')
 
 
-def drush_command(fmt, path, exclude_files):
+def drush_command(fmt, path, exclude_files, exclude_code_paths=()):
     """The remote argv that writes the archive to ``path`` (relative to the Drupal root)."""
     if fmt == 'drush8':
         argv = ['drush', 'archive-dump', '--destination=%s' % path]
@@ -98,6 +100,8 @@ def drush_command(fmt, path, exclude_files):
     argv = ['drush', 'archive:dump', '--destination=%s' % path, '--code', '--db']
     if not exclude_files:
         argv.append('--files')
+    if exclude_code_paths:
+        argv.append('--exclude-code-paths=%s' % ','.join(exclude_code_paths))
     return argv
 
 

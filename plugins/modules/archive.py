@@ -13,7 +13,8 @@ version_added: 0.1.0
 description:
   - The archive step of Pantheon's documented clone procedure for Drupal. O(state=present) runs Drush over SSH on the
     environment's appserver to write a site archive (code, database and, unless O(exclude_files=true), files) to
-    C(sites/default/files/<40 hex characters>.tgz), where it is public on the web, so that
+    C(sites/default/files/<40 hex characters>.tgz) (C(.tar.gz) with Drush 11+, which insists on that suffix), where
+    it is public on the web, so that
     M(pantheon.platform.site_import) can have the platform download it.
   - The name comes from the operating system's random generator (40 hex characters, 160 bits), never from anything
     guessable. The archive holds the site's database, so the name is a secret while the archive exists. See
@@ -53,9 +54,20 @@ options:
         the 256MB limit; move files separately, for example with a files backup and M(pantheon.platform.site_import).
     type: bool
     default: false
+  exclude_code_paths:
+    description:
+      - Drush 11 and later only (C(--exclude-code-paths)). Paths of the code, relative to the Drupal root, that
+        C(archive:dump) leaves out; Drush reads each as an anchored regular expression.
+      - Drush 11+ refuses to archive a C(settings.php) that holds database connection settings; add
+        V(sites/default/settings.php) here to archive the rest of the code.
+      - Refused with Drush 8, whose C(archive-dump) takes tar exclusions instead.
+    type: list
+    elements: str
+    default: []
   path:
     description:
-      - The archive, as C(sites/default/files/<40 lowercase hex characters>.tgz). Any other value is refused, so the
+      - The archive, as C(sites/default/files/<40 lowercase hex characters>.tgz) or C(.tar.gz) (required with
+        Drush 11+, which writes other destinations into a directory). Any other value is refused, so the
         module never removes anything else.
       - Required with O(state=absent); pass the RV(path) that O(state=present) returned.
       - With O(state=present), an archive that already exists at O(path) is returned unchanged; otherwise the new
@@ -216,7 +228,8 @@ def detect_drush(module, target, ssh):
 def make_archive(module, target, ssh, path, url, fmt):
     name = file_name(path)
     before = list_files(module, ssh)
-    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, module.params['exclude_files']))
+    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, module.params['exclude_files'],
+                                                         module.params['exclude_code_paths']))
     if rc == 0:
         exists, size = public_state(url, module.params)
         if exists:
@@ -240,7 +253,9 @@ def make_archive(module, target, ssh, path, url, fmt):
                                                           if not module.params['exclude_files'] else
                                                           'Move the elements separately.'))
     else:
-        message = 'Drush could not make the archive of %s (exit %s)' % (target.label, rc)
+        message = 'Drush could not make the archive of %s (exit %s).' % (target.label, rc)
+        if 'exclude-code-paths' in detail:
+            message += ' Drush names files to leave out; pass them in exclude_code_paths.'
     message += ' Partial files removed: %d%s. Drush said: %s' % (
         len(leftovers), '' if gone else ' (but the archive URL still answers)', detail or '(nothing)')
     raise ArchiveError(message, 'too_large' if too_large else 'drush_failed', partial_removed=len(leftovers))
@@ -250,8 +265,14 @@ def present(module, target, ssh, domain, secrets):
     params = module.params
     major, version = detect_drush(module, target, ssh)
     fmt = drush_format(major)
+    if fmt == 'drush8' and params['exclude_code_paths']:
+        raise ArchiveError('exclude_code_paths applies to Drush 11+ archive:dump only; %s runs Drush %s'
+                           % (target.label, version), 'unsupported')
     result = dict(changed=False, drush_version=version, format=fmt)
-    path = params['path'] or new_archive_path()
+    if params['path'] and fmt == 'drush11' and not params['path'].endswith('.tar.gz'):
+        raise ArchiveError('path must end in .tar.gz on Drush 11+, which otherwise writes into a directory of that '
+                           'name', 'invalid_path')
+    path = params['path'] or new_archive_path(fmt)
     secrets.extend([path, file_name(path)])
     url = 'https://%s/%s' % (domain, path)
     if params['path']:
@@ -286,8 +307,8 @@ def absent(module, target, ssh, domain):
 def run(module, secrets):
     params = module.params
     if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
-        raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz, as '
-                           'this module names archives; refusing to touch anything else', 'invalid_path')
+        raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz (or '
+                           '.tar.gz), as this module names archives; refusing to touch anything else', 'invalid_path')
     target = resolve(module.client, params['site'], params['env'])
     if target.framework not in ('drupal', 'drupal8'):
         raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
@@ -306,6 +327,7 @@ def main():
             env=dict(type='str', default='dev'),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclude_files=dict(type='bool', default=False),
+            exclude_code_paths=dict(type='list', elements='str', default=[]),
             path=dict(type='str'),
         ),
         ssh=True,

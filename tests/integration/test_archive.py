@@ -1,0 +1,355 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pantheon.platform.archive through ansible-playbook against the emulator.
+
+Archives are made with the emulator's Drush 8 and Drush 12 over real SSH, downloaded from the
+environment's public web inside the test and listed; removal is proven by a 404; -vvvv output
+is scanned for the archive names.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import sqlite3
+import tarfile
+
+import pytest
+
+from helpers.ansible import run_playbook
+from helpers.secrets import assert_no_secrets
+
+KEEP = '''
+    - name: keep results for the test
+      ansible.builtin.copy:
+        content: "{{ %s | to_json }}"
+        dest: "{{ keep_file }}"
+        mode: "0600"
+      no_log: true
+'''
+ANY_ARCHIVE_NAME = re.compile(r'[0-9a-f]{40}\.(?:tgz|tar\.gz)')
+
+
+def play_env(emulator, tmp_path):
+    return dict(emulator.env, PANTHEON_CACHE_DIR=str(tmp_path / 'cache'))
+
+
+def files_dir(emulator, site, env='dev'):
+    return emulator.state(site, env)['paths']['files']
+
+
+def listing(path):
+    return sorted(os.listdir(path))
+
+
+def fetch(emulator, url):
+    return emulator.http().get(url, timeout=60)
+
+
+def members(blob):
+    with tarfile.open(fileobj=io.BytesIO(blob), mode='r:gz') as tar:
+        return dict((m.name, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers())
+
+
+def tree(root):
+    """{relative path: bytes} of the regular files under ``root``."""
+    found = {}
+    for dirpath, dummy, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            with open(path, 'rb') as f:
+                found[os.path.relpath(path, root)] = f.read()
+    return found
+
+
+def table_counts(sql_text):
+    db = sqlite3.connect(':memory:')
+    db.executescript(sql_text)
+    return dict((name, db.execute('SELECT COUNT(*) FROM "%s"' % name).fetchone()[0])
+                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+
+
+def no_archive_names(res, names):
+    text = res.stdout + res.stderr
+    assert_no_secrets(text, dict(('archive name %d' % i, n) for i, n in enumerate(names)))
+    assert not ANY_ARCHIVE_NAME.search(text), 'an archive name was printed'
+
+
+def ssh_commands(emulator, since):
+    return [r['path'] for r in emulator.requests(channel='ssh', since=since)]
+
+
+def last_request_id(emulator):
+    rows = emulator.requests()
+    return rows[-1]['id'] if rows else 0
+
+
+@pytest.fixture(scope='module')
+def sites(emulator):
+    prefix = 'ar%s-' % os.urandom(3).hex()
+    names = {'d7': prefix + 'd7', 'd8': prefix + 'd8', 'wp': prefix + 'wp'}
+    emulator.seed({'seed': 21, 'sites': [
+        {'name': names['d7'], 'framework': 'drupal', 'envs': ['dev'], 'db': {'nodes': 6},
+         'files': {'count': 5, 'size': [200, 3000], 'depth': 2}},
+        {'name': names['d8'], 'framework': 'drupal8', 'envs': ['dev'], 'db': {'nodes': 4},
+         'files': {'count': 4, 'size': 1500, 'depth': 1}},
+        {'name': names['wp'], 'framework': 'wordpress', 'envs': ['dev']},
+    ]})
+    return names
+
+
+def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
+    site = sites['d7']
+    state = emulator.state(site, 'dev')
+    before = listing(state['paths']['files'])
+    since = last_request_id(emulator)
+    keep_file = tmp_path / 'keep.json'
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: would archive
+      pantheon.platform.archive:
+        site: "{{ site }}"
+      check_mode: true
+      register: would
+
+    - name: archive with files
+      pantheon.platform.archive:
+        site: "{{ site }}"
+      register: full
+
+    - name: the same archive again
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        path: "{{ full.path }}"
+      register: again
+
+    - name: archive without files
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        exclude_files: true
+      register: nofiles
+''' + KEEP % "{'would': would, 'full': full, 'again': again, 'nofiles': nofiles}",
+        extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path), verbosity=4)
+    assert res.rc == 0, res.output
+    kept = json.loads(keep_file.read_text())
+    would, full, again, nofiles = kept['would'], kept['full'], kept['again'], kept['nofiles']
+    names = [full['path'].rsplit('/', 1)[1], nofiles['path'].rsplit('/', 1)[1]]
+
+    # Check mode: changed, the Drush version, no name, and no archive command over SSH.
+    assert would['changed'] is True and would['format'] == 'drush8' and 'path' not in would
+    assert [c for c in ssh_commands(emulator, since) if 'archive' in c] == ['drush archive-dump'] * 2
+    # Names: 40 hex characters, different each time, printed nowhere; results hidden.
+    for result in (full, nofiles):
+        assert result['changed'] is True and result['format'] == 'drush8' and result['drush_version'] == '8'
+        assert re.match(r'^sites/default/files/[0-9a-f]{40}\.tgz$', result['path'])
+        assert result['url'].endswith('/' + result['path'])
+        assert result['url'].startswith(emulator.web_url(site, 'dev') + '/')
+    assert names[0] != names[1]
+    assert again['changed'] is False and again['size'] == full['size'] and again['url'] == full['url']
+    for task in ('archive with files', 'the same archive again', 'archive without files'):
+        assert res.task(task).get('censored')
+    assert listing(state['paths']['files']) == sorted(before + names)
+    no_archive_names(res, names)
+
+    # Contents: the Drush 8 layout with the environment's code, database and (or without) files.
+    source_files = tree(state['paths']['files'])
+    source_files = dict((k, v) for k, v in source_files.items() if not ANY_ARCHIVE_NAME.fullmatch(k))
+    for result, with_files in ((full, True), (nofiles, False)):
+        resp = fetch(emulator, result['url'])
+        assert resp.status_code == 200 and len(resp.content) == result['size']
+        got = members(resp.content)
+        assert 'MANIFEST.ini' in got and b'docroot = "code"' in got['MANIFEST.ini']
+        sqls = [n for n in got if n.endswith('.sql')]
+        assert sqls == ['pantheon.sql']
+        assert table_counts(got['pantheon.sql'].decode()) == state['db']['tables']
+        assert got.get('code/index.php') is not None and got.get('code/sites/default/settings.php') is not None
+        in_archive = dict((n[len('code/sites/default/files/'):], data) for n, data in got.items()
+                          if n.startswith('code/sites/default/files/') and data is not None)
+        if with_files:
+            # Everything of files/ except archives that were there when it was made.
+            assert dict((k, v) for k, v in in_archive.items() if not ANY_ARCHIVE_NAME.fullmatch(k)) == source_files
+        else:
+            assert in_archive == {}
+
+    # Removal: check mode first, then the removal proven by 404, then nothing left to do.
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: would remove
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ paths[0] }}"
+      check_mode: true
+      register: would
+
+    - name: would still remove after check mode
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ paths[0] }}"
+      check_mode: true
+      register: would_again
+
+    - name: remove
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ paths[0] }}"
+      register: removed
+
+    - name: remove again
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ paths[0] }}"
+      register: removed_again
+
+    - name: remove the other
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ paths[1] }}"
+''', extra_vars={'site': site, 'paths': [full['path'], nofiles['path']]}, env=play_env(emulator, tmp_path),
+        verbosity=4)
+    assert res.rc == 0, res.output
+    assert res.task('would remove')['changed'] is True and res.task('would still remove after check mode')['changed']
+    assert res.task('remove') == dict(res.task('remove'), changed=True, url_status=404)
+    assert res.task('remove again')['changed'] is False and res.task('remove again')['url_status'] == 404
+    assert res.task('remove the other')['changed'] is True
+    for url in (full['url'], nofiles['url']):
+        assert fetch(emulator, url).status_code == 404
+    assert listing(state['paths']['files']) == before
+    no_archive_names(res, names)
+
+
+def test_drush12_archive(emulator, sites, tmp_path):
+    site = sites['d8']
+    state = emulator.state(site, 'dev')
+    before = listing(state['paths']['files'])
+    keep_file = tmp_path / 'keep.json'
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: settings.php holds database settings
+      pantheon.platform.archive:
+        site: "{{ site }}"
+      ignore_errors: true
+
+    - name: archive without settings.php
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        exclude_code_paths: [sites/default/settings.php]
+      register: d12
+''' + KEEP % 'd12', extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path),
+        verbosity=4)
+    assert res.rc == 0, res.output
+    refused = res.task('settings.php holds database settings')
+    assert refused['reason'] == 'drush_failed' and 'exclude_code_paths' in refused['msg']
+    assert 'Found database connection settings in sites/default/settings.php' in refused['msg']
+    d12 = json.loads(keep_file.read_text())
+    assert d12['format'] == 'drush11' and d12['drush_version'].startswith('12.')
+    assert re.match(r'^sites/default/files/[0-9a-f]{40}\.tar\.gz$', d12['path'])
+    name = d12['path'].rsplit('/', 1)[1]
+    assert listing(state['paths']['files']) == sorted(before + [name])
+    no_archive_names(res, [name])
+
+    resp = fetch(emulator, d12['url'])
+    assert resp.status_code == 200 and len(resp.content) == d12['size']
+    got = members(resp.content)
+    assert b'generator: \'Drush archive:dump\'' in got['MANIFEST.yml']
+    assert table_counts(got['database/database.sql'].decode()) == state['db']['tables']
+    assert 'code/index.php' in got and 'code/sites/default/settings.php' not in got
+    source_files = dict((k, v) for k, v in tree(state['paths']['files']).items() if not ANY_ARCHIVE_NAME.fullmatch(k))
+    assert dict((n[len('files/'):], d) for n, d in got.items() if n.startswith('files/') and d is not None
+                and not ANY_ARCHIVE_NAME.search(n)) == source_files
+
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: remove
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ path }}"
+''', extra_vars={'site': site, 'path': d12['path']}, env=play_env(emulator, tmp_path))
+    assert res.rc == 0, res.output
+    assert res.task('remove')['changed'] is True
+    assert fetch(emulator, d12['url']).status_code == 404
+    assert listing(state['paths']['files']) == before
+
+
+def test_too_large_fails_and_leaves_no_partial_file(emulator, sites, tmp_path):
+    dirs = dict((k, files_dir(emulator, sites[k])) for k in ('d7', 'd8'))
+    before = dict((k, listing(d)) for k, d in dirs.items())
+    with emulator.limits(max_file_bytes=2048):
+        res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: drush 8
+      pantheon.platform.archive:
+        site: "{{ d7 }}"
+      register: d7_archive
+      ignore_errors: true
+
+    - name: drush 12
+      pantheon.platform.archive:
+        site: "{{ d8 }}"
+        exclude_code_paths: [sites/default/settings.php]
+      ignore_errors: true
+''', extra_vars=sites, env=play_env(emulator, tmp_path), verbosity=4)
+    assert res.rc == 0, res.output
+    for task, site in (('drush 8', 'd7'), ('drush 12', 'd8')):
+        result = res.task(task)
+        assert [t['status'] for t in res.tasks if t['name'] == task] == ['failed']
+        assert result['reason'] == 'too_large', result
+        assert 'too large' in result['msg'] and 'exclude_files: true' in result['msg']
+        assert listing(dirs[site]) == before[site]
+    assert res.task('drush 8')['partial_removed'] >= 1  # Drush 8 leaves its working .tar behind
+    assert not ANY_ARCHIVE_NAME.search(res.stdout + res.stderr)
+
+
+def test_refusals_change_nothing(emulator, sites, tmp_path):
+    since = last_request_id(emulator)
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: wordpress
+      pantheon.platform.archive:
+        site: "{{ wp }}"
+      ignore_errors: true
+
+    - name: a path this module does not make
+      pantheon.platform.archive:
+        site: "{{ d7 }}"
+        state: absent
+        path: sites/default/files/../settings.php
+      ignore_errors: true
+
+    - name: absent without path
+      pantheon.platform.archive:
+        site: "{{ d7 }}"
+        state: absent
+      ignore_errors: true
+
+    - name: code paths on drush 8
+      pantheon.platform.archive:
+        site: "{{ d7 }}"
+        exclude_code_paths: [sites/default/settings.php]
+      ignore_errors: true
+''', extra_vars=sites, env=play_env(emulator, tmp_path))
+    assert res.rc == 0, res.output
+    assert res.task('wordpress')['reason'] == 'unsupported'
+    assert 'Drupal sites only' in res.task('wordpress')['msg']
+    assert res.task('a path this module does not make')['reason'] == 'invalid_path'
+    assert 'missing: path' in res.task('absent without path')['msg']
+    assert res.task('code paths on drush 8')['reason'] == 'unsupported'
+    assert [c for c in ssh_commands(emulator, since) if 'archive' in c or 'rsync' in c] == []
