@@ -34,6 +34,8 @@ class CallbackModule(CallbackBase):
 
     def _record(self, result, status):
         data = strip_internal_keys(module_response_deepcopy(result._result))
+        if status == 'failed':
+            data.setdefault('failed', True)
         self.tasks.append({'name': result._task.get_name(), 'host': result._host.get_name(),
                            'status': status, 'result': data})
 

@@ -1,0 +1,236 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pantheon.platform.site and site_info through the real ansible-playbook against the emulator.
+
+Each ansible-playbook start costs seconds, so one playbook covers several steps; the emulator's
+request log tells which API calls each step made.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+
+import pytest
+
+from helpers.ansible import run_playbook
+from helpers.secrets import assert_no_secrets
+
+DRUPAL = 'drupal10'
+WORDPRESS = 'wordpress'
+
+
+def play(*tasks):
+    """A localhost playbook (JSON is YAML) from (name, module, args[, ignore_errors]) tuples."""
+    body = []
+    for task in tasks:
+        name, module, args = task[:3]
+        entry = {'name': name, 'pantheon.platform.' + module: args}
+        if len(task) > 3 and task[3]:
+            entry['ignore_errors'] = True
+        body.append(entry)
+    return json.dumps([{'hosts': 'localhost', 'gather_facts': False, 'tasks': body}], indent=1)
+
+
+@pytest.fixture
+def env(emulator, tmp_path):
+    values = dict(emulator.env)
+    values['PANTHEON_CACHE_DIR'] = str(tmp_path / 'session-cache')
+    return values
+
+
+def mark(emulator):
+    """The id of the last request the emulator logged (pass it as ``since``)."""
+    rows = emulator.requests()
+    return rows[-1]['id'] if rows else 0
+
+
+def api_calls(emulator, since, method=None, contains=''):
+    return [r for r in emulator.requests(channel='api', since=since)
+            if (method is None or r['method'] == method) and contains in r['path']]
+
+
+def workflow_posts(emulator, since):
+    return [r for r in api_calls(emulator, since, 'POST') if r['path'].endswith('/workflows')]
+
+
+def test_create_is_idempotent_and_check_mode_changes_nothing(emulator, env, site_prefix):
+    name = site_prefix + 'new'
+    create = {'name': name, 'label': 'New site', 'upstream': DRUPAL, 'wait_timeout': 120}
+
+    # check mode: tells what would happen, posts no workflow
+    since = mark(emulator)
+    res = run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})), env=env,
+                       check=True, diff=True)
+    assert res.rc == 0, res.output
+    out = res.task('create')
+    assert out['changed'] is True
+    assert out['diff'] == {'before': {}, 'after': {'name': name, 'label': 'New site', 'upstream': DRUPAL,
+                                                   'organization': None, 'region': None}}
+    assert res.task('info')['exists'] is False
+    assert workflow_posts(emulator, since) == []
+
+    # real run: create_site, deploy_product, dev answers its health check; then the same again
+    since = mark(emulator)
+    res = run_playbook(play(('create', 'site', create),
+                            ('info', 'site_info', {'name': name}),
+                            ('again', 'site', create),
+                            ('relabel', 'site', dict(create, label='Another label')),
+                            ('info after', 'site_info', {'name': name})), env=env, diff=True)
+    assert res.rc == 0, res.output
+    out = res.task('create')
+    assert out['changed'] is True
+    assert [w['type'] for w in out['workflows']] == ['create_site', 'deploy_product']
+    site = out['site']
+    assert site['name'] == name and site['label'] == 'New site' and site['framework'] == 'drupal8'
+    assert site['upstream']['machine_name'] == DRUPAL
+    assert out['diff']['before'] == {} and out['diff']['after']['upstream'] == DRUPAL
+    # only the first task posted workflows
+    posts = workflow_posts(emulator, since)
+    assert [p['path'] for p in posts] == ['/api/users/%s/workflows' % emulator.user_id,
+                                          '/api/sites/%s/workflows' % site['id']]
+
+    looked = res.task('info')
+    assert looked['exists'] is True and looked['site']['id'] == site['id']
+    dev = looked['site']['environments']['dev']
+    assert dev['initialized'] is True and dev['platform_domain'].startswith('dev-%s.' % name)
+    health = emulator.http().get('https://%s/pantheon_healthcheck' % dev['platform_domain'], timeout=30)
+    assert health.status_code == 200
+
+    again = res.task('again')
+    assert again['changed'] is False and again['workflows'] == []
+    assert again['diff']['before'] == again['diff']['after']
+    assert again['site']['id'] == site['id']
+
+    # a different label is reported, not changed
+    relabel = res.task('relabel')
+    assert relabel['changed'] is False
+    assert any("label 'New site', not 'Another label'" in w for w in relabel.get('warnings', [])), relabel
+    assert res.task('info after')['site']['label'] == 'New site'
+
+
+def test_existing_site_with_other_upstream_or_org_fails_without_change(emulator, env, site_prefix):
+    name = site_prefix + 'taken'
+    agency, other = site_prefix + 'agency', site_prefix + 'other'
+    emulator.seed({'orgs': [{'name': 'Agency', 'machine_name': agency, 'role': 'admin'},
+                            {'name': 'Other', 'machine_name': other, 'role': 'admin'}],
+                   'sites': [{'name': name, 'framework': 'drupal8', 'upstream': DRUPAL, 'org': agency,
+                              'envs': ['dev']}]})
+    since = mark(emulator)
+    res = run_playbook(play(('before', 'site_info', {'name': name}),
+                            ('other upstream', 'site', {'name': name, 'upstream': WORDPRESS}, True),
+                            ('other org', 'site', {'name': name, 'upstream': DRUPAL, 'organization': other}, True),
+                            ('same', 'site', {'name': name, 'upstream': DRUPAL, 'organization': agency}),
+                            ('after', 'site_info', {'name': name})), env=env)
+    assert res.rc == 0, res.output
+    before = res.task('before')['site']
+    assert before['organization']
+
+    failed = res.task('other upstream')
+    assert failed['failed'] is True and failed['changed'] is False
+    assert failed['msg'].startswith('Site %s already exists, but its upstream is %s' % (name, DRUPAL)), failed['msg']
+    assert "not 'wordpress'" in failed['msg'] and 'never changes' in failed['msg']
+
+    failed = res.task('other org')
+    assert failed['failed'] is True
+    assert 'it belongs to organization %s, not to organization %r' % (before['organization'], other) in failed['msg']
+
+    assert res.task('same')['changed'] is False
+    assert workflow_posts(emulator, since) == []
+    assert res.task('after')['site'] == before
+
+
+def test_bad_input_fails_clearly_and_changes_nothing(emulator, env, site_prefix):
+    name = site_prefix + 'x'
+    since = mark(emulator)
+    res = run_playbook(play(
+        ('unknown upstream', 'site', {'name': name, 'upstream': 'no-such-upstream'}, True),
+        ('no upstream', 'site', {'name': name}, True),
+        ('bad name', 'site', {'name': 'Bad_Name', 'upstream': DRUPAL}, True),
+        ('unknown org', 'site', {'name': name, 'upstream': DRUPAL, 'organization': 'nobody-knows-this-org'}, True),
+        ('bad state', 'site', {'name': name, 'upstream': DRUPAL, 'state': 'gone'}, True),
+        ('zero wait', 'site', {'name': name, 'upstream': DRUPAL, 'wait_timeout': 0}, True),
+    ), env=env)
+    assert res.rc == 0, res.output
+    expected = {
+        'unknown upstream': "Upstream 'no-such-upstream' is not one of the upstreams this user may use (",
+        'no upstream': 'Site %s does not exist; the upstream option is required to create it' % name,
+        'bad name': "'Bad_Name' is not a valid Pantheon site name",
+        'unknown org': "Organization 'nobody-knows-this-org' is not one of the organizations this user belongs to",
+        'bad state': 'value of state must be one of: present, absent, got: gone',
+        'zero wait': 'wait_timeout must be a positive number of seconds, got 0',
+    }
+    for task, text in expected.items():
+        out = res.task(task)
+        assert out['failed'] is True and text in out['msg'], (task, out['msg'])
+    assert workflow_posts(emulator, since) == []
+    assert 'Traceback' not in res.stdout + res.stderr
+
+
+def test_absent_deletes_and_check_mode_keeps(emulator, env, site_prefix):
+    name = site_prefix + 'doomed'
+    emulator.seed({'sites': [{'name': name, 'framework': 'wordpress', 'upstream': WORDPRESS, 'envs': ['dev']}]})
+
+    since = mark(emulator)
+    res = run_playbook(play(('delete', 'site', {'name': name, 'state': 'absent'}),
+                            ('info', 'site_info', {'name': name})), env=env, check=True, diff=True)
+    assert res.rc == 0, res.output
+    out = res.task('delete')
+    assert out['changed'] is True
+    assert out['diff']['before']['name'] == name and out['diff']['after'] == {}
+    assert workflow_posts(emulator, since) == []
+    assert res.task('info')['exists'] is True
+
+    since = mark(emulator)
+    res = run_playbook(play(('delete', 'site', {'name': name, 'state': 'absent'}),
+                            ('info', 'site_info', {'name': name}),
+                            ('delete again', 'site', {'name': name, 'state': 'absent'})), env=env)
+    assert res.rc == 0, res.output
+    out = res.task('delete')
+    assert out['changed'] is True and [w['type'] for w in out['workflows']] == ['delete_site']
+    assert res.task('info')['exists'] is False
+    assert res.task('delete again')['changed'] is False
+    # the deletion was watched through the user's workflows (the site endpoint disappears)
+    assert api_calls(emulator, since, 'GET', '/users/%s/workflows/' % emulator.user_id)
+    assert len(workflow_posts(emulator, since)) == 1
+
+
+def test_one_login_for_many_module_runs(emulator, env, site_prefix):
+    name = site_prefix + 'login'
+    emulator.seed({'sites': [{'name': name, 'framework': 'drupal8', 'upstream': DRUPAL, 'envs': ['dev']}]})
+    looks = play(*[('look %d' % i, 'site_info', {'name': n}) for i, n in enumerate([name, name, 'absent-' + name])])
+    since = mark(emulator)
+    for dummy in range(2):
+        res = run_playbook(looks, env=env)
+        assert res.rc == 0, res.output
+    # six module runs in two ansible-playbook processes, one login
+    assert len(api_calls(emulator, since, 'GET', '/site-names/')) == 6
+    assert len(api_calls(emulator, since, 'POST', '/authorize/machine-token')) == 1
+
+    # an expired session: one new login, and the run still succeeds
+    emulator.expire_sessions()
+    since = mark(emulator)
+    res = run_playbook(looks, env=env)
+    assert res.rc == 0, res.output
+    assert len(api_calls(emulator, since, 'POST', '/authorize/machine-token')) == 1
+    assert api_calls(emulator, since, 'GET', '/site-names/')[0]['status'] == 401
+
+
+def test_no_token_or_session_in_output_at_vvvv(emulator, env, site_prefix):
+    name = site_prefix + 'secret'
+    playbook = play(('create', 'site', {'name': name, 'upstream': DRUPAL}),
+                    # the token as a module option, as well as through the environment
+                    ('info', 'site_info', {'name': name, 'machine_token': '{{ token }}'}),
+                    ('fails', 'site', {'name': name, 'upstream': WORDPRESS}, True),
+                    ('delete', 'site', {'name': name, 'state': 'absent'}))
+    res = run_playbook(playbook, extra_vars={'token': emulator.machine_token}, env=env, verbosity=4, diff=True)
+    assert res.rc == 0, res.output
+    assert 'changed: [localhost]' in res.stdout and 'never changes' in res.stdout
+    sessions = []
+    for path in glob.glob(os.path.join(env['PANTHEON_CACHE_DIR'], '*.json')):
+        with open(path, encoding='utf-8') as f:
+            sessions.append(json.load(f)['session'])
+    assert sessions, 'the session cache should hold the session used'
+    secrets = {'machine token': emulator.machine_token}
+    secrets.update(('session %d' % i, s) for i, s in enumerate(sessions))
+    assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
