@@ -130,6 +130,7 @@ class ApiError(PantheonError):
         self.method = method
         self.path = path
         self.body = body
+        self.retry_after = None
         if message is None:
             text = describe_body(body)
             if len(text) > 2000:
@@ -550,15 +551,21 @@ class PantheonClient:
                 if status != 429 and status < 500:
                     raise failure
                 retry_after = _parse_retry_after(resp_headers.get('Retry-After'))
+                failure.retry_after = retry_after
             attempt += 1
-            if attempt >= attempts:
-                raise self._exhausted(failure, attempt)
-            delay = self._retry_delay(attempt - 1, retry_after)
-            if time.time() - started + delay > self.retry_max_time:
-                raise self._exhausted(failure, attempt)
+            delay = self._next_delay(failure, attempt, attempts, started, retry_after)
             reason = 'HTTP %s' % status if status else failure.message
             self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, reason, attempt, attempts - 1, delay))
             time.sleep(delay)
+
+    def _next_delay(self, failure, attempt, attempts, started, retry_after=None):
+        """Seconds to wait before try ``attempt + 1``; raises ``failure`` when attempts or time are used up."""
+        if attempt >= attempts:
+            raise self._exhausted(failure, attempt)
+        delay = self._retry_delay(attempt - 1, retry_after)
+        if time.time() - started + delay > self.retry_max_time:
+            raise self._exhausted(failure, attempt)
+        return delay
 
     def _exhausted(self, failure, attempts):
         if attempts > 1:
@@ -872,17 +879,18 @@ class PantheonClient:
             except ApiError as e:
                 if e.status != 429 and e.status < 500:
                     raise
-                failure, retry_after = e, None
+                failure = e
             except TransportError as e:
                 if not e.retryable:
                     raise
-                failure, retry_after = e, None
+                failure = e
             attempt += 1
-            if attempt >= attempts:
-                raise self._exhausted(failure, attempt)
-            delay = self._retry_delay(attempt - 1, retry_after)
-            if time.time() - started + delay > self.retry_max_time:
-                raise self._exhausted(failure, attempt)
+            delay = self._next_delay(failure, attempt, attempts, started, getattr(failure, 'retry_after', None))
+            if getattr(failure, 'status', None) == 429:
+                # rate limited: the platform refused the request, nothing was created
+                self.warn('%s; retry %d/%d in %.1fs' % (failure.message, attempt, attempts - 1, delay))
+                time.sleep(delay)
+                continue
             self.warn('%s; checking whether the %s workflow was created before retrying (%d/%d) in %.1fs'
                       % (failure.message, wf_type, attempt, attempts - 1, delay))
             time.sleep(delay)

@@ -430,3 +430,13 @@ def test_json_is_sent_as_json(stub, make_client):
     assert rec.headers['Content-Type'] == 'application/json'
     assert rec.body == {'method': 'get'}
     assert json.loads(json.dumps(rec.body)) == {'method': 'get'}
+
+
+def test_workflow_post_429_waits_and_posts_again_without_lookup(stub, make_client):
+    stub.add('POST', 'sites/s/workflows', Reply(429, 'Too many requests', headers={'Retry-After': '1'}),
+             Reply(202, _wf('w2', type='clear_cache')))
+    stub.add('GET', 'sites/s/workflows/w2', Reply(200, _wf('w2', type='clear_cache', result='succeeded')))
+    make_client(retry_base_delay=0.01).run_workflow(('site', 's'), 'clear_cache', {'framework_cache': True}, timeout=30)
+    assert stub.count('POST', 'sites/s/workflows') == 2
+    assert stub.gaps('POST', 'sites/s/workflows')[0] >= 0.95
+    assert stub.count('GET', 'sites/s/workflows') == 0
