@@ -489,6 +489,9 @@ class PantheonClient:
         except requests.exceptions.Timeout:
             raise TransportError('%s %s failed: no answer from %s within %ss' % (method, shown, self._host(), kwargs['timeout']),
                                  method, shown)
+        except requests.exceptions.ChunkedEncodingError as e:
+            raise TransportError('%s %s failed: the answer from %s broke off (%s)' % (method, shown, self._host(), self._exc_text(e)),
+                                 method, shown)
         except requests.exceptions.ConnectionError as e:
             raise TransportError('%s %s failed: could not connect to %s (%s)' % (method, shown, self._host(), self._exc_text(e)),
                                  method, shown)

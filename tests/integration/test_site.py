@@ -234,3 +234,40 @@ def test_no_token_or_session_in_output_at_vvvv(emulator, env, site_prefix):
     secrets = {'machine token': emulator.machine_token}
     secrets.update(('session %d' % i, s) for i, s in enumerate(sessions))
     assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
+
+
+def test_flaky_api_is_retried_and_a_lost_answer_creates_no_duplicate(emulator, env, site_prefix):
+    name = site_prefix + 'flaky'
+    env = dict(env, PANTHEON_RETRY_BASE_DELAY='0.05')
+    users_workflows = '^/api/users/[^/]+/workflows$'
+    emulator.faults([
+        # the create_site POST is carried out, but its answer breaks off
+        {'match': {'channel': 'http', 'method': 'POST', 'path': users_workflows}, 'action': {'truncate_after': 0},
+         'times': 1},
+        # rate limited twice, with Retry-After
+        {'match': {'channel': 'http', 'method': 'GET', 'path': '^/api/site-names/'},
+         'action': {'status': 429, 'retry_after': 1}, 'times': 2},
+        # the deploy_product POST is refused with 503 twice (nothing created)
+        {'match': {'channel': 'http', 'method': 'POST', 'path': '^/api/sites/[^/]+/workflows$'},
+         'action': {'status': 503}, 'times': 2},
+    ])
+    try:
+        since = mark(emulator)
+        res = run_playbook(play(('create', 'site', {'name': name, 'upstream': DRUPAL})), env=env)
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output
+    out = res.task('create')
+    assert out['changed'] is True and out['site']['name'] == name
+    assert len(out['warnings']) == 5, out['warnings']  # 2 x 429, 1 broken answer, 2 x 503
+
+    calls = api_calls(emulator, since)
+    lookups = [c for c in calls if c['path'].startswith('/api/site-names/')]
+    assert [c['status'] for c in lookups[:3]] == [429, 429, 404]
+    assert lookups[1]['time'] - lookups[0]['time'] >= 0.95 and lookups[2]['time'] - lookups[1]['time'] >= 0.95
+    # exactly one create_site POST: the lost answer was found in the user's workflow list
+    creates = [c for c in calls if c['method'] == 'POST' and c['path'] == '/api/users/%s/workflows' % emulator.user_id]
+    assert len(creates) == 1
+    assert [c for c in calls if c['method'] == 'GET' and c['path'] == '/api/users/%s/workflows' % emulator.user_id]
+    deploys = [c for c in calls if c['method'] == 'POST' and c['path'] == '/api/sites/%s/workflows' % out['site']['id']]
+    assert [c['status'] for c in deploys] == [503, 503, 202]

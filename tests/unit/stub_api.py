@@ -32,7 +32,8 @@ USER_ID = '11111111-1111-4111-8111-111111111111'
 class Reply:
     """A scripted answer. ``body``: dict/list/str (JSON-encoded), bytes (sent raw) or None (empty)."""
 
-    def __init__(self, status=200, body=None, headers=None, delay=0.0, raw=None, drop=False, content_type=None):
+    def __init__(self, status=200, body=None, headers=None, delay=0.0, raw=None, drop=False, content_type=None,
+                 truncate=None):
         self.status = status
         self.body = body
         self.headers = dict(headers or {})
@@ -40,6 +41,7 @@ class Reply:
         self.raw = raw
         self.drop = drop  # close the connection without any answer
         self.content_type = content_type
+        self.truncate = truncate  # send only this many body bytes (Content-Length says more), then close
 
     def encoded(self):
         if self.raw is not None:
@@ -100,6 +102,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         for key, value in reply.headers.items():
             self.send_header(key, value)
         self.end_headers()
+        if reply.truncate is not None:
+            self.wfile.write(data[:reply.truncate])
+            self.wfile.flush()
+            self.close_connection = True
+            return
         self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle

@@ -440,3 +440,23 @@ def test_workflow_post_429_waits_and_posts_again_without_lookup(stub, make_clien
     assert stub.count('POST', 'sites/s/workflows') == 2
     assert stub.gaps('POST', 'sites/s/workflows')[0] >= 0.95
     assert stub.count('GET', 'sites/s/workflows') == 0
+
+
+def test_broken_off_answers_are_retried(stub, make_client):
+    stub.add('GET', 'sites/x', Reply(200, {'id': 'x', 'pad': 'y' * 100}, truncate=10), Reply(200, {'id': 'x'}))
+    assert make_client().get('sites/x') == {'id': 'x'}
+    assert stub.count('GET', 'sites/x') == 2
+
+
+def test_workflow_post_whose_answer_broke_off_is_adopted(stub, make_client):
+    made = []
+
+    def post(rec):
+        made.append(_wf('cut1', type='create_site', params=rec.body['params']))
+        return Reply(202, made[-1], truncate=5)
+    stub.add('POST', 'users/%s/workflows' % USER_ID, post)
+    stub.add('GET', 'users/%s/workflows' % USER_ID, lambda rec: Reply(200, made))
+    stub.add('GET', 'users/%s/workflows/cut1' % USER_ID, Reply(200, _wf('cut1', type='create_site', result='succeeded')))
+    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'B', 'site_name': 'b'}, timeout=30)
+    assert wf['id'] == 'cut1'
+    assert stub.count('POST', 'users/%s/workflows' % USER_ID) == 1
