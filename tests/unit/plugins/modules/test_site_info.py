@@ -141,3 +141,27 @@ def test_no_token_or_session_at_vvvv(site_api, tmp_path):
                        env=env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None), verbosity=4)
     assert res.rc == 0, res.output
     assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
+
+
+def _python_without_requests():
+    import glob
+    import subprocess
+    for cand in sorted(glob.glob('/usr/bin/python3.1[0-9]')) + ['/usr/bin/python3']:
+        probe = subprocess.run([cand, '-c', 'import sys; assert sys.version_info >= (3, 10); import requests'],
+                               capture_output=True, check=False)
+        if probe.returncode != 0 and b'requests' in probe.stderr:
+            return cand
+    return None
+
+
+def test_missing_requests_names_the_library(site_api, tmp_path):
+    python = _python_without_requests()
+    if python is None:
+        pytest.skip('no Python >= 3.10 without requests on this machine')
+    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha']},
+                       env=env_for(site_api, tmp_path),
+                       inventory='localhost ansible_connection=local ansible_python_interpreter=%s\n' % python)
+    assert res.rc != 0
+    msg = res.task('look')['results'][0]['msg']
+    assert 'Failed to import the required Python library (requests)' in msg, msg
+    assert site_api.requests == []
