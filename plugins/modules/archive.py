@@ -30,7 +30,7 @@ description:
     RV(reason=too_large), so a role can fall back to moving elements one by one.
   - O(state=absent) removes the archive and proves it is gone (its public URL must answer 404).
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   site:
     description:

@@ -18,7 +18,7 @@ description:
   - Every backup is a copy of the site's data (including its database) kept by the platform until it expires, so the
     default O(keep_for) is one day, enough for a clone that needs the backup for minutes.
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   site:
     description:

@@ -17,7 +17,7 @@ description:
     the task result is then marked C(no_log) by the module's action plugin and is not printed at any verbosity;
     use the registered variable.
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   site:
     description:
@@ -78,7 +78,7 @@ EXAMPLES = r'''
     urls: true
   register: db_backup
 
-- name: Import it into the new site (the URL is not printed: the import's url option is no_log)
+- name: Import it into the new site (the URL is not printed, the url option of site_import is no_log)
   pantheon.platform.site_import:
     site: new-site
     env: dev

@@ -24,7 +24,7 @@ description:
     the result is C(changed=false). When that workflow is still running, the module waits for it instead of
     starting a second one.
 author:
-  - pantheon.platform developers
+  - pantheon.platform developers (@pantheon-platform)
 options:
   site:
     description:

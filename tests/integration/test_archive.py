@@ -132,7 +132,7 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
         exclude_files: true
       register: nofiles
 ''' + KEEP % "{'would': would, 'full': full, 'again': again, 'nofiles': nofiles}",
-        extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path), verbosity=4)
+                       extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     kept = json.loads(keep_file.read_text())
     would, full, again, nofiles = kept['would'], kept['full'], kept['again'], kept['nofiles']
@@ -214,8 +214,7 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
         site: "{{ site }}"
         state: absent
         path: "{{ paths[1] }}"
-''', extra_vars={'site': site, 'paths': [full['path'], nofiles['path']]}, env=play_env(emulator, tmp_path),
-        verbosity=4)
+''', extra_vars={'site': site, 'paths': [full['path'], nofiles['path']]}, env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     assert res.task('would remove')['changed'] is True and res.task('would still remove after check mode')['changed']
     assert res.task('remove') == dict(res.task('remove'), changed=True, url_status=404)
@@ -246,8 +245,7 @@ def test_drush12_archive(emulator, sites, tmp_path):
         site: "{{ site }}"
         exclude_code_paths: [sites/default/settings.php]
       register: d12
-''' + KEEP % 'd12', extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path),
-        verbosity=4)
+''' + KEEP % 'd12', extra_vars={'site': site, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     refused = res.task('settings.php holds database settings')
     assert refused['reason'] == 'drush_failed' and 'exclude_code_paths' in refused['msg']

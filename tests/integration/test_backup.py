@@ -319,8 +319,7 @@ def test_backup_info_lists_finished_backups_newest_first(emulator, tmp_path, sit
         site: "{{ site }}"
         urls: true
       register: with_urls
-''' + KEEP % 'with_urls', extra_vars={'site': site, 'full': full, 'keep_file': str(keep_file)},
-        env=play_env(emulator, tmp_path), verbosity=4)
+''' + KEEP % 'with_urls', extra_vars={'site': site, 'full': full, 'keep_file': str(keep_file)}, env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
 
     everything = res.task('everything')

@@ -170,8 +170,8 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
         kind: files
         url: "{{ source.latest.files.url }}"
 ''' + KEEP % "{'source': source, 'again': again, 'backup': backup}",
-        extra_vars={'src': sites['src'], 'dst': sites['dst'], 'keep_file': str(keep_file)},
-        env=play_env(emulator, tmp_path), verbosity=4)
+                       extra_vars={'src': sites['src'], 'dst': sites['dst'], 'keep_file': str(keep_file)},
+                       env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     kept = json.loads(keep_file.read_text())
 
@@ -285,8 +285,7 @@ def test_site_import_of_a_drush8_archive(emulator, sites, tmp_path):
         site: "{{ src }}"
         state: absent
         path: "{{ site_archive.path }}"
-''' + KEEP % 'site_archive', extra_vars=dict(sites, keep_file=str(keep_file)), env=play_env(emulator, tmp_path),
-        verbosity=4)
+''' + KEEP % 'site_archive', extra_vars=dict(sites, keep_file=str(keep_file)), env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     archive = json.loads(keep_file.read_text())
     first, second = res.task('import the archive'), res.task('import the archive again')
@@ -377,8 +376,7 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
         kind: site
         url: "{{ big_backup.latest.files.url }}"
       ignore_errors: true
-''' + KEEP % 'big_backup', extra_vars=dict(sites, keep_file=str(keep_file), host=host),
-        env=play_env(emulator, tmp_path), verbosity=4)
+''' + KEEP % 'big_backup', extra_vars=dict(sites, keep_file=str(keep_file), host=host), env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     url = json.loads(keep_file.read_text())['latest']['files']['url']
     expected = {
