@@ -23,6 +23,10 @@ from pantheon_emulator.ssh.shell import CommandLineError, parse_command_line
 
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 NOT_FOUND = 127
+WRITE_HIGH_WATER = 4 << 20
+# AES-GCM first and no chacha20-poly1305: OpenSSH prefers chacha20, which asyncssh computes
+# per packet in Python-level code at a third of the speed (192MB rsync: 9.6s vs 2.8s)
+ENCRYPTION_ALGS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr")
 
 
 def load_host_key(ssh_dir):
@@ -226,7 +230,7 @@ class SSHServerHandle:
                     server_host_keys=[key], process_factory=self._handle_process,
                     sftp_factory=self._sftp_factory, allow_scp=False, encoding=None,
                     agent_forwarding=False, x11_forwarding=False, allow_pty=False,
-                    keepalive_interval=0, login_timeout=60)
+                    keepalive_interval=0, login_timeout=60, encryption_algs=ENCRYPTION_ALGS)
             except OSError:
                 if i == 0:
                     raise
@@ -259,6 +263,9 @@ class SSHServerHandle:
     async def _handle_process(self, process):
         session = process.get_extra_info("connection").get_owner().session
         session.processes.add(process)
+        # the default 64KB high-water mark makes every 64KB write wait for a flush; bulk output
+        # (rsync downloads, dumps) needs a deeper buffer to reach loopback speed
+        process.channel.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         started = time.monotonic()
         label, status = "shell", 1
         try:
