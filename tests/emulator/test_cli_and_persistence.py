@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,7 @@ def test_flags_exports_faults_file_and_restart(tmp_path):
         assert s.post(f"{emu.api_url}/track", json={}).status_code == 503
         assert s.post(f"{emu.api_url}/track", json={}).status_code == 204
         site = emu.seed({"sites": [{"name": "keep-me", "framework": "drupal"}]})[0]
+        emu.set_limits(workflow_delay=1.0)
         wf = s.post(f"{emu.api_url}/sites/{site['id']}/environments/dev/workflows",
                     json={"type": "do_export", "params": {"database": True, "entry_type": "backup", "ttl": 3600}})
         assert wf.status_code == 202
@@ -99,6 +101,12 @@ def test_flags_exports_faults_file_and_restart(tmp_path):
         assert s.get(f"{emu.api_url}/site-names/keep-me").json()["id"] == site["id"]
         history = s.get(f"{emu.api_url}/sites/{site['id']}/workflows").json()
         assert history[0]["id"] == wf.json()["id"]
+        for _ in range(100):
+            polled = s.get(f"{emu.api_url}/sites/{site['id']}/workflows/{wf.json()['id']}").json()
+            if polled["result"]:
+                break
+            time.sleep(0.1)
+        assert polled["result"] == "succeeded", "a workflow running at shutdown still finishes"
         catalog = s.get(f"{emu.api_url}/sites/{site['id']}/environments/dev/backups/catalog").json()
         assert any(k.endswith("_database") for k in catalog)
         assert emu.config()["ssh_idle_timeout"] == 5, "limits persist"

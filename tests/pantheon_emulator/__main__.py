@@ -78,6 +78,10 @@ def _load_faults(store, path):
 
 async def _serve(args):
     from pantheon_emulator import server  # pylint: disable=import-outside-toplevel
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     store = Store(args.data_dir)
     try:
         _apply_limits(store, args)
@@ -105,7 +109,9 @@ async def _serve(args):
                     print(f"pantheon-emulator: SSH server failed to start ({type(exc).__name__}: {exc}); "
                           "running API-only", file=sys.stderr)
         store.runtime["ssh_port"] = ssh_port
-        loop = asyncio.get_running_loop()
+        resumed = store.resume_workflows()
+        if resumed:
+            print(f"pantheon-emulator: resumed {len(resumed)} unfinished workflow(s)", file=sys.stderr)
         await loop.run_in_executor(None, _seed, store, args)
         host = store.get_config("public_host")
         info = {"api_url": f"https://{host}:{port}/api", "admin_url": f"https://{host}:{port}/_emulator",
@@ -119,9 +125,6 @@ async def _serve(args):
                        "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port)}
             for key, value in exports.items():
                 print(f"export {key}={shlex.quote(value)}", flush=True)
-        stop = asyncio.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         if ssh_server is not None:
             try:

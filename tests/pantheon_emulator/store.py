@@ -199,7 +199,8 @@ class Store:
             return self._db.execute(sql, args)
 
     def close(self):
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        """Finish running workflows (queued ones stay queued for the next start), then close."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._db.close()
 
@@ -627,6 +628,14 @@ class Store:
         wf = workflows.create(self, owner, site_id, env, user_id, wf_type, params or {})
         self.run_workflow_async(wf["id"])
         return wf
+
+    def resume_workflows(self):
+        """Queue again the workflows that have no result yet (the emulator stopped before they ran)."""
+        rows = self._q("SELECT id FROM workflows ORDER BY seq")
+        pending = [r["id"] for r in rows if self.get_workflow(r["id"])["result"] is None]
+        for wf_id in pending:
+            self.run_workflow_async(wf_id)
+        return pending
 
     def wait_workflow(self, wf_id, timeout=60.0):
         """Block until the workflow has a result; returns it (raises TimeoutError)."""

@@ -214,6 +214,9 @@ def framework_skeleton_commit(store, site, framework):
 def h_create_site(store, wf):
     p = wf["params"]
     site_id = wf["waiting_for_task"]["site_id"]
+    existing = store.get_site(site_id)
+    if existing and existing["name"] == p["site_name"]:
+        return f"Created site {p['site_name']}"  # resumed after a restart
     try:
         store.create_site(p["site_name"], label=p.get("label"), org_id=p.get("organization_id"),
                           owner_id=wf["user_id"], site_id=site_id,
