@@ -72,6 +72,19 @@ def test_too_large_drush12_archive_and_dump_into_files(emulator, clients):
     assert (env_dir(emulator, d10["id"]) / "tmp" / "big.tar.gz").stat().st_size > LIMIT
 
 
+def test_sql_dump_into_files_at_the_limit(emulator, clients, site):
+    files = env_dir(emulator, site["id"]) / "files"
+    user = clients.app_user(site["id"])
+    with emulator.limits(max_file_bytes=2000):
+        res = clients.ssh(user, "drush sql-dump --result-file=sites/default/files/dump.sql")
+        assert res.returncode == 255 and closed_message(site["id"]) in res.stderr.decode()
+        assert (files / "dump.sql").stat().st_size == 1999
+        res = clients.ssh(user, "drush sql-dump --result-file=/tmp/dump.sql")
+        assert res.returncode == 0, res.stderr
+    assert (env_dir(emulator, site["id"]) / "tmp" / "dump.sql").stat().st_size > 2000
+    (files / "dump.sql").unlink()
+
+
 def test_rsync_and_sftp_cannot_write_a_file_at_the_limit(emulator, clients, site, tmp_path):
     src = tmp_path / "src"
     src.mkdir()

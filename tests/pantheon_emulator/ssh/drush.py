@@ -22,15 +22,16 @@ from pantheon_emulator.ssh.envctx import (
 DRUSH8_VERSION = "8.4.12"
 DRUSH12_VERSION = "12.5.3.0"
 
-# canonical name -> aliases (Drush 12 also answers to the Drush 8 hyphenated names)
+# canonical name -> aliases (Drush 8.1+ also answers to the Drush 9 colon names, Drush 12 to
+# the Drush 8 hyphenated names)
 DRUSH8_COMMANDS = {
-    "archive-dump": ("ard", "archive-backup", "arb"),
-    "core-status": ("status", "st"),
-    "sql-query": ("sqlq",),
-    "sql-cli": ("sqlc",),
-    "sql-dump": (),
-    "sql-drop": (),
-    "cache-clear": ("cc",),
+    "archive-dump": ("ard", "archive-backup", "arb", "archive:dump"),
+    "core-status": ("status", "st", "core:status"),
+    "sql-query": ("sqlq", "sql:query"),
+    "sql-cli": ("sqlc", "sql:cli"),
+    "sql-dump": ("sql:dump",),
+    "sql-drop": ("sql:drop",),
+    "cache-clear": ("cc", "cache:clear"),
     "version": (),
 }
 DRUSH12_COMMANDS = {

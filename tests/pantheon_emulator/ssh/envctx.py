@@ -7,7 +7,6 @@ import os
 import re
 import sqlite3
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -294,8 +293,4 @@ class CappedWriter:
 def too_large_disconnect(ctx):
     """The platform's answer to a write that reached the size limit under files/."""
     return ForceDisconnect(f"Connection to {ctx.host_label} closed by remote host.\n")
-
-
-def gmdate_stamp():
-    return time.strftime("%Y%m%d_%H%M%S", time.gmtime())
 
