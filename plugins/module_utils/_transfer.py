@@ -14,6 +14,7 @@ names a URL through ``redact_url`` only.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import traceback
@@ -133,6 +134,14 @@ def _transient_exceptions():
             _uexc.HTTPError, OSError)
 
 
+def _base_delay():
+    """First retry delay in seconds (the PANTHEON_RETRY_BASE_DELAY environment variable scales it, as for the API client)."""
+    try:
+        return max(0.0, float(os.environ.get('PANTHEON_RETRY_BASE_DELAY', '')) / 2)
+    except ValueError:
+        return 0.5
+
+
 def _need_requests():
     if not HAS_REQUESTS:
         raise TransferError('The Python library "requests" is required for downloads: %s' % (REQUESTS_IMPORT_ERROR or 'not installed'))
@@ -147,7 +156,7 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
     """
     _need_requests()
     http = session or requests.Session()
-    delay = 0.5
+    delay = _base_delay()
     last = None
     for attempt in range(attempts):
         if attempt:
@@ -350,7 +359,7 @@ class DownloadStream(object):
 
     def _chunks(self):
         failures = 0
-        delay = 0.5
+        delay = _base_delay()
         last_error = None
         refreshed_for = None
         while True:
@@ -404,7 +413,7 @@ class DownloadStream(object):
                         self.received += len(data)
                         progressed = True
                         failures = 0
-                        delay = 0.5
+                        delay = _base_delay()
                         if self.total is not None and self.received > self.total:
                             self._fail('%s sent more bytes than announced (%d > %d)' % (self.display_url, self.received, self.total))
                         yield data

@@ -117,7 +117,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.ACTIONGROUP
+  - pantheon.platform.attributes.actiongroup
 attributes:
   check_mode:
     support: full

@@ -56,7 +56,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.wait
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.ACTIONGROUP
+  - pantheon.platform.attributes.actiongroup
 attributes:
   check_mode:
     support: full

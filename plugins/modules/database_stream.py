@@ -66,7 +66,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.transfer_source
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.ACTIONGROUP
+  - pantheon.platform.attributes.actiongroup
 attributes:
   check_mode:
     support: full

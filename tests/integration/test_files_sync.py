@@ -1,0 +1,212 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pantheon.platform.files_sync through ansible-playbook: backups and local directories into an
+environment's files/ over real SSH and rsync, resumable downloads, flat memory, no secrets."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import os
+import sys
+import tarfile
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+from helpers.secrets import assert_no_secrets
+from transfer_helpers import api_post, latest_backup, run_module, seed, upload_file
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'benchmarks'))
+from files_sync_memory import inventory_for, make_rss_wrapper, module_peaks  # noqa: E402  pylint: disable=wrong-import-position
+
+MIB = 1024 * 1024
+
+
+def _files(emulator, site, env):
+    return emulator.state(site, env, digest=True)['files']
+
+
+def _pair(emulator, prefix, src_files, dst_files=None, backup=True):
+    spec = {'name': prefix + 'src', 'framework': 'drupal8', 'envs': ['dev', 'live'], 'files': src_files}
+    if backup:
+        spec['backups'] = [{'env': 'live', 'elements': ['files']}]
+    sites = seed(emulator, [spec, {'name': prefix + 'dst', 'framework': 'drupal8', 'envs': ['dev'],
+                                   'files': dst_files or {'count': 3}}])
+    return sites[prefix + 'src'], sites[prefix + 'dst']
+
+
+def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_prefix, tmp_path):
+    src, dst = _pair(emulator, site_prefix, {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2,
+                                              'folders': 3, 'empty_dirs': 1})
+    source = _files(emulator, src['name'], 'live')
+    args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True}
+
+    res, out = run_module(emulator, tmp_path, 'files_sync', args)
+    assert res.rc == 0, res.output
+    assert out['changed'] is True
+    assert out['source']['kind'] == 'backup' and out['source']['files'] == source['count'] == 30
+    assert out['files_sent'] >= 1 and out['files_deleted'] >= 1
+    assert out['rsync_stats']['total_file_size'] == source['bytes']
+    assert out['download']['bytes'] == out['source']['size'] and out['download']['resumes'] == 0
+    assert 'staging_path' not in out
+    target = _files(emulator, dst['name'], 'dev')
+    assert target['digest'] == source['digest']            # same paths, same bytes (unicode names too)
+    assert target['empty_dirs'] == source['empty_dirs'] == 1
+
+    res, out = run_module(emulator, tmp_path, 'files_sync', args)
+    assert res.rc == 0, res.output
+    assert out['changed'] is False and out['files_sent'] == 0 and out['files_deleted'] == 0
+
+    # a changed file on the target: check mode tells the truth and changes nothing
+    upload_file(emulator, dst['id'], 'dev', 'file-0000.txt', b'edited on the target\n')
+    edited = _files(emulator, dst['name'], 'dev')['digest']
+    res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True)
+    assert res.rc == 0, res.output
+    assert out['changed'] is True and out['files_sent'] == 1
+    assert out['examples']['sent'] == ['file-0000.txt']
+    assert '+ file-0000.txt' in out['diff']['prepared']
+    assert _files(emulator, dst['name'], 'dev')['digest'] == edited
+
+
+def test_local_directory_with_exclude_and_size_compare(emulator, site_prefix, tmp_path):
+    dummy, dst = _pair(emulator, site_prefix, {'count': 1}, backup=False)
+    src = tmp_path / 'export'
+    (src / 'nested' / 'déjà vu').mkdir(parents=True)
+    (src / 'nested' / 'déjà vu' / 'a b.txt').write_text('one\n')
+    (src / 'top.bin').write_bytes(os.urandom(3000))
+    (src / 'css').mkdir()
+    (src / 'css' / 'generated.css').write_text('body{}\n')
+    res, out = run_module(emulator, tmp_path, 'files_sync', {
+        'site': dst['name'], 'src': str(src), 'compare': 'size', 'exclude': ['css/'], 'delete': True})
+    assert res.rc == 0, res.output
+    assert out['changed'] is True and out['files_sent'] == 2
+    assert out['source'] == {'kind': 'src', 'path': str(src), 'files': 3, 'dirs': 3, 'links': 0,
+                             'bytes': 4 + 3000 + 7}
+    root = emulator.state(dst['name'], 'dev')['paths']['files']
+    assert open(os.path.join(root, 'nested', 'déjà vu', 'a b.txt')).read() == 'one\n'
+    assert not os.path.exists(os.path.join(root, 'css'))
+    assert sorted(os.listdir(root)) == ['nested', 'top.bin']      # seeded files were deleted
+
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'src': str(tmp_path / 'nope')})
+    assert res.rc != 0 and 'is not a directory' in out['msg']
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'src': str(src), 'url': 'https://x/y'})
+    assert res.rc != 0 and 'mutually exclusive' in out['msg']
+
+
+def _import_files_by_url(emulator, site_id, url):
+    workflow = api_post(emulator, 'sites/%s/environments/dev/workflows' % site_id,
+                        {'type': 'do_import', 'params': {'files': 1, 'url': url}})
+    session = emulator.api()
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        current = session.get('%s/sites/%s/workflows/%s' % (emulator.api_url, site_id, workflow['id']), timeout=30).json()
+        if current.get('result'):
+            return current
+        time.sleep(1)
+    raise AssertionError('do_import did not finish')
+
+
+def test_backup_above_url_import_limit_in_flat_memory(emulator, site_prefix, tmp_path):
+    """A files backup larger than the URL-import limit: the platform's import refuses it, files_sync
+    moves it; the module's peak memory is measured and compared with a tiny backup's."""
+    wrapper, log = make_rss_wrapper(str(tmp_path / 'wrapper'))
+    small_src, small_dst = _pair(emulator, site_prefix + 's', {'count': 4, 'size': 1000})
+    big_src, big_dst = _pair(emulator, site_prefix + 'b', {
+        'count': 4, 'size': 1000,
+        'big': [{'name': 'media/part-%d.bin' % n, 'size': '4MB', 'compressible': False} for n in range(3)]})
+    with emulator.limits(url_import_max_bytes=5 * MIB):
+        dummy, url = latest_backup(emulator, big_src['id'], 'live', 'files')
+        refused = _import_files_by_url(emulator, big_dst['id'], url)
+        assert refused['result'] != 'succeeded'
+        peaks = {}
+        for name, (src, dst) in (('small', (small_src, small_dst)), ('big', (big_src, big_dst))):
+            res, out = run_module(emulator, tmp_path, 'files_sync', {
+                'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True},
+                inventory=inventory_for(wrapper))
+            assert res.rc == 0, res.output
+            assert _files(emulator, dst['name'], 'dev')['digest'] == _files(emulator, src['name'], 'live')['digest']
+            peaks[name] = (module_peaks(log)[-1], out['source']['size'])
+    big_peak, big_size = peaks['big']
+    small_peak, small_size = peaks['small']
+    assert big_size > 5 * MIB
+    print('\nfiles_sync peak RSS: %.1f MiB for a %.1f MiB backup (ratio %.2f); %.1f MiB for a %.1f KiB backup'
+          % (big_peak / MIB, big_size / MIB, float(big_peak) / big_size, small_peak / MIB, small_size / 1024.0))
+    # flat: the big backup costs at most a few chunks more than a tiny one, far below its size
+    assert big_peak - small_peak < 8 * MIB, (big_peak, small_peak)
+    assert big_peak < 120 * MIB
+
+
+def test_connection_reset_mid_download_resumes_and_verifies(emulator, site_prefix, tmp_path):
+    src, dst = _pair(emulator, site_prefix, {
+        'count': 10, 'size': 2000, 'big': [{'name': 'media/video.bin', 'size': '3MB', 'compressible': False}]})
+    folder, dummy = latest_backup(emulator, src['id'], 'live', 'files')
+    emulator.faults({'match': {'channel': 'download', 'path': '%s/.*_files\\.tar\\.gz$' % folder},
+                     'action': {'truncate_after': 1500000}, 'times': 1})
+    try:
+        res, out = run_module(emulator, tmp_path, 'files_sync', {
+            'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}, 'delete': True})
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output
+    assert out['download']['resumes'] == 1 and out['download']['bytes'] == out['source']['size']
+    ranged = [r for r in emulator.requests(channel='download') if folder in r['path']]
+    assert len(ranged) >= 2
+    res, out = run_module(emulator, tmp_path, 'clone_verify', {
+        'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'elements': ['files']})
+    assert res.rc == 0, res.output
+    assert out['match'] is True and out['elements']['files']['target']['files'] == 11
+
+
+class _OneFile(http.server.BaseHTTPRequestHandler):
+    payload = b''
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):  # noqa: N802
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(self.payload)))
+        self.end_headers()
+        self.wfile.write(self.payload)
+
+
+@pytest.fixture()
+def evil_server():
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode='w') as tar:
+        for name in ('files_live/ok.txt', 'files_live/../../escaped.txt'):
+            info = tarfile.TarInfo(name)
+            info.size = 3
+            tar.addfile(info, io.BytesIO(b'bad'))
+    _OneFile.payload = gzip.compress(raw.getvalue())
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _OneFile)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield 'http://127.0.0.1:%d/archive/files.tar.gz?sig=secretvalue123' % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_unsafe_archive_is_refused_and_changes_nothing(emulator, site_prefix, tmp_path, evil_server):
+    dummy, dst = _pair(emulator, site_prefix, {'count': 1}, backup=False)
+    before = _files(emulator, dst['name'], 'dev')['digest']
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'url': evil_server, 'delete': True})
+    assert res.rc != 0
+    assert 'contains ".."' in out['msg'] and 'refusing' in out['msg']
+    assert _files(emulator, dst['name'], 'dev')['digest'] == before
+    assert 'secretvalue123' not in res.stdout + res.stderr
+
+
+def test_signed_url_and_token_stay_secret_at_vvvv(emulator, site_prefix, tmp_path):
+    src, dst = _pair(emulator, site_prefix, {'count': 5})
+    dummy, url = latest_backup(emulator, src['id'], 'live', 'files')
+    query = urllib.parse.urlsplit(url).query
+    res, dummy = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'url': url}, verbosity=4)
+    assert res.rc == 0, res.output
+    assert 'changed=1' in res.stdout
+    signature = dict(urllib.parse.parse_qsl(query))
+    secrets = {'machine token': emulator.machine_token, 'signed URL query': query, 'signed URL': url}
+    secrets.update(('query value %s' % key, value) for key, value in signature.items() if len(value) >= 6)
+    assert_no_secrets(res.stdout + res.stderr, secrets)
