@@ -15,34 +15,24 @@ import pytest
 
 from pantheon_emulator import content
 from pantheon_emulator.ssh import phpser
-from pantheon_emulator.ssh.testing import SSHClients, env_dir
-
-
-@pytest.fixture(scope="module")
-def clients(emulator):
-    return SSHClients(emulator)
+from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
 def d7(emulator):
     """A Drupal 7 site with files (dev only)."""
-    name = f"t{secrets.token_hex(3)}-d7"
-    return emulator.seed({"seed": 11, "sites": [{
-        "name": name, "framework": "drupal", "envs": ["dev"], "db": {"nodes": 12},
-        "files": {"count": 6, "size": 3000, "depth": 2, "folders": 2, "unicode": True}}]})[0]
+    return seed_site(emulator, "d7", 11, db={"nodes": 12},
+                     files={"count": 6, "size": 3000, "depth": 2, "folders": 2, "unicode": True})
 
 
 @pytest.fixture(scope="module")
 def d10(emulator):
-    name = f"t{secrets.token_hex(3)}-d10"
-    return emulator.seed({"seed": 12, "sites": [{
-        "name": name, "framework": "drupal8", "envs": ["dev"], "files": {"count": 4, "size": 2000}}]})[0]
+    return seed_site(emulator, "d10", 12, "drupal8", files={"count": 4, "size": 2000})
 
 
 @pytest.fixture(scope="module")
 def wp(emulator):
-    name = f"t{secrets.token_hex(3)}-wp"
-    return emulator.seed({"seed": 13, "sites": [{"name": name, "framework": "wordpress", "envs": ["dev"]}]})[0]
+    return seed_site(emulator, "wp", 13, "wordpress")
 
 
 def out(res):

@@ -9,23 +9,15 @@ import time
 
 import pytest
 
-from pantheon_emulator.ssh.testing import SSHClients, env_dir
+from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401 (fixture)
 
 LIMIT = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def clients(emulator):
-    return SSHClients(emulator)
-
-
-@pytest.fixture(scope="module")
 def site(emulator):
     """A Drupal 7 site whose files (incompressible) exceed LIMIT together, none alone."""
-    name = f"t{secrets.token_hex(3)}-lim"
-    return emulator.seed({"seed": 31, "sites": [{
-        "name": name, "framework": "drupal", "envs": ["dev"],
-        "files": {"count": 4, "size": 30000, "compressible": False}}]})[0]
+    return seed_site(emulator, "lim", 31, files={"count": 4, "size": 30000, "compressible": False})
 
 
 def closed_message(site_id, env="dev"):
@@ -54,9 +46,7 @@ def test_too_large_drush8_archive_closes_the_connection_and_leaves_the_partial_f
 
 
 def test_too_large_drush12_archive_and_dump_into_files(emulator, clients):
-    d10 = emulator.seed({"seed": 32, "sites": [{
-        "name": f"t{secrets.token_hex(3)}-lim12", "framework": "drupal8", "envs": ["dev"],
-        "files": {"count": 3, "size": 30000, "compressible": False}}]})[0]
+    d10 = seed_site(emulator, "lim12", 32, "drupal8", files={"count": 3, "size": 30000, "compressible": False})
     files = env_dir(emulator, d10["id"]) / "files"
     user = clients.app_user(d10["id"])
     with emulator.limits(max_file_bytes=LIMIT):
@@ -111,43 +101,43 @@ def test_rsync_and_sftp_cannot_write_a_file_at_the_limit(emulator, clients, site
     (env_dir(emulator, site["id"]) / "code" / "z-exact.bin").unlink()
 
 
-def test_idle_session_is_closed(emulator, clients, site):
-    with emulator.limits(ssh_idle_timeout=1):
-        started = time.monotonic()
-        proc = clients.popen(clients.app_user(site["id"]), "drush sql-cli", stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            proc.wait(timeout=15)  # stdin stays open and silent
-            stderr = proc.stderr.read()
-        finally:
-            proc.kill()
-            proc.communicate()
-        elapsed = time.monotonic() - started
-    assert proc.returncode == 255
-    assert closed_message(site["id"]) in stderr.decode()
-    assert 0.9 <= elapsed < 8
-
-
-def test_long_session_is_closed_even_when_busy(emulator, clients, site):
-    with emulator.limits(ssh_session_timeout=2, ssh_idle_timeout=600):
-        started = time.monotonic()
-        proc = clients.popen(clients.app_user(site["id"]), "drush sql-cli", stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            while proc.poll() is None and time.monotonic() - started < 15:
+def _session_until_closed(clients, site, keep_busy):
+    """Run ``drush sql-cli`` with stdin kept open (silent, or a statement every 0.2s) until the
+    server closes it; returns (exit status, stderr, seconds)."""
+    started = time.monotonic()
+    proc = clients.popen(clients.app_user(site["id"]), "drush sql-cli", stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        while proc.poll() is None and time.monotonic() - started < 15:
+            if keep_busy:
                 try:
                     proc.stdin.write(b"SELECT 1;\n")
                     proc.stdin.flush()
                 except BrokenPipeError:
                     break
-                time.sleep(0.2)
-            _, stderr = proc.communicate(timeout=15)
-        finally:
-            proc.kill()
-        elapsed = time.monotonic() - started
-    assert proc.returncode == 255
-    assert closed_message(site["id"]) in stderr.decode()
-    assert 1.9 <= elapsed < 8
+            time.sleep(0.1)
+        proc.wait(timeout=15)
+        stderr = proc.stderr.read().decode()
+    finally:
+        proc.kill()
+        proc.communicate()
+    return proc.returncode, stderr, time.monotonic() - started
+
+
+def test_idle_session_is_closed(emulator, clients, site):
+    with emulator.limits(ssh_idle_timeout=1):
+        status, stderr, elapsed = _session_until_closed(clients, site, keep_busy=False)
+    assert status == 255
+    assert closed_message(site["id"]) in stderr
+    assert 0.9 <= elapsed < 8
+
+
+def test_long_session_is_closed_even_when_busy(emulator, clients, site):
+    with emulator.limits(ssh_session_timeout=2, ssh_idle_timeout=1):
+        status, stderr, elapsed = _session_until_closed(clients, site, keep_busy=True)
+    assert status == 255
+    assert closed_message(site["id"]) in stderr
+    assert 1.9 <= elapsed < 8  # input every 0.2s keeps the 1s idle timer from firing
 
 
 def test_fault_disconnects_after_output_bytes_then_clears(emulator, clients, site):

@@ -8,20 +8,13 @@ import time
 
 import pytest
 
-from pantheon_emulator.ssh.testing import SSHClients, env_dir
-
-
-@pytest.fixture(scope="module")
-def clients(emulator):
-    return SSHClients(emulator)
+from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401 (fixture)
 
 
 @pytest.fixture(scope="module")
 def site(emulator):
-    name = f"t{secrets.token_hex(3)}-xfer"
-    return emulator.seed({"seed": 21, "sites": [{
-        "name": name, "framework": "drupal", "envs": {"dev": {}, "mdev1": {}},
-        "files": {"count": 5, "size": 4000, "depth": 2, "folders": 2}}]})[0]
+    return seed_site(emulator, "xfer", 21, envs={"dev": {}, "mdev1": {}},
+                     files={"count": 5, "size": 4000, "depth": 2, "folders": 2})
 
 
 def _tree(root):

@@ -21,6 +21,18 @@ from pantheon_emulator.ssh.confine import real_deepest
 WRITABLE_TOPS = ("files", "code")
 
 
+def _guarded(name, *path_positions):
+    """An SFTPServer method that first checks that its path arguments are writable."""
+    base = getattr(asyncssh.SFTPServer, name)
+
+    def method(self, *args):
+        for pos in path_positions:
+            self._check_writable(args[pos])  # pylint: disable=protected-access
+        return base(self, *args)
+    method.__name__ = name
+    return method
+
+
 class ConfinedSFTPServer(asyncssh.SFTPServer):
     """An SFTP server for one session (see module docstring)."""
 
@@ -106,43 +118,16 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
                 self._session.abort_soon()
         return data
 
-    def remove(self, path):
-        self._check_writable(path)
-        return super().remove(path)
-
-    def mkdir(self, path, attrs):
-        self._check_writable(path)
-        return super().mkdir(path, attrs)
-
-    def rmdir(self, path):
-        self._check_writable(path)
-        return super().rmdir(path)
-
-    def rename(self, oldpath, newpath):
-        self._check_writable(oldpath)
-        self._check_writable(newpath)
-        return super().rename(oldpath, newpath)
-
-    def posix_rename(self, oldpath, newpath):
-        self._check_writable(oldpath)
-        self._check_writable(newpath)
-        return super().posix_rename(oldpath, newpath)
-
-    def setstat(self, path, attrs):
-        self._check_writable(path)
-        return super().setstat(path, attrs)
-
-    def lsetstat(self, path, attrs):
-        self._check_writable(path)
-        return super().lsetstat(path, attrs)
-
-    def symlink(self, oldpath, newpath):
-        self._check_writable(newpath)
-        return super().symlink(oldpath, newpath)
-
-    def link(self, oldpath, newpath):
-        self._check_writable(newpath)
-        return super().link(oldpath, newpath)
+    # operations that change something: every path argument at these positions must be writable
+    remove = _guarded("remove", 0)
+    mkdir = _guarded("mkdir", 0)
+    rmdir = _guarded("rmdir", 0)
+    rename = _guarded("rename", 0, 1)
+    posix_rename = _guarded("posix_rename", 0, 1)
+    setstat = _guarded("setstat", 0)
+    lsetstat = _guarded("lsetstat", 0)
+    symlink = _guarded("symlink", 1)
+    link = _guarded("link", 1)
 
     def exit(self):
         if self._allowed:

@@ -4,9 +4,12 @@ git clients (used by tests/emulator/test_ssh*.py)."""
 from __future__ import annotations
 
 import os
+import secrets
 import shlex
 import subprocess
 from pathlib import Path
+
+import pytest
 
 
 class SSHClients:
@@ -74,3 +77,17 @@ class SSHClients:
 def env_dir(emulator, site_id, env="dev"):
     """The environment directory in the emulator's data directory (the SSH user's home)."""
     return Path(emulator.data_dir) / "sites" / site_id / "envs" / env
+
+
+def seed_site(emulator, suffix, seed, framework="drupal", envs=("dev",), **spec):
+    """Seed one site with a unique name; returns {id, name, framework, envs, created}."""
+    site = {"name": f"t{secrets.token_hex(3)}-{suffix}", "framework": framework,
+            "envs": envs if isinstance(envs, dict) else list(envs)}
+    site.update(spec)
+    return emulator.seed({"seed": seed, "sites": [site]})[0]
+
+
+@pytest.fixture(scope="module")
+def clients(emulator):
+    """SSHClients for the session emulator (import this fixture into a test module)."""
+    return SSHClients(emulator)
