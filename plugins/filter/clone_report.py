@@ -22,6 +22,7 @@ PHASE_COLOURS = {
     'checkpoint': '#b7c0cc',
     'resume': '#a1887f',
     'measure': '#7e57c2',
+    'strategy': '#c5a3ff',
     'target': '#26a69a',
     'archive': '#fb8c00',
     'code': '#43a047',
@@ -53,19 +54,19 @@ def _parse_time(value):
     return moment.timestamp()
 
 
-def _mb(value):
-    if value is None or value == '':
+def _size(value):
+    """Bytes as a short text (1 KB = 1024 bytes, 1 MB = 1024 KB, as the platform's limits count)."""
+    if value is None or value == '' or isinstance(value, bool):
         return '-'
     try:
         value = float(value)
     except (TypeError, ValueError):
         return '-'
-    mb = value / MIB
-    if mb >= 100:
-        return '%.0f MB' % mb
-    if mb >= 10:
-        return '%.1f MB' % mb
-    return '%.2f MB' % mb
+    for unit, factor in (('GB', MIB * 1024), ('MB', MIB), ('KB', 1024)):
+        if value >= factor:
+            amount = value / factor
+            return ('%.0f %s' if amount >= 100 else '%.1f %s') % (amount, unit)
+    return '%d B' % value
 
 
 def _duration(seconds):
@@ -188,8 +189,8 @@ def clone_fleet_summary(reports):
         source = report.get('source') or {}
         spans.append(_span(report))
         rows.append([_job(report), _endpoint(report, 'source'), _endpoint(report, 'target'),
-                     str(source.get('framework') or '-'), strategy, _mb(sizes.get('code')), _mb(sizes.get('database')),
-                     _mb(sizes.get('files')), _duration(_site_duration(report)), _verification(report),
+                     str(source.get('framework') or '-'), strategy, _size(sizes.get('code')), _size(sizes.get('database')),
+                     _size(sizes.get('files')), _duration(_site_duration(report)), _verification(report),
                      STATUS_LABELS[status]])
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     lines = ['  '.join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header] + rows]
@@ -214,7 +215,10 @@ def _nice_step(span, max_ticks=8):
     return max(1, int(span / max_ticks))
 
 
-def _svg_timeline(report, origin, total, width=560, height=22, axis=False):
+TIMELINE_WIDTH = 460
+
+
+def _svg_timeline(report, origin, total, width=TIMELINE_WIDTH, height=22):
     esc = html.escape
     parts = ['<svg class="timeline" width="%d" height="%d" viewBox="0 0 %d %d" role="img" aria-label="%s">'
              % (width, height, width, height, esc('phases of %s' % _job(report), quote=True))]
@@ -242,7 +246,7 @@ def _svg_timeline(report, origin, total, width=560, height=22, axis=False):
     return ''.join(parts)
 
 
-def _svg_axis(total, width=560, height=22):
+def _svg_axis(total, width=TIMELINE_WIDTH, height=22):
     step = _nice_step(total) if total > 0 else 1
     parts = ['<svg class="axis" width="%d" height="%d" viewBox="0 0 %d %d">' % (width, height, width, height)]
     parts.append('<line x1="0" y1="1" x2="%d" y2="1" stroke="#90a4ae"/>' % width)
@@ -271,16 +275,20 @@ th,td{border-bottom:1px solid #eceff1;padding:6px 8px;text-align:left;vertical-a
 th{background:#eceff1;font-weight:600}
 td.num{text-align:right;white-space:nowrap}
 td.job b{display:block}
+td.job{min-width:200px}
 td.job span{display:block;white-space:nowrap;color:#607d8b;font-size:12px}
+td.framework span{display:block}
 tr.axis th{background:#fff;padding-top:2px;padding-bottom:0}
 svg text{font-weight:normal}
-.reason{color:#546e7a;font-size:12px;max-width:340px}
+.reason{color:#546e7a;font-size:12px}
+tr.site td{border-bottom:none}
+tr.detail td{padding-top:0;font-size:12px;color:#546e7a}
+tr.detail .error{color:#c62828;word-break:break-word}
 .badge{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600}
 .status-succeeded{background:#e8f5e9;color:#2e7d32}
 .status-failed{background:#ffebee;color:#c62828}
 .status-checked{background:#fff8e1;color:#8d6e00}
 .v-match{color:#2e7d32}.v-mismatch,.v-error{color:#c62828}.v-skipped,.v-not-run{color:#78909c}
-td.error{color:#c62828;max-width:300px;font-size:12px;word-break:break-word}
 .legend span{display:inline-block;margin-right:12px;font-size:12px}
 .legend i{display:inline-block;width:12px;height:10px;margin-right:4px;vertical-align:middle}
 svg{display:block}
@@ -317,9 +325,8 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
     out.append('<div class="legend">%s</div>' % ''.join(
         '<span><i style="background:%s"></i>%s</span>' % (colour, esc(name)) for name, colour in PHASE_COLOURS.items()))
     out.append('<table id="sites"><thead><tr><th>Clone</th><th>Framework</th><th>Strategy</th><th>Code</th>'
-               '<th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th><th>Status</th>'
-               '<th>Errors</th></tr>')
-    out.append('<tr class="axis"><th colspan="6"></th><th>%s</th><th colspan="4"></th></tr></thead><tbody>'
+               '<th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th><th>Status</th></tr>')
+    out.append('<tr class="axis"><th colspan="6"></th><th>%s</th><th colspan="3"></th></tr></thead><tbody>'
                % _svg_axis(total))
     for report in sorted(reports, key=_job):
         status = _status(report)
@@ -333,24 +340,28 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
         out.append('<tr class="site" data-job="%s" data-status="%s" data-strategy="%s" data-verification="%s">'
                    % (esc(_job(report), quote=True), esc(status, quote=True), esc(_strategy(report), quote=True),
                       esc(verification, quote=True)))
-        out.append('<td class="job"><b>%s</b><span>%s &rarr; %s</span></td>'
+        out.append('<td class="job"><b>%s</b><span>%s &rarr;</span><span>%s</span></td>'
                    % (esc(_job(report)), esc(_endpoint(report, 'source')), esc(_endpoint(report, 'target'))))
+        drush = source.get('drush_version') if str(source.get('framework')).startswith('drupal') else None
         out.append('<td class="framework">%s%s</td>' % (
             esc(str(source.get('framework') or '-')),
-            (' <span class="reason">Drush %s</span>' % esc(str(source['drush_version']))) if source.get('drush_version') else ''))
-        out.append('<td class="strategy"><b>%s</b><div class="reason">%s</div></td>'
-                   % (esc(_strategy(report)), esc(str(strategy.get('reason') or ''))))
+            (' <span class="reason">Drush %s</span>' % esc(str(drush))) if drush else ''))
+        out.append('<td class="strategy"><b>%s</b></td>' % esc(_strategy(report)))
         for element in ('code', 'database', 'files'):
             out.append('<td class="num size" data-element="%s" data-bytes="%s">%s</td>'
                        % (element, esc(str(sizes.get(element) if sizes.get(element) is not None else ''), quote=True),
-                          esc(_mb(sizes.get(element)))))
+                          esc(_size(sizes.get(element)))))
         out.append('<td class="phases">%s</td>' % _svg_timeline(report, origin, total))
         out.append('<td class="num time">%s</td>' % esc(_duration(_site_duration(report))))
-        out.append('<td class="verification v-%s">%s%s</td>' % (
-            esc(verification.replace(' ', '-'), quote=True), esc(verification),
-            ('<div class="reason">%s</div>' % esc(details)) if details else ''))
-        out.append('<td class="status"><span class="badge status-%s">%s</span></td>' % (status, esc(STATUS_LABELS[status])))
-        out.append('<td class="error">%s</td></tr>' % esc(_error_text(report)))
+        out.append('<td class="verification v-%s">%s</td>' % (esc(verification.replace(' ', '-'), quote=True),
+                                                               esc(verification)))
+        out.append('<td class="status"><span class="badge status-%s">%s</span></td></tr>'
+                   % (status, esc(STATUS_LABELS[status])))
+        # A second row under each site: why this strategy, and what went wrong.
+        out.append('<tr class="detail" data-job="%s"><td></td><td colspan="6" class="reason">%s</td>'
+                   '<td colspan="3"><div class="elements">%s</div><div class="error">%s</div></td></tr>'
+                   % (esc(_job(report), quote=True), esc(str(strategy.get('reason') or '')), esc(details),
+                      esc(_error_text(report))))
     out.append('</tbody></table></body></html>')
     return '\n'.join(out) + '\n'
 

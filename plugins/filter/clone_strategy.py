@@ -20,15 +20,14 @@ NOTHING = 'none'
 
 
 def _mb(value):
-    """Bytes as a short human text in MB (1 MB = 1024 * 1024 bytes, as the platform limits count)."""
+    """Bytes as a short text (1 KB = 1024 bytes, 1 MB = 1024 KB, as the platform's limits count)."""
     if value is None:
         return 'unknown'
-    mb = value / MIB
-    if mb >= 100:
-        return '%.0f MB' % mb
-    if mb >= 10:
-        return '%.1f MB' % mb
-    return '%.2f MB' % mb
+    for unit, factor in (('GB', MIB * 1024), ('MB', MIB), ('KB', 1024)):
+        if value >= factor:
+            amount = value / factor
+            return ('%.0f %s' if amount >= 100 else '%.1f %s') % (amount, unit)
+    return '%d B' % value
 
 
 def _size(sizes, element):

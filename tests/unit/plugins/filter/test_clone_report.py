@@ -52,29 +52,37 @@ FLEET = [
 
 
 class Rows(html.parser.HTMLParser):
-    """Collect the site rows: attributes, cell texts by class, and phase rectangles."""
+    """Collect the site rows (a site row and its detail row): attributes, cell texts by class, phase rectangles."""
 
     def __init__(self):
         super().__init__()
-        self.rows, self.tags, self._row, self._cell = [], [], None, None
+        self.rows, self.tags, self._row, self._cell, self._outer = [], [], None, None, None
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         self.tags.append((tag, attrs))
-        if tag == 'tr' and 'site' in (attrs.get('class') or ''):
+        if tag == 'tr' and attrs.get('class') == 'site':
             self._row = {'attrs': attrs, 'cells': {}, 'rects': []}
             self.rows.append(self._row)
-        elif tag == 'td' and self._row is not None:
+        elif tag == 'tr' and attrs.get('class') == 'detail':
+            assert self.rows and self.rows[-1]['attrs']['data-job'] == attrs['data-job'], 'detail row follows its site row'
+            self._row = self.rows[-1]
+        elif tag in ('td', 'div') and self._row is not None and (tag == 'td' or attrs.get('class')):
+            self._outer = self._cell
             self._cell = attrs.get('data-element') or ((attrs.get('class') or '').split() or [''])[-1]
             self._row['cells'].setdefault(self._cell, '')
         elif tag == 'rect' and self._row is not None and attrs.get('class') == 'phase':
             self._row['rects'].append(attrs)
+        elif tag == 'svg' and self._row is not None:
+            self._row['svg'] = attrs
 
     def handle_endtag(self, tag):
         if tag == 'tr':
             self._row = None
         if tag in ('td', 'tr'):
             self._cell = None
+        elif tag == 'div' and self._row is not None:
+            self._cell = self._outer
 
     def handle_data(self, data):
         if self._row is not None and self._cell is not None:
@@ -127,7 +135,11 @@ def test_html_is_self_contained_and_has_a_row_per_site():
     assert rows['bravo']['attrs']['data-strategy'] == 'elements'
     assert rows['charlie']['attrs']['data-status'] == 'failed'
     assert rows['alpha']['attrs']['data-verification'] == 'match'
-    assert 'because alpha' in rows['alpha']['cells']['strategy']
+    assert rows['alpha']['cells']['strategy'] == 'archive'
+    assert rows['alpha']['cells']['reason'] == 'because alpha'
+    assert rows['alpha']['cells']['database'] == '3.0 MB'
+    assert rows['alpha']['cells']['error'] == ''
+    assert rows['alpha']['cells']['elements'] == 'code ok, files ok'
     assert rows['charlie']['cells']['error'] == 'files: rsync failed <oops> & more'
     assert 'rsync failed &lt;oops&gt; &amp; more' in page
     assert rows['bravo']['cells']['framework'].startswith('wordpress')
@@ -138,13 +150,14 @@ def test_html_phase_bars_share_one_time_axis():
     alpha = {r['data-phase']: r for r in rows['alpha']['rects']}
     bravo = {r['data-phase']: r for r in rows['bravo']['rects']}
     assert list(alpha) == ['preflight', 'archive', 'cleanup', 'verify']
-    # the axis runs from 0 s (alpha starts) to 45 s (bravo ends) over 560 px
-    scale = 560 / 45
+    # the axis runs from 0 s (alpha starts) to 45 s (bravo ends) over the timeline's width
+    width = float(rows['alpha']['svg']['width'])
+    scale = width / 45
     assert float(alpha['preflight']['x']) == pytest.approx(0)
     assert float(alpha['archive']['x']) == pytest.approx(2 * scale, abs=0.01)
     assert float(alpha['archive']['width']) == pytest.approx(30 * scale, abs=0.01)
     assert float(bravo['preflight']['x']) == pytest.approx(10 * scale, abs=0.01)
-    assert float(bravo['database']['x']) + float(bravo['database']['width']) == pytest.approx(560, abs=0.02)
+    assert float(bravo['database']['x']) + float(bravo['database']['width']) == pytest.approx(width, abs=0.02)
     failed = rows['charlie']['rects'][-1]
     assert failed['data-phase'] == 'files' and failed['data-outcome'] == 'failed'
 
