@@ -153,6 +153,14 @@ kind:
   description: The O(kind) imported.
   returned: success
   type: str
+reason:
+  description:
+    - Why the module failed, machine-readable. Pre-checks that changed nothing - V(too_large) (above
+      O(max_size_mb)), V(unknown_size), V(insecure_url), V(invalid_url), V(unreachable), V(invalid_option). The
+      import itself - V(workflow_failed) (the message is the platform's reason).
+  returned: failure
+  type: str
+  sample: too_large
 '''
 
 from urllib.parse import urlsplit

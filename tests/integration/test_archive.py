@@ -8,31 +8,16 @@ is scanned for the archive names.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
-import sqlite3
-import tarfile
 
 import pytest
 
+from clone_steps_helpers import (ANY_ARCHIVE_NAME, KEEP, last_request_id, play_env, statuses, table_counts, tar_members,
+                                 tree)
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
-
-KEEP = '''
-    - name: keep results for the test
-      ansible.builtin.copy:
-        content: "{{ %s | to_json }}"
-        dest: "{{ keep_file }}"
-        mode: "0600"
-      no_log: true
-'''
-ANY_ARCHIVE_NAME = re.compile(r'[0-9a-f]{40}\.(?:tgz|tar\.gz)')
-
-
-def play_env(emulator, tmp_path):
-    return dict(emulator.env, PANTHEON_CACHE_DIR=str(tmp_path / 'cache'))
 
 
 def files_dir(emulator, site, env='dev'):
@@ -47,29 +32,6 @@ def fetch(emulator, url):
     return emulator.http().get(url, timeout=60)
 
 
-def members(blob):
-    with tarfile.open(fileobj=io.BytesIO(blob), mode='r:gz') as tar:
-        return dict((m.name, tar.extractfile(m).read() if m.isfile() else None) for m in tar.getmembers())
-
-
-def tree(root):
-    """{relative path: bytes} of the regular files under ``root``."""
-    found = {}
-    for dirpath, dummy, filenames in os.walk(root):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            with open(path, 'rb') as f:
-                found[os.path.relpath(path, root)] = f.read()
-    return found
-
-
-def table_counts(sql_text):
-    db = sqlite3.connect(':memory:')
-    db.executescript(sql_text)
-    return dict((name, db.execute('SELECT COUNT(*) FROM "%s"' % name).fetchone()[0])
-                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-
-
 def no_archive_names(res, names):
     text = res.stdout + res.stderr
     assert_no_secrets(text, dict(('archive name %d' % i, n) for i, n in enumerate(names)))
@@ -78,11 +40,6 @@ def no_archive_names(res, names):
 
 def ssh_commands(emulator, since):
     return [r['path'] for r in emulator.requests(channel='ssh', since=since)]
-
-
-def last_request_id(emulator):
-    rows = emulator.requests()
-    return rows[-1]['id'] if rows else 0
 
 
 @pytest.fixture(scope='module')
@@ -160,7 +117,7 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
     for result, with_files in ((full, True), (nofiles, False)):
         resp = fetch(emulator, result['url'])
         assert resp.status_code == 200 and len(resp.content) == result['size']
-        got = members(resp.content)
+        got = tar_members(resp.content)
         assert 'MANIFEST.ini' in got and b'docroot = "code"' in got['MANIFEST.ini']
         sqls = [n for n in got if n.endswith('.sql')]
         assert sqls == ['pantheon.sql']
@@ -259,7 +216,7 @@ def test_drush12_archive(emulator, sites, tmp_path):
 
     resp = fetch(emulator, d12['url'])
     assert resp.status_code == 200 and len(resp.content) == d12['size']
-    got = members(resp.content)
+    got = tar_members(resp.content)
     assert b'generator: \'Drush archive:dump\'' in got['MANIFEST.yml']
     assert table_counts(got['database/database.sql'].decode()) == state['db']['tables']
     assert 'code/index.php' in got and 'code/sites/default/settings.php' not in got
@@ -306,7 +263,7 @@ def test_too_large_fails_and_leaves_no_partial_file(emulator, sites, tmp_path):
     assert res.rc == 0, res.output
     for task, site in (('drush 8', 'd7'), ('drush 12', 'd8')):
         result = res.task(task)
-        assert [t['status'] for t in res.tasks if t['name'] == task] == ['failed']
+        assert statuses(res, task) == ['failed']
         assert result['reason'] == 'too_large', result
         assert 'too large' in result['msg'] and 'exclude_files: true' in result['msg']
         assert listing(dirs[site]) == before[site]

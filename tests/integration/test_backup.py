@@ -8,55 +8,18 @@ machine token, the session and the signed URLs' query strings.
 
 from __future__ import annotations
 
-import glob
 import gzip
-import io
 import json
-import os
-import sqlite3
-import tarfile
 import urllib.parse
 import uuid
 
 import pytest
 
+from clone_steps_helpers import (KEEP, code_tree, known_secrets, last_request_id, play_env, statuses, table_counts, tar_members,
+                                 workflow_posts)
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
 from pantheon_emulator.store import Store
-
-# Keeps a (no_log) result where the test can read it: the printed output never shows it.
-KEEP = '''
-    - name: keep results for the test
-      ansible.builtin.copy:
-        content: "{{ %s | to_json }}"
-        dest: "{{ keep_file }}"
-        mode: "0600"
-      no_log: true
-'''
-
-
-def play_env(emulator, tmp_path):
-    return dict(emulator.env, PANTHEON_CACHE_DIR=str(tmp_path / 'cache'))
-
-
-def known_secrets(emulator, tmp_path, urls=()):
-    """The token, the cached session and the query string of every signed URL."""
-    found = {'machine token': emulator.machine_token}
-    for i, path in enumerate(glob.glob(str(tmp_path / 'cache' / 'session-*.json'))):
-        with open(path, encoding='utf-8') as f:
-            found['session %d' % i] = json.load(f)['session']
-    for i, url in enumerate(urls):
-        found['signed query %d' % i] = urllib.parse.urlsplit(url).query
-    return found
-
-
-def last_request_id(emulator):
-    rows = emulator.requests()
-    return rows[-1]['id'] if rows else 0
-
-
-def workflow_posts(emulator, since):
-    return [r for r in emulator.requests(since=since) if r['method'] == 'POST' and r['path'].endswith('/workflows')]
 
 
 def download(emulator, url):
@@ -65,38 +28,17 @@ def download(emulator, url):
     return resp.content
 
 
-def code_files(state):
-    """Relative paths of the checkout, without .git and the files directory."""
-    root = state['paths']['code']
-    found = set()
-    for dirpath, dirnames, filenames in os.walk(root):
-        rel_dir = os.path.relpath(dirpath, root)
-        dirnames[:] = [d for d in dirnames if d != '.git' and not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                found.add(os.path.normpath(os.path.join(rel_dir, name)))
-    return found
-
-
 def check_archive(emulator, element, blob, state):
     """The downloaded archive of ``element`` holds the environment's content."""
     if element == 'database':
-        sql = gzip.decompress(blob).decode('utf-8')
-        db = sqlite3.connect(':memory:')
-        db.executescript(sql)
-        tables = dict((name, db.execute('SELECT COUNT(*) FROM "%s"' % name).fetchone()[0])
-                      for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
-        assert tables == state['db']['tables']
+        assert table_counts(gzip.decompress(blob).decode('utf-8')) == state['db']['tables']
         return
-    with tarfile.open(fileobj=io.BytesIO(blob), mode='r:gz') as tar:
-        members = [m for m in tar.getmembers() if m.isfile()]
+    members = dict((name, data) for name, data in tar_members(blob).items() if data is not None)
     if element == 'files':
         assert len(members) == state['files']['count']
-        assert sum(m.size for m in members) == state['files']['bytes']
+        assert sum(len(data) for data in members.values()) == state['files']['bytes']
     else:
-        names = set(m.name.split('/', 1)[1] for m in members)
-        assert names == code_files(state)
+        assert dict((name.split('/', 1)[1], data) for name, data in members.items()) == code_tree(state)
 
 
 @pytest.fixture(scope='module')
@@ -387,6 +329,6 @@ def test_clear_errors_change_nothing(emulator, tmp_path, d8_site):
     assert 'keep_for must be at least 1 day, got 0' in res.task('zero days')['msg']
     assert 'element' in res.task('unknown element')['msg'] and 'everything' in res.task('unknown element')['msg']
     for name in ('no such site', 'no such env', 'no elements', 'zero days', 'unknown element'):
-        assert [t['status'] for t in res.tasks if t['name'] == name] == ['failed']
+        assert statuses(res, name) == ['failed']
         assert 'Traceback' not in json.dumps(res.task(name))
     assert workflow_posts(emulator, since) == []

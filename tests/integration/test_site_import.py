@@ -8,77 +8,16 @@ and start no workflow; -vvvv output never shows a token, a signed query or an ar
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import re
-import sqlite3
 import urllib.parse
 
 import pytest
 
+from clone_steps_helpers import (ANY_ARCHIVE_NAME, KEEP, code_tree, db_dump, known_secrets, last_request_id, play_env,
+                                 statuses, workflow_posts)
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
-
-KEEP = '''
-    - name: keep results for the test
-      ansible.builtin.copy:
-        content: "{{ %s | to_json }}"
-        dest: "{{ keep_file }}"
-        mode: "0600"
-      no_log: true
-'''
-ANY_ARCHIVE_NAME = re.compile(r'[0-9a-f]{40}\.(?:tgz|tar\.gz)')
-
-
-def play_env(emulator, tmp_path):
-    return dict(emulator.env, PANTHEON_CACHE_DIR=str(tmp_path / 'cache'))
-
-
-def known_secrets(emulator, tmp_path, urls=(), names=()):
-    found = {'machine token': emulator.machine_token}
-    for i, path in enumerate(glob.glob(str(tmp_path / 'cache' / 'session-*.json'))):
-        with open(path, encoding='utf-8') as f:
-            found['session %d' % i] = json.load(f)['session']
-    for i, url in enumerate(urls):
-        query = urllib.parse.urlsplit(url).query
-        if query:
-            found['signed query %d' % i] = query
-    for i, name in enumerate(names):
-        found['archive name %d' % i] = name
-    return found
-
-
-def last_request_id(emulator):
-    rows = emulator.requests()
-    return rows[-1]['id'] if rows else 0
-
-
-def workflow_posts(emulator, since, site_id=None):
-    return [r['path'] for r in emulator.requests(since=since)
-            if r['method'] == 'POST' and r['path'].endswith('/workflows') and (site_id is None or site_id in r['path'])]
-
-
-def db_dump(state):
-    db = sqlite3.connect('file:%s?mode=ro' % state['paths']['db'], uri=True)
-    try:
-        return list(db.iterdump())
-    finally:
-        db.close()
-
-
-def code_tree(state):
-    """{relative path: bytes} of the checkout without .git and the files directory."""
-    root = state['paths']['code']
-    found = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d != '.git' and not os.path.islink(os.path.join(dirpath, d))]
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                with open(path, 'rb') as f:
-                    found[os.path.relpath(path, root)] = f.read()
-    return found
 
 
 def site_id(emulator, name):
@@ -390,7 +329,7 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
     }
     for task, (reason, text) in expected.items():
         result = res.task(task)
-        assert [t['status'] for t in res.tasks if t['name'] == task] == ['failed'], task
+        assert statuses(res, task) == ['failed'], task
         assert result['reason'] == reason, (task, result)
         assert text in result['msg'], (task, result['msg'])
         assert 'secret-path' not in result['msg'] and '_files' not in result['msg']
