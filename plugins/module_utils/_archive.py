@@ -95,6 +95,10 @@ def drush_command(fmt, path, exclude_files, exclude_code_paths=()):
         argv = ['drush', 'archive-dump', '--destination=%s' % path]
         if exclude_files:
             argv.append('--tar-options=--exclude=code/sites/default/files')
+        else:
+            # Leave out archives this module made earlier (a stale archive would end up inside the new one).
+            argv.append('--tar-options=' + ' '.join('--exclude=code/%s%s%s' % (FILES_PREFIX, '[0-9a-f]' * 40, suffix)
+                                                    for suffix in sorted(set(SUFFIX.values()))))
         argv.append('--overwrite')
         return argv
     argv = ['drush', 'archive:dump', '--destination=%s' % path, '--code', '--db']

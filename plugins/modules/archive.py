@@ -104,6 +104,8 @@ notes:
     verbosity, but the registered variable holds everything. Failure messages and the result of O(state=absent)
     never hold the name. Do not print RV(path) or RV(url) yourself, and remove the archive (O(state=absent)) in an
     C(always) section as soon as the import is done.
+  - With Drush 8 the archive leaves out earlier archives named the way this module names them, so a stale archive
+    never ends up inside a new one. Drush 11+ offers no way to exclude files; remove stale archives first.
   - Pantheon has no C(rm) over SSH; the module removes files with C(rsync --delete) from an empty directory, limited
     to the archive's name (and, after a failed Drush 8 run, to the working C(.tar) file that run left).
   - Requires C(rsync) and C(ssh) on the host that runs the module, and an SSH key registered with the account.
