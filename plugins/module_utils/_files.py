@@ -32,6 +32,8 @@ PLATFORM_MAX_FILE = 256 * 1024 * 1024
 _TOP_FOLDER_RE = re.compile(r'^files(_[A-Za-z0-9-]+)?$')
 _STAT_LINE_RE = re.compile(r'^([A-Z][A-Za-z ]+?):\s+([\d,.]+)')
 EXAMPLES_KEPT = 20
+# rsync prints bytes it cannot show in the current locale (and a backslash before '#') as \#ooo
+_RSYNC_ESCAPE_RE = re.compile(br'\\#([0-7]{3})')
 
 
 class UnsafeArchive(PantheonError):
@@ -165,6 +167,12 @@ def _number(text):
         return 0
 
 
+def rsync_name(raw):
+    """A path as rsync printed it (bytes) -> text, undoing rsync's ``\\#ooo`` escapes."""
+    raw = _RSYNC_ESCAPE_RE.sub(lambda match: bytes([int(match.group(1), 8)]), raw)
+    return raw.decode('utf-8', 'backslashreplace')
+
+
 def parse_stats(lines):
     """rsync --stats lines -> {snake_case_name: int}."""
     stats = {}
@@ -198,12 +206,14 @@ class ItemizedChanges(object):
             self.examples[kind].append(path)
 
     def feed(self, raw):
-        line = raw.decode('utf-8', 'replace').rstrip('\n')
+        raw = raw.rstrip(b'\n')
+        line = raw.decode('utf-8', 'replace')
         if line.startswith('*deleting'):
             self.deleted += 1
-            self._example('deleted', line[len('*deleting'):].strip())
+            self._example('deleted', rsync_name(raw[len('*deleting'):].strip()))
             return
         code, dummy, path = line.partition(' ')
+        path = rsync_name(raw.partition(b' ')[2])
         if len(code) == 11 and code[0] in '<>ch.' and code[1] in 'fdLDS':
             if code[1] == 'f' and code[0] in '<>':
                 self.sent += 1
@@ -272,13 +282,12 @@ def iter_manifest(target, path=FILES_DIR, checksum=True, timeout=None, empty_dir
     argv += ['-e', target.rsh(), target.rsync_remote(path.rstrip('/') + '/'), empty_dir.rstrip('/') + '/']
     with Stream(argv, timeout=timeout) as child:
         for raw in child.lines():
-            line = raw.decode('utf-8', 'surrogateescape').rstrip('\n')
-            parts = line.split('|', 4)
+            parts = raw.rstrip(b'\n').split(b'|', 4)
             if len(parts) != 5 or len(parts[0]) != 11:
                 continue
-            code, size, mtime, digest, name = parts
+            code, size, mtime, digest = (part.decode('ascii', 'replace') for part in parts[:4])
             kind = code[1]
-            name = name.rstrip('/')
+            name = rsync_name(parts[4]).rstrip('/')
             if not name or name == '.':
                 continue
             if kind == 'd':
