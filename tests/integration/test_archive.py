@@ -192,6 +192,10 @@ def test_drush12_archive(emulator, sites, tmp_path):
     site = sites['d8']
     state = emulator.state(site, 'dev')
     before = listing(state['paths']['files'])
+    # Database settings in settings.php, which Drush 11+ refuses to archive (written here so the test
+    # does not depend on how the emulator seeds settings.php).
+    with open(os.path.join(state['paths']['code'], 'sites', 'default', 'settings.php'), 'a', encoding='utf-8') as f:
+        f.write("$databases['default']['default'] = ['driver' => 'mysql', 'database' => 'pantheon'];\n")
     keep_file = tmp_path / 'keep.json'
     res = run_playbook('''
 - hosts: localhost
