@@ -122,8 +122,11 @@ def public_state(url, params):
     except TransferError as e:
         if e.status in (404, 410):
             return False, None
-        raise PantheonError('The archive URL under https://%s/... did not answer as expected: HTTP %s'
-                            % (url.split('/')[2], e.status or 'no answer'))
+        hint = ''
+        if e.status in (401, 403):
+            hint = ' (is the environment locked with a password? The platform could not download the archive either)'
+        raise PantheonError('The archive URL under https://%s/... did not answer as expected: HTTP %s%s'
+                            % (url.split('/')[2], e.status or 'no answer', hint))
 
 
 def _rsync(module, target, args, what):
