@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark: backup downloads from the Pantheon emulator's signed storage URLs.
 
 Starts an emulator in a temporary directory, plants a sparse backup archive of --size-mb
@@ -140,7 +139,7 @@ def main():
         chunk = args.chunk_kb * 1024
         ceiling = raw_tls_ceiling(emu, min(args.size_mb, 512) * MIB, chunk)
         report(f"1 client, {args.size_mb} MiB", *measure(emu, [signed_url(emu, api, one)], chunk), ceiling=ceiling)
-        urls = [signed_url(emu, api, many) for _ in range(args.clients)]
+        urls = [signed_url(emu, api, many) for _i in range(args.clients)]
         report(f"{args.clients} clients x {args.client_size_mb} MiB", *measure(emu, urls, chunk))
     finally:
         emu.stop()

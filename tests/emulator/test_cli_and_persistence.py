@@ -101,7 +101,7 @@ def test_flags_exports_faults_file_and_restart(tmp_path):
         assert s.get(f"{emu.api_url}/site-names/keep-me").json()["id"] == site["id"]
         history = s.get(f"{emu.api_url}/sites/{site['id']}/workflows").json()
         assert history[0]["id"] == wf.json()["id"]
-        for _ in range(100):
+        for _i in range(100):
             polled = s.get(f"{emu.api_url}/sites/{site['id']}/workflows/{wf.json()['id']}").json()
             if polled["result"]:
                 break
@@ -121,7 +121,7 @@ def test_exports_lines(tmp_path):
                             text=True)
     try:
         info = json.loads(proc.stdout.readline())
-        exports = dict(proc.stdout.readline().strip()[len("export "):].split("=", 1) for _ in range(5))
+        exports = dict(proc.stdout.readline().strip()[len("export "):].split("=", 1) for _i in range(5))
     finally:
         proc.terminate()
         proc.wait(15)

@@ -50,7 +50,7 @@ def _backup_path(emulator, site_id, filename):
 
 def test_50_concurrent_downloads_all_succeed(emulator, client):
     site = _seed_sparse(emulator, 4)
-    urls = [client.backup_url(site["id"], "live", "files") for _ in range(50)]
+    urls = [client.backup_url(site["id"], "live", "files") for _i in range(50)]
     filename = urls[0].split("?")[0].rsplit("/", 1)[1]
     want = _file_digest(_backup_path(emulator, site["id"], filename))
     with ThreadPoolExecutor(max_workers=50) as pool:

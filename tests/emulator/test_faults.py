@@ -24,7 +24,7 @@ def _user_path(emulator):
 def test_sequence(emulator, client):
     emulator.faults({"match": {"channel": "http", "path": _user_path(emulator)},
                      "sequence": [{"status": 503}, None, {"status": 429, "retry_after": 2}]})
-    got = [client.get(f"users/{emulator.user_id}") for _ in range(5)]
+    got = [client.get(f"users/{emulator.user_id}") for _i in range(5)]
     assert [r.status_code for r in got] == [503, 200, 429, 200, 200]
     assert got[2].headers["Retry-After"] == "2"
     assert isinstance(got[0].json(), str) and isinstance(got[2].json(), str)
@@ -36,15 +36,15 @@ def test_times_after_and_method(emulator, client):
                       "action": {"status": 502}, "times": 1, "after": 1},
                      {"match": {"channel": "http", "method": "POST", "path": "^/api/track$"},
                       "action": {"status": 500}, "times": 2}])
-    assert [client.get(f"users/{emulator.user_id}").status_code for _ in range(3)] == [200, 502, 200]
-    assert [client.post("track", {}).status_code for _ in range(3)] == [500, 500, 204]
+    assert [client.get(f"users/{emulator.user_id}").status_code for _i in range(3)] == [200, 502, 200]
+    assert [client.post("track", {}).status_code for _i in range(3)] == [500, 500, 204]
 
 
 def _pattern(emulator, client, seed):
     emulator.clear_faults()
     emulator.faults({"match": {"channel": "http", "path": _user_path(emulator)},
                      "action": {"status": 503}, "probability": 0.5, "seed": seed})
-    return [client.get(f"users/{emulator.user_id}").status_code for _ in range(30)]
+    return [client.get(f"users/{emulator.user_id}").status_code for _i in range(30)]
 
 
 def test_probability_is_deterministic_with_a_seed(emulator, client):

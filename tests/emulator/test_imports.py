@@ -45,24 +45,18 @@ def test_files_import_replaces_the_files(emulator, client, pair):
     assert got == want and got["count"] == 7
 
 
-def test_url_import_over_the_limit_fails_and_changes_nothing(emulator, client, pair):
+@pytest.mark.parametrize("limits,reason", [
+    ({"url_import_max_bytes": 200}, "limit for URL imports"),
+    ({"max_file_bytes": 100}, "cannot be written to the Pantheon filesystem"),
+])
+def test_import_over_a_limit_fails_and_changes_nothing(emulator, client, pair, limits, reason):
     src, dst = pair
     before = emulator.state(dst["name"], "dev", digest=True)
-    with emulator.limits(url_import_max_bytes=200):
+    with emulator.limits(**limits):
         wf = _import(client, dst["id"], "dev", "files", client.backup_url(src["id"], "live", "files"))
     assert wf["result"] == "failed"
-    assert "limit for URL imports" in wf["final_task"]["reason"]
+    assert reason in wf["final_task"]["reason"]
     assert "?" not in wf["final_task"]["reason"], "no signed query string in the reason"
-    assert emulator.state(dst["name"], "dev", digest=True)["files"] == before["files"]
-
-
-def test_file_of_max_size_cannot_be_imported(emulator, client, pair):
-    src, dst = pair
-    before = emulator.state(dst["name"], "dev", digest=True)
-    with emulator.limits(max_file_bytes=100):
-        wf = _import(client, dst["id"], "dev", "files", client.backup_url(src["id"], "live", "files"))
-    assert wf["result"] == "failed"
-    assert "cannot be written to the Pantheon filesystem" in wf["final_task"]["reason"]
     assert emulator.state(dst["name"], "dev", digest=True)["files"] == before["files"]
 
 

@@ -58,13 +58,17 @@ async def faults_get(request):
     return web.json_response(request.app["store"].list_faults())
 
 
-async def faults_post(request):
-    body = await _body(request)
+def _created(key, func, *args):
+    """201 {key: func(*args)}, or 400 naming what the store refused."""
     try:
-        ids = request.app["store"].add_faults(body if body is not None else [])
+        return web.json_response({key: func(*args)}, status=201)
     except StoreError as exc:
         return _err(400, str(exc))
-    return web.json_response({"ids": ids}, status=201)
+
+
+async def faults_post(request):
+    body = await _body(request)
+    return _created("ids", request.app["store"].add_faults, body if body is not None else [])
 
 
 async def faults_delete(request):
@@ -104,11 +108,7 @@ async def ssh_keys_post(request):
             line = json.loads(raw).get("public_key", "")
         except (ValueError, AttributeError):
             return _err(400, "body must be {\"public_key\": \"ssh-ed25519 AAAA...\"} or the key line")
-    try:
-        key = request.app["store"].add_authorized_key(line)
-    except StoreError as exc:
-        return _err(400, str(exc))
-    return web.json_response({"key": key}, status=201)
+    return _created("key", request.app["store"].add_authorized_key, line)
 
 
 async def ssh_keys_delete(request):

@@ -4,7 +4,6 @@ bodies of ../shared/reference/pantheon-api.md."""
 from __future__ import annotations
 
 import json
-import re
 import uuid
 
 from aiohttp import web
@@ -12,8 +11,6 @@ from aiohttp import web
 from pantheon_emulator import workflows
 from pantheon_emulator.store import SITE_NAME_RE, branch_for_env
 from pantheon_emulator.web import signed_url
-
-UUID_RE = re.compile(r"^[a-f0-9]{8}-([a-f0-9]{4}-){3}[a-f0-9]{12}$", re.IGNORECASE)
 
 
 class ApiError(Exception):
@@ -289,6 +286,13 @@ def _workflow_body(body):
     return wf_type, params
 
 
+def _accepted(store, owner, site_id, env, uid, wf_type, params):
+    """Create a workflow, start it in the background, answer 202 with the workflow object."""
+    wf = workflows.create(store, owner, site_id, env, uid, wf_type, params)
+    store.run_workflow_async(wf["id"])
+    return web.json_response(workflows.to_api(store, wf), status=202)
+
+
 async def user_workflows_post(request):
     store = request.app["store"]
     uid = own_user(request)
@@ -307,9 +311,7 @@ async def user_workflows_post(request):
         role = store.org_role(org_id, uid)
         if not store.get_org(org_id) or role is None or role == "unprivileged":
             raise ApiError(403, f"You may not create sites in organization {org_id}.")
-    wf = workflows.create(store, "user", None, None, uid, "create_site", params)
-    store.run_workflow_async(wf["id"])
-    return web.json_response(workflows.to_api(store, wf), status=202)
+    return _accepted(store, "user", None, None, uid, "create_site", params)
 
 
 async def site_workflows_post(request):
@@ -320,9 +322,7 @@ async def site_workflows_post(request):
         raise ApiError(400, f"Unsupported site workflow type {wf_type}.")
     if wf_type == "deploy_product" and not (params.get("product_id") or params.get("upstream_id")):
         raise ApiError(400, "product_id is required.")
-    wf = workflows.create(store, "site", site["id"], None, uid, wf_type, params)
-    store.run_workflow_async(wf["id"])
-    return web.json_response(workflows.to_api(store, wf), status=202)
+    return _accepted(store, "site", site["id"], None, uid, wf_type, params)
 
 
 async def env_workflows_post(request):
@@ -334,9 +334,7 @@ async def env_workflows_post(request):
         raise ApiError(400, f"Unsupported environment workflow type {wf_type}.")
     if wf_type in ("do_import", "do_migration") and not isinstance(params.get("url"), str):
         raise ApiError(400, "url is required.")
-    wf = workflows.create(store, "env", site["id"], env, uid, wf_type, params)
-    store.run_workflow_async(wf["id"])
-    return web.json_response(workflows.to_api(store, wf), status=202)
+    return _accepted(store, "env", site["id"], env, uid, wf_type, params)
 
 
 async def site_workflow_get(request):

@@ -112,8 +112,8 @@ def code_files(framework, site_name, rng):
                                         indent=4) + "\n",
             "core/lib/Drupal.php": "<?php\nnamespace Drupal;\nclass Drupal {\n  const VERSION = '10.3.6';\n}\n",
             "core/modules/system/system.info.yml": "name: System\ntype: module\ncore_version_requirement: ^10\n",
-            "sites/default/settings.php": common_settings + f"$settings['hash_salt'] = '{salt}';\n"
-                                          "$settings['config_sync_directory'] = 'sites/default/files/config';\n",
+            "sites/default/settings.php": (common_settings + f"$settings['hash_salt'] = '{salt}';\n"
+                                           "$settings['config_sync_directory'] = 'sites/default/files/config';\n"),
             "sites/default/default.settings.php": "<?php\n// Default Drupal settings.\n",
             "modules/README.txt": "Place contributed and custom modules here.\n",
             "themes/README.txt": "Place contributed and custom themes here.\n",
@@ -155,7 +155,7 @@ def write_code_tree(dest, framework, site_name, extra=None, seed=0):
 
 # ====================================================================== database
 def _sentence(rng, words):
-    return " ".join(rng.choice(LOREM) for _ in range(words)).capitalize()
+    return " ".join(rng.choice(LOREM) for _i in range(words)).capitalize()
 
 
 def php_string(value):
@@ -266,7 +266,7 @@ def _write_content(path, size, compressible, rng, stream):
         while left > 0:
             n = min(left, MIB)
             if compressible:
-                line = (" ".join(rng.choice(LOREM) for _ in range(12)) + "\n").encode()
+                line = (" ".join(rng.choice(LOREM) for _i in range(12)) + "\n").encode()
                 block = (line * (n // len(line) + 1))[:n]
             else:
                 block = stream.chunk(n)
@@ -547,4 +547,3 @@ def bulk_sites(count, prefix="bulk-", seed=1):
     return {"seed": seed, "sites": [
         {"name": f"{prefix}{i:04d}", "framework": frameworks[i % 3], "lazy": True,
          "db": {"nodes": 3}, "files": {"count": 2, "size": 128}} for i in range(count)]}
-

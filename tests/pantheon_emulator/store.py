@@ -449,8 +449,8 @@ class Store:
         return self._q("SELECT site_id, role FROM site_members WHERE user_id = ? ORDER BY site_id", (user_id,))
 
     def org_sites(self, org_id):
-        return [self.get_site(r["id"]) for r in self._q("SELECT id FROM sites WHERE org_id = ? ORDER BY id",
-                                                         (org_id,))]
+        rows = self._q("SELECT id FROM sites WHERE org_id = ? ORDER BY id", (org_id,))
+        return [self.get_site(r["id"]) for r in rows]
 
     def user_can_access(self, user_id, site_id):
         site = self.get_site(site_id)

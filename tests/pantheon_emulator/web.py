@@ -149,7 +149,7 @@ async def storage_handler(request):
     parts = path.split("/")
     if len(parts) != 6:
         return storage_error(404, "NoSuchKey", "The specified key does not exist.")
-    _, _, site_id, env, folder, filename = parts
+    site_id, env, folder, filename = parts[2:]
     entry = None
     for element in ("code", "database", "files"):
         candidate = store.get_backup(site_id, env, folder, element)

@@ -83,7 +83,7 @@ def _reserve_backup_ts(store, site_id, env):
     """A backup timestamp (10 digits) unique per environment, even for exports in the same second."""
     with _TS_LOCK:
         ts = int(time.time())
-        existing = {k.split("_", 1)[0] for k, _ in store.backup_catalog(site_id, env)}
+        existing = {k.split("_", 1)[0] for k, _entry in store.backup_catalog(site_id, env)}
         taken = _RESERVED.setdefault((str(store.data_dir), site_id, env), set())
         while str(ts) in existing or ts in taken:
             ts += 1
