@@ -17,6 +17,18 @@ FRAMEWORKS = ('drupal', 'drupal8', 'wordpress', 'wordpress_network')
 _ENV_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,10}$')
 
 
+def target_argspec():
+    """``site`` and ``env`` of the environment a module writes to (doc fragment pantheon.platform.site_env)."""
+    return dict(site=dict(type='str', required=True), env=dict(type='str', default='dev'))
+
+
+def pair_argspec():
+    """Source ``site``/``env`` and ``target_site``/``target_env`` (doc fragment pantheon.platform.site_env.pair)."""
+    spec = target_argspec()
+    spec.update(target_site=dict(type='str', required=True), target_env=dict(type='str', default='dev'))
+    return spec
+
+
 class SiteEnv(object):
     """One environment of one site: ``site_id``, ``site_name``, ``framework``, ``env``, ``info``
     (the environment object) and ``label`` (``name.env`` for messages)."""

@@ -28,26 +28,6 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Source site name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Source environment.
-    type: str
-    default: dev
-  target_site:
-    description:
-      - Target site name or UUID.
-    type: str
-    required: true
-  target_env:
-    description:
-      - Target environment.
-    type: str
-    default: dev
   elements:
     description:
       - What to compare.
@@ -114,6 +94,7 @@ options:
     type: int
     default: 3600
 extends_documentation_fragment:
+  - pantheon.platform.site_env.pair
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.attributes
@@ -200,7 +181,7 @@ elements:
 
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
 from ansible_collections.pantheon.platform.plugins.module_utils._verify import (
     check_home,
     compare_code,
@@ -266,27 +247,22 @@ def verify(module):
 
 
 def main():
-    module = PantheonModule(
-        argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
-            target_site=dict(type='str', required=True),
-            target_env=dict(type='str', default='dev'),
-            elements=dict(type='list', elements='str', choices=ELEMENTS, default=list(ELEMENTS)),
-            fail_on_mismatch=dict(type='bool', default=True),
-            files_compare=dict(type='str', choices=['checksum', 'mtime', 'size'], default='checksum'),
-            files_exclude=dict(type='list', elements='str', default=[]),
-            database_ignore_tables=dict(type='list', elements='str', default=[]),
-            database_replace=dict(type='list', elements='dict', default=[], options=dict(
-                to=dict(type='str', required=True),
-                **{'from': dict(type='str', required=True)})),
-            home_path=dict(type='str', default='/'),
-            max_differences=dict(type='int', default=20),
-            timeout=dict(type='int', default=3600),
-        ),
-        ssh=True,
-        supports_check_mode=True,
+    spec = pair_argspec()
+    spec.update(
+        elements=dict(type='list', elements='str', choices=ELEMENTS, default=list(ELEMENTS)),
+        fail_on_mismatch=dict(type='bool', default=True),
+        files_compare=dict(type='str', choices=['checksum', 'mtime', 'size'], default='checksum'),
+        files_exclude=dict(type='list', elements='str', default=[]),
+        database_ignore_tables=dict(type='list', elements='str', default=[]),
+        database_replace=dict(type='list', elements='dict', default=[], options={
+            'from': dict(type='str', required=True),
+            'to': dict(type='str', required=True),
+        }),
+        home_path=dict(type='str', default='/'),
+        max_differences=dict(type='int', default=20),
+        timeout=dict(type='int', default=3600),
     )
+    module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
     result = module.run(verify)
     module.exit_json(**result)
 

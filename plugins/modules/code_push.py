@@ -14,6 +14,7 @@ description:
   - Reads the git branch of a source environment (C(master) for dev, test and live, the environment id for a
     multidev) from the source site's codeserver and pushes that commit to the branch of the target environment
     of the target site, over C(ssh://codeserver.dev.{site_id}@HOST:PORT/~/repository.git).
+  - O(target_env) must be C(dev) or a multidev. Test and live receive code by deployment from dev, not by push.
   - The source history is fetched into a temporary bare repository on the host that runs the module, which is
     removed afterwards.
   - After a push the module waits for the C(sync_code) workflow the platform starts for the target environment,
@@ -23,26 +24,6 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Source site name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Source environment (dev, test, live or a multidev).
-    type: str
-    default: dev
-  target_site:
-    description:
-      - Target site name or UUID. It may be the source site (to copy code between environments of one site).
-    type: str
-    required: true
-  target_env:
-    description:
-      - Target environment, C(dev) or a multidev. Test and live receive code by deployment, not by push.
-    type: str
-    default: dev
   force:
     description:
       - Replace the target branch even when the source commit does not contain the target's commit
@@ -52,6 +33,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - pantheon.platform.site_env.pair
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.wait
@@ -146,7 +128,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
 
 SYNC_POLL_FIRST = 1.0
 SYNC_POLL_MAX = 5.0
@@ -236,18 +218,9 @@ def push_code(module):
 
 
 def main():
-    module = PantheonModule(
-        argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
-            target_site=dict(type='str', required=True),
-            target_env=dict(type='str', default='dev'),
-            force=dict(type='bool', default=True),
-        ),
-        ssh=True,
-        wait_timeout_default=600,
-        supports_check_mode=True,
-    )
+    spec = pair_argspec()
+    spec.update(force=dict(type='bool', default=True))
+    module = PantheonModule(argument_spec=spec, ssh=True, wait_timeout_default=600, supports_check_mode=True)
     result = module.run(push_code)
     module.exit_json(**result)
 

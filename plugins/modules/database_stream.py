@@ -29,16 +29,6 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Target site name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Target environment.
-    type: str
-    default: dev
   spool:
     description:
       - Download and check the whole dump before the import starts (needs local disk for the compressed dump in
@@ -62,6 +52,7 @@ options:
     type: int
     default: 3600
 extends_documentation_fragment:
+  - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.transfer_source
@@ -165,7 +156,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import (
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream
-from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
     TransferError,
     gunzip_chunks,
@@ -306,9 +297,8 @@ def stream_database(module):
 
 
 def main():
-    spec = dict(
-        site=dict(type='str', required=True),
-        env=dict(type='str', default='dev'),
+    spec = target_argspec()
+    spec.update(
         spool=dict(type='bool', default=True),
         staging_dir=dict(type='path'),
         force=dict(type='bool', default=False),

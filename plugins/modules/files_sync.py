@@ -26,16 +26,6 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Target site name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Target environment.
-    type: str
-    default: dev
   src:
     description:
       - Local directory whose content is uploaded (the content, not the directory itself).
@@ -78,6 +68,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.transfer_source
@@ -190,7 +181,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._files import (
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import open_source, source_argspec
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 RSYNC_ATTEMPTS = 3
 
@@ -271,9 +262,8 @@ def sync_files(module):
 
 
 def main():
-    spec = dict(
-        site=dict(type='str', required=True),
-        env=dict(type='str', default='dev'),
+    spec = target_argspec()
+    spec.update(
         src=dict(type='path'),
         delete=dict(type='bool', default=False),
         compare=dict(type='str', default='checksum', choices=['checksum', 'size']),

@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import io
 import os
+import random
 import socket
 import struct
 import tarfile
@@ -84,9 +85,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # the client hanging up is part of the tests
+        pass
+
+
 @pytest.fixture()
 def server():
-    httpd = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Handler)
+    httpd = _QuietServer(('127.0.0.1', 0), _Handler)
     httpd.blob = os.urandom(300_000)
     httpd.plan = []
     httpd.log = []
@@ -205,3 +211,23 @@ def test_stream_is_a_file_for_tarfile_stream_mode(server):
     with tarfile.open(fileobj=stream, mode='r|gz') as tar:
         names = [member.name for member in tar]
     assert len(names) == 20 and stream.resumes == 1
+
+
+def _pieces(data, size):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def test_gunzip_chunks_multi_member_bounded_and_truncation():
+    data = random.Random(7).randbytes(1000) * 300 + b'tail'
+    archive = gzip.compress(data, mtime=0) + gzip.compress(b'second member', mtime=0)
+    for size in (997, 65536):
+        assert b''.join(_transfer.gunzip_chunks(_pieces(archive, size))) == data + b'second member'
+    bomb = list(_transfer.gunzip_chunks([gzip.compress(b'\0' * (20 << 20))], out_chunk=1 << 20))
+    assert max(len(p) for p in bomb) <= 1 << 20 and sum(len(p) for p in bomb) == 20 << 20
+    with pytest.raises(_transfer.TransferError, match='truncated'):
+        b''.join(_transfer.gunzip_chunks(_pieces(archive[:len(archive) // 2], 4096)))
+    damaged = bytearray(archive)
+    damaged[len(archive) // 3] ^= 0xFF
+    with pytest.raises(_transfer.TransferError, match='corrupt'):
+        b''.join(_transfer.gunzip_chunks([bytes(damaged)]))
+    assert b''.join(_transfer.gunzip_chunks([b'plain SQL;', b' more'])) == b'plain SQL; more'

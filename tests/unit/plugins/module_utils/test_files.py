@@ -1,0 +1,92 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""_files: unpacking files backups safely, and reading real rsync output."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import subprocess
+import tarfile
+
+import pytest
+
+from ansible_collections.pantheon.platform.plugins.module_utils._files import (
+    ItemizedChanges,
+    UnsafeArchive,
+    extract_stream,
+    parse_stats,
+    rsync_name,
+)
+
+
+def _archive(members):
+    """gzipped tar bytes from [(name, kind, data_or_linkname)]."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode='w', format=tarfile.PAX_FORMAT) as tar:
+        for name, kind, data in members:
+            info = tarfile.TarInfo(name)
+            if kind == 'dir':
+                info.type = tarfile.DIRTYPE
+                tar.addfile(info)
+            elif kind == 'sym':
+                info.type = tarfile.SYMTYPE
+                info.linkname = data
+                tar.addfile(info)
+            elif kind == 'fifo':
+                info.type = tarfile.FIFOTYPE
+                tar.addfile(info)
+            else:
+                info.size = len(data)
+                info.mode = 0o666
+                tar.addfile(info, io.BytesIO(data))
+    return io.BytesIO(gzip.compress(raw.getvalue()))
+
+
+def test_platform_backup_layout_is_unpacked_without_its_top_folder(tmp_path):
+    counts = extract_stream(_archive([
+        ('files_live', 'dir', None),
+        ('files_live/2024/01/Ünïcødé ñame.txt', 'file', b'hello'),
+        ('files_live/empty', 'dir', None),
+        ('files_live/inside-link', 'sym', '2024/01/Ünïcødé ñame.txt'),
+        ('files_live/outside-link', 'sym', '../../etc/passwd'),
+        ('files_live/pipe', 'fifo', None),
+    ]), str(tmp_path))
+    assert (tmp_path / '2024' / '01' / 'Ünïcødé ñame.txt').read_bytes() == b'hello'
+    assert (tmp_path / 'empty').is_dir() and not (tmp_path / 'files_live').exists()
+    assert os.readlink(tmp_path / 'inside-link') == '2024/01/Ünïcødé ñame.txt'
+    assert not os.path.lexists(tmp_path / 'outside-link') and not os.path.exists(tmp_path / 'pipe')
+    assert counts['files'] == 1 and counts['bytes'] == 5 and counts['links'] == 1 and counts['skipped'] == 2
+    assert oct(os.stat(tmp_path / '2024' / '01' / 'Ünïcødé ñame.txt').st_mode & 0o777) == '0o644'
+
+
+def test_archive_without_top_folder_is_kept_as_is(tmp_path):
+    extract_stream(_archive([('a.txt', 'file', b'1'), ('sub/b.txt', 'file', b'2')]), str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == ['a.txt', 'sub']
+
+
+@pytest.mark.parametrize('name', ['files_dev/../../escape.txt', '/etc/evil', '../up.txt'])
+def test_unsafe_members_are_refused(tmp_path, name):
+    with pytest.raises(UnsafeArchive):
+        extract_stream(_archive([('files_dev/ok.txt', 'file', b'ok'), (name, 'file', b'bad')]), str(tmp_path / 'out'))
+    assert not (tmp_path / 'escape.txt').exists() and not (tmp_path / 'up.txt').exists()
+
+
+def test_rsync_names_and_itemized_output_of_a_real_run(tmp_path):
+    src, dst = tmp_path / 'src', tmp_path / 'dst'
+    (src / 'déjà').mkdir(parents=True)
+    (src / 'déjà' / 'new\nline.txt').write_text('x')
+    (src / 'plain.txt').write_text('y' * 5000)
+    dst.mkdir()
+    (dst / 'old.txt').write_text('z')
+    proc = subprocess.run(['rsync', '-rl', '--checksum', '--delete', '--info=stats2', '--itemize-changes',
+                           str(src) + '/', str(dst) + '/'], capture_output=True, check=True, env=dict(os.environ, LC_ALL='C'))
+    changes = ItemizedChanges()
+    for line in proc.stdout.splitlines(True):
+        changes.feed(line)
+    assert changes.sent == 2 and changes.deleted == 1 and changes.created_dirs == 1
+    assert sorted(changes.examples['sent']) == ['déjà/new\nline.txt', 'plain.txt']
+    assert changes.examples['deleted'] == ['old.txt']
+    stats = parse_stats(changes.stat_lines)
+    assert stats['number_of_regular_files_transferred'] == 2 and stats['total_file_size'] == 5001
+    assert rsync_name(b'back\\#134#303x') == 'back\\#303x'
