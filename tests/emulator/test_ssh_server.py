@@ -28,6 +28,13 @@ class LoopThread:
     def run(self, coro, timeout=30):
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
+    def close_server(self, server):
+        """Close a server from inside its loop (asyncio servers are not thread-safe)."""
+        async def close():
+            server.close()
+            await server.wait_closed()
+        self.run(close())
+
     def stop(self):
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
@@ -66,8 +73,7 @@ def test_host_key_survives_restart_and_keys_are_trusted_at_run_time(local, tmp_p
     store.add_authorized_key((tmp_path / "id_ed25519.pub").read_text())
     ok = _ssh(server.port, key, known_hosts, user, "drush status")
     assert ok.returncode == 0, ok.stderr
-    server.close()
-    loop.run(server.wait_closed())
+    loop.close_server(server)
     assert (store.ssh_dir / "ssh_host_ed25519_key").exists()
 
     again = loop.run(start_ssh_server(store, "127.0.0.1", 0))
@@ -79,7 +85,7 @@ def test_host_key_survives_restart_and_keys_are_trusted_at_run_time(local, tmp_p
         store.remove_authorized_keys()
         assert _ssh(again.port, key, known_hosts, user, "drush status").returncode == 255
     finally:
-        again.close()
+        loop.close_server(again)
 
 
 def test_command_line_parsing():

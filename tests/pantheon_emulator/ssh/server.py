@@ -243,12 +243,13 @@ class SSHServerHandle:
         return self
 
     def close(self):
-        for acceptor in self._acceptors:
-            acceptor.close()
+        """Stop accepting and drop open connections (call from the server's event loop)."""
         for session in list(self.sessions):
             if session.conn is not None:
                 session.closing = True
                 session.conn.abort()
+        for acceptor in self._acceptors:
+            acceptor.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def wait_closed(self):
