@@ -208,7 +208,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 
 def detect_drush(module, target, ssh):
@@ -325,8 +325,7 @@ def run(module, secrets):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclude_files=dict(type='bool', default=False),
             exclude_code_paths=dict(type='list', elements='str', default=[]),

@@ -165,7 +165,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._backups import 
     parse_catalog,
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 DAY = 86400
 # The platform's catalog may list a finished export a moment after the workflow reports success.
@@ -235,8 +235,7 @@ def make_backup(module):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             elements=dict(type='list', elements='str', choices=list(ELEMENTS), default=list(ELEMENTS)),
             keep_for=dict(type='int', default=1),
             reuse_within=dict(type='int', default=0),

@@ -138,7 +138,7 @@ latest:
 
 from ansible_collections.pantheon.platform.plugins.module_utils._backups import ELEMENTS, latest_per_element, parse_catalog
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 
 def read_catalog(module):
@@ -160,8 +160,7 @@ def read_catalog(module):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             element=dict(type='str', choices=list(ELEMENTS)),
             folder=dict(type='str'),
             urls=dict(type='bool', default=False),

@@ -26,20 +26,11 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Target site machine name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Target environment. O(kind=site) accepts only V(dev), as the platform does.
-    type: str
-    default: dev
   kind:
     description:
       - What the archive holds and what it replaces.
-      - V(site) - a Drush 8 site archive; replaces code, database and files of dev.
+      - V(site) - a Drush 8 site archive; replaces code, database and files of dev (O(env) must be V(dev), as the
+        platform only imports site archives there).
       - V(database) - an SQL dump (C(.sql), C(.sql.gz), or a tarball with exactly one C(.sql)); replaces the database.
       - V(files) - a tarball of the files directory; replaces the files.
     type: str
@@ -67,6 +58,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.wait.long
   - pantheon.platform.attributes
@@ -167,7 +159,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size, redact_url
 
 MB = 1024 * 1024
@@ -350,8 +342,7 @@ def run_import(module):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             kind=dict(type='str', required=True, choices=['site', 'database', 'files']),
             url=dict(type='str', required=True, no_log=True),
             max_size_mb=dict(type='int', default=500),
