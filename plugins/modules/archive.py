@@ -102,8 +102,9 @@ notes:
   - B(Secrecy.) While the archive exists its name is a secret. The successful result of O(state=present) holds
     RV(path) and RV(url), so the module's action plugin marks that result C(no_log); it is not printed at any
     verbosity, but the registered variable holds everything. Failure messages and the result of O(state=absent)
-    never hold the name. Do not print RV(path) or RV(url) yourself, and remove the archive (O(state=absent)) in an
-    C(always) section as soon as the import is done.
+    never hold the name. Do not print RV(path) or RV(url) yourself, do not pass them through C(loop) (Ansible prints
+    each C(item) at C(-vvv)), and remove the archive (O(state=absent)) in an C(always) section as soon as the import
+    is done.
   - With Drush 8 the archive leaves out earlier archives named the way this module names them, so a stale archive
     never ends up inside a new one. Drush 11+ offers no way to exclude files; remove stale archives first.
   - Pantheon has no C(rm) over SSH; the module removes files with C(rsync --delete) from an empty directory, limited
