@@ -254,6 +254,15 @@ def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=Fals
     return rc, changes, parse_stats(changes.stat_lines), err
 
 
+def retryable_rsync_failure(rc, err):
+    """Whether an rsync failure is a broken connection worth another attempt (not a refusal)."""
+    if rc not in RSYNC_CONNECTION_CODES:
+        return False
+    refused = ('syntax or usage error', 'is not allowed', 'Permission denied', 'Host key verification failed',
+               'REMOTE HOST IDENTIFICATION HAS CHANGED')
+    return not any(text in (err or '') for text in refused)
+
+
 def describe_rsync_failure(target, rc, err):
     err = (err or '').strip()[-2000:]
     if rc in (11, 23) and ('File too large' in err or 'EFBIG' in err):

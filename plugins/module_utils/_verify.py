@@ -19,6 +19,7 @@ import fnmatch
 import re
 import shutil
 import tempfile
+import time
 import traceback
 
 try:
@@ -52,6 +53,9 @@ ERROR_MARKERS = (
 )
 _TITLE_RE = re.compile(r'<title[^>]*>(.*?)</title>', re.IGNORECASE | re.DOTALL)
 HOME_READ_LIMIT = 1 << 20
+# an environment that is waking up (after a code sync) may answer 5xx for a moment
+HOME_ATTEMPTS = 3
+HOME_RETRY_DELAY = 2.0
 
 
 def _new_differences():
@@ -234,14 +238,22 @@ def check_home(client, target, params, path='/', timeout=60):
     url = 'https://%s%s' % (domain, path if path.startswith('/') else '/' + path)
     verify = False if not params.get('validate_certs', True) else (params.get('ca_path') or True)
     out = dict(url=url, status=None, title=None, error=None)
-    try:
-        response = requests.get(url, verify=verify, timeout=timeout, stream=True, allow_redirects=True)
+    for attempt in range(HOME_ATTEMPTS):
+        if attempt:
+            time.sleep(HOME_RETRY_DELAY)
         try:
-            body = response.raw.read(HOME_READ_LIMIT, decode_content=True) or b''
-        finally:
-            response.close()
-    except requests.exceptions.RequestException as exc:
-        out['error'] = 'no answer: %s' % type(exc).__name__
+            response = requests.get(url, verify=verify, timeout=timeout, stream=True, allow_redirects=True)
+            try:
+                body = response.raw.read(HOME_READ_LIMIT, decode_content=True) or b''
+            finally:
+                response.close()
+        except requests.exceptions.RequestException as exc:
+            out['error'] = 'no answer: %s' % type(exc).__name__
+            continue
+        out['error'] = None
+        if response.status_code < 500:
+            break
+    if out['error']:
         out['match'] = False
         return out
     text = body.decode(response.encoding or 'utf-8', 'replace')

@@ -172,9 +172,9 @@ import tempfile
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._files import (
-    RSYNC_CONNECTION_CODES,
     describe_rsync_failure,
     extract_stream,
+    retryable_rsync_failure,
     rsync_upload,
     scan_local,
 )
@@ -238,7 +238,7 @@ def sync_files(module):
             result['changed'] = result['changed'] or changes.changes > 0
             if rc == 0:
                 break
-            if rc not in RSYNC_CONNECTION_CODES or attempt == RSYNC_ATTEMPTS:
+            if not retryable_rsync_failure(rc, err) or attempt == RSYNC_ATTEMPTS:
                 result.update(files_sent=sent, files_deleted=deleted, rsync_stats=stats)
                 raise PantheonError(describe_rsync_failure(target, rc, err), rc=rc, **result)
             module.warn('rsync attempt %d of %d: the connection broke (exit %d); trying again' % (attempt, RSYNC_ATTEMPTS, rc))
