@@ -88,6 +88,8 @@ attributes:
 notes:
   - The platform refuses single files of 256MB or more. Such files are reported as warnings and make rsync fail
     for them.
+  - Large uploads straight into a multi-container live environment may fail without an error on the platform. Upload
+    to dev or test and clone the files to live from there, then check with M(pantheon.platform.clone_verify).
   - rsync is retried up to twice when the connection breaks (rsync exit codes 10, 12, 30, 35 and ssh's 255). A re-run
     continues where the previous one stopped.
 requirements:
