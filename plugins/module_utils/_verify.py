@@ -21,6 +21,7 @@ import shutil
 import tempfile
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 
 try:
     import requests
@@ -195,11 +196,18 @@ def compare_database(params, source, target, source_drush, target_drush, limit, 
     src_ssh = appserver_target(params, source.site_id, source.env)
     dst_ssh = appserver_target(params, target.site_id, target.env)
     replace = [(r['from'].encode('utf-8'), r['to'].encode('utf-8')) for r in replacements or ()]
-    dummy, src_tables = summarize_database(src_ssh, source.framework, source_drush, replacements=replace, ignore=ignore,
-                                           timeout=timeout)
     neutral = bool(replace)
-    dummy, dst_tables = summarize_database(dst_ssh, target.framework, target_drush, ignore=ignore, timeout=timeout,
-                                           neutral_lengths=neutral)
+
+    def both(detail=()):
+        """Read the two databases at the same time; returns ((reader, tables), (reader, tables))."""
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            src = pool.submit(summarize_database, src_ssh, source.framework, source_drush, replacements=replace,
+                              ignore=ignore, detail_tables=detail, timeout=timeout)
+            dst = pool.submit(summarize_database, dst_ssh, target.framework, target_drush, ignore=ignore,
+                              detail_tables=detail, timeout=timeout, neutral_lengths=neutral)
+            return src.result(), dst.result()
+
+    (dummy, src_tables), (dummy, dst_tables) = both()
     differences = _new_differences()
     changed = []
     for name in sorted(set(src_tables) | set(dst_tables)):
@@ -212,10 +220,7 @@ def compare_database(params, source, target, source_drush, target_drush, limit, 
             changed.append(name)
     if changed:
         detail = changed[:limit]
-        src_reader, dummy = summarize_database(src_ssh, source.framework, source_drush, replacements=replace,
-                                               ignore=ignore, detail_tables=detail, timeout=timeout)
-        dst_reader, dummy = summarize_database(dst_ssh, target.framework, target_drush, ignore=ignore,
-                                               detail_tables=detail, timeout=timeout, neutral_lengths=neutral)
+        (src_reader, dummy), (dst_reader, dummy) = both(detail)
         for name in changed:
             mine, theirs = src_tables[name], dst_tables[name]
             entry = dict(table=name, source_rows=mine['rows'], target_rows=theirs['rows'],
