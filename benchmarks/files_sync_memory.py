@@ -74,7 +74,7 @@ def _mib(value):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='16MB,64MB,256MB', help='comma-separated backup sizes (default %(default)s)')
     args = parser.parse_args(argv)
     sys.path.insert(0, TESTS)
@@ -126,8 +126,8 @@ def main(argv=None):
             rows.append((size, int(archive['size']), peak, elapsed))
         print('%-10s %14s %16s %10s %10s' % ('files', 'backup (MiB)', 'peak RSS (MiB)', 'RSS/backup', 'seconds'))
         for size, archive_size, peak, elapsed in rows:
-            print('%-10s %14.1f %16.1f %10.3f %10.1f' % (size, _mib(archive_size), _mib(peak), float(peak) / archive_size,
-                                                          elapsed))
+            ratio = float(peak) / archive_size
+            print('%-10s %14.1f %16.1f %10.3f %10.1f' % (size, _mib(archive_size), _mib(peak), ratio, elapsed))
         return 0
     finally:
         emulator.stop()

@@ -39,8 +39,8 @@ def _pair(emulator, prefix, src_files, dst_files=None, backup=True):
 
 
 def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_prefix, tmp_path):
-    src, dst = _pair(emulator, site_prefix, {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2,
-                                              'folders': 3, 'empty_dirs': 1})
+    files = {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2, 'folders': 3, 'empty_dirs': 1}
+    src, dst = _pair(emulator, site_prefix, files)
     source = _files(emulator, src['name'], 'live')
     args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True}
 
