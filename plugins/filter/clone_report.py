@@ -353,8 +353,8 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
                           esc(_size(sizes.get(element)))))
         out.append('<td class="phases">%s</td>' % _svg_timeline(report, origin, total))
         out.append('<td class="num time">%s</td>' % esc(_duration(_site_duration(report))))
-        out.append('<td class="verification v-%s">%s</td>' % (esc(verification.replace(' ', '-'), quote=True),
-                                                               esc(verification)))
+        out.append('<td class="verification v-%s">%s</td>'
+                   % (esc(verification.replace(' ', '-'), quote=True), esc(verification)))
         out.append('<td class="status"><span class="badge status-%s">%s</span></td></tr>'
                    % (status, esc(STATUS_LABELS[status])))
         # A second row under each site: why this strategy, and what went wrong.

@@ -1,0 +1,169 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The site_clone role through playbooks/clone_site.yml and clone_fleet.yml against the emulator:
+check mode, bad input, the fallback when the platform cannot hold the archive, and secrets at -vvvv.
+
+Every strategy and framework, verification and the second run are in test_fleet.py; interrupted runs
+in test_role_interrupt.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from helpers.secrets import assert_no_secrets
+from site_clone_helpers import (
+    ARCHIVE_NAME,
+    archives_on_source,
+    clone_site,
+    content_state,
+    last_request_id,
+    read_report,
+    requests_since,
+    run_fleet,
+    state_files,
+    writes_since,
+)
+
+MB = 1024 * 1024
+
+
+def small_site(name, framework='drupal', files=None, backups=False, **extra):
+    spec = {'name': name, 'framework': framework, 'envs': ['dev', 'test', 'live'],
+            'db': {'nodes': 8} if framework != 'wordpress' else {'posts': 8},
+            'files': files or {'count': 6, 'size': [200, 4000], 'compressible': True, 'depth': 1, 'folders': 2}}
+    if backups:
+        spec['backups'] = [{'env': 'live', 'elements': ['code', 'database', 'files']}]
+    spec.update(extra)
+    return spec
+
+
+def target_exists(emulator, name):
+    return any(s['name'] == name for s in emulator.admin('GET', 'state/sites').json())
+
+
+def test_check_mode_reports_the_strategy_and_changes_nothing(emulator, tmp_path, site_prefix):
+    measured, unmeasured = site_prefix + 'chk-a', site_prefix + 'chk-b'
+    emulator.seed({'seed': 3, 'sites': [small_site(measured, backups=True), small_site(unmeasured, 'wordpress')]})
+    before = {name: content_state(emulator, name, 'live') for name in (measured, unmeasured)}
+    reports = tmp_path / 'reports'
+    since = last_request_id(emulator)
+
+    res = clone_site(emulator, tmp_path, measured, measured + '-new', reports, check=True)
+    assert res.rc == 0, res.output
+    report = read_report(reports, '%s.live-to-%s-new.dev' % (measured, measured), check=True)
+    assert report['status'] == 'checked' and report['check_mode'] is True
+    # measured from the latest finished backup, as the real run will: a small Drupal 7 site takes one archive
+    assert report['strategy']['name'] == 'archive', report['strategy']
+    assert report['sizes']['files'] > 0
+    assert report['target']['created'] is True  # "would create"
+    assert [p['outcome'] for p in report['phases'] if p['name'] == 'target'] == ['changed']
+    assert report['verification']['status'] == 'skipped'
+
+    res = clone_site(emulator, tmp_path, unmeasured, unmeasured + '-new', reports, check=True)
+    assert res.rc == 0, res.output
+    report = read_report(reports, '%s.live-to-%s-new.dev' % (unmeasured, unmeasured), check=True)
+    # no backup to measure and check mode makes none: it says so instead of guessing
+    assert report['strategy']['name'] == 'undetermined'
+    assert 'check mode makes no backup' in report['strategy']['reason']
+
+    # nothing changed on the platform: no workflow, no write, no target, same content
+    assert writes_since(emulator, since) == []
+    posts = [r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST']
+    assert set(posts) <= {'/api/authorize/machine-token'}, posts
+    for name in (measured, unmeasured):
+        assert not target_exists(emulator, name + '-new')
+        assert content_state(emulator, name, 'live') == before[name]
+    assert state_files(reports) == []
+    assert not os.path.exists(reports / ('%s.live-to-%s-new.dev.json' % (measured, measured)))
+
+
+def test_bad_input_fails_clearly_and_changes_nothing(emulator, tmp_path, site_prefix):
+    d7, d7b, wp = site_prefix + 'bad-d7', site_prefix + 'bad-d7b', site_prefix + 'bad-wp'
+    emulator.seed({'seed': 4, 'sites': [small_site(d7), small_site(d7b), small_site(wp, 'wordpress')]})
+    reports = tmp_path / 'reports'
+    jobs = {
+        'same-site': {'site_clone_source_site': d7, 'site_clone_target_site': d7},
+        'no-source': {'site_clone_source_site': site_prefix + 'missing', 'site_clone_target_site': site_prefix + 'x1'},
+        'archive-on-wordpress': {'site_clone_source_site': wp, 'site_clone_target_site': site_prefix + 'x2',
+                                 'site_clone_strategy': 'archive'},
+        'code-to-live': {'site_clone_source_site': d7, 'site_clone_target_site': d7b, 'site_clone_target_env': 'live'},
+        'bad-element': {'site_clone_source_site': d7, 'site_clone_target_site': site_prefix + 'x3',
+                        'site_clone_elements': ['code', 'themes']},
+        'wrong-framework': {'site_clone_source_site': d7, 'site_clone_target_site': wp,
+                            'site_clone_elements': ['database']},
+    }
+    since = last_request_id(emulator)
+    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=3)
+    assert res.rc != 0, res.output
+    with open(reports / 'fleet-report.json', encoding='utf-8') as f:
+        data = json.load(f)
+    by_job = dict((site['job'], site) for site in data['sites'])
+    assert sorted(by_job) == sorted(jobs), 'every job ran and was reported, whatever the others did'
+    assert data['totals']['failed'] == len(jobs)
+    message = dict((job, (site['error'] or {}).get('message', '')) for job, site in by_job.items())
+    assert 'same site' in message['same-site']
+    assert 'does not exist' in message['no-source']
+    assert 'strategy archive was requested' in message['archive-on-wordpress'] and 'WordPress' in message['archive-on-wordpress']
+    assert 'Code cannot be pushed to live' in message['code-to-live']
+    assert 'site_clone_elements' in message['bad-element'] and 'themes' in message['bad-element']
+    assert 'frameworks must match' in message['wrong-framework']
+    for job, text in message.items():
+        assert 'Traceback' not in text, job
+    # the play failed at the end, naming the failures, and nothing was written to the platform
+    assert re.search(r'6 of 6 clone\(s\) failed', res.output)
+    assert writes_since(emulator, since) == []
+    for name in ('x1', 'x2', 'x3'):
+        assert not target_exists(emulator, site_prefix + name)
+
+
+def test_archive_too_large_for_the_platform_falls_back_and_leaks_nothing(emulator, tmp_path, site_prefix):
+    name = site_prefix + 'big'
+    # three incompressible files of 600 KB: each fits the platform's (lowered) 1 MB file limit, the archive does not
+    files = {'count': 4, 'size': 2000, 'compressible': True,
+             'big': [{'name': 'media/part-%d.bin' % i, 'size': 600 * 1024, 'compressible': False} for i in range(3)]}
+    emulator.seed({'seed': 5, 'sites': [small_site(name, files=files)]})
+    reports = tmp_path / 'reports'
+    since = last_request_id(emulator)
+    # The platform refuses files of 1 MB or more; the role's own archive limit stays at 256 MB, so it
+    # tries the whole archive, which the platform cannot hold, and must fall back.
+    with emulator.limits(max_file_bytes=MB):
+        res = clone_site(emulator, tmp_path, name, name + '-clone', reports, verbosity=4)
+    assert res.rc == 0, res.output[-6000:]
+    report = read_report(reports, '%s.live-to-%s-clone.dev' % (name, name))
+    assert report['strategy']['fallbacks'] == ['archive']
+    assert report['strategy']['name'] == 'archive_without_files'
+    assert 'too large' in report['strategy']['reason']
+    assert [s['method'] for s in report['strategy']['steps']] == ['archive_import', 'url_import']
+    assert [p['outcome'] for p in report['phases'] if p['name'] == 'archive'] == ['changed']
+    assert report['verification']['status'] == 'match'
+    assert archives_on_source(emulator, name) == []
+    assert state_files(reports) == []
+
+    # Secrets never reach the output at -vvvv: the token, the session, signed URL queries, archive names.
+    seen = set()
+    for row in requests_since(emulator, since):
+        seen.update(ARCHIVE_NAME.findall(row['path']))
+    assert seen, 'the archive was fetched from the source by the import, so its name is in the web log'
+    secrets = {'machine token': emulator.machine_token}
+    for i, archive in enumerate(sorted(seen)):
+        secrets['archive name %d' % i] = archive[:-len('.tgz')]
+    cache = tmp_path / 'pantheon-cache'
+    for i, path in enumerate(sorted(cache.glob('session-*.json')) if cache.exists() else []):
+        secrets['session %d' % i] = json.loads(path.read_text())['session']
+    output = res.stdout + res.stderr
+    assert_no_secrets(output, secrets)
+    assert 'Signature=' not in output and 'signature=' not in output.lower().replace('"signature": null', '')
+    with open(reports / ('%s.live-to-%s-clone.dev.json' % (name, name)), encoding='utf-8') as f:
+        assert_no_secrets(f.read(), secrets, where='report')
+
+
+@pytest.mark.parametrize('env', [{'PANTHEON_MACHINE_TOKEN': None, 'TERMINUS_MACHINE_TOKEN': None}])
+def test_missing_credentials_are_named(emulator, tmp_path, site_prefix, env):
+    res = clone_site(emulator, tmp_path, site_prefix + 'any', site_prefix + 'other', tmp_path / 'reports', env=env)
+    assert res.rc != 0
+    assert 'machine token' in res.output.lower()
+    assert 'Traceback' not in res.output
