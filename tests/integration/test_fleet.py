@@ -12,6 +12,7 @@ import pytest
 
 from site_clone_helpers import (
     archives_on_source,
+    content_state,
     html_rows,
     last_request_id,
     limits_for,
@@ -166,3 +167,29 @@ def test_second_run_changes_nothing(fleet, emulator):
         assert site['strategy']['name'] == 'none', site['job']
         assert site['verification']['status'] == 'match', site['job']
         assert site['changed'] is False
+
+
+def test_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator):
+    assert fleet['res'].rc == 0, fleet['res'].output
+    source = fleet['sites']['d10']['name']
+    target = fleet['jobs']['d10']['site_clone_target_site']
+    # someone adds a file on the source after the clone
+    files_dir = emulator.state(source, 'live')['paths']['files']
+    with open(os.path.join(files_dir, 'added-after-the-clone.txt'), 'w', encoding='utf-8') as f:
+        f.write('new content\n')
+    before = content_state(emulator, target, 'dev')
+    since = last_request_id(emulator)
+    res = run_fleet(emulator, fleet['tmp_path'], fleet['jobs'], fleet['common'], forks=3, check=True)
+    assert res.rc == 0, res.output
+    assert writes_since(emulator, since) == []
+    assert content_state(emulator, target, 'dev') == before
+    with open(fleet['reports'] / 'fleet-report.check.json', encoding='utf-8') as f:
+        data = json.load(f)
+    by_job = dict((site['job'], site) for site in data['sites'])
+    assert by_job['d10']['status'] == 'checked'
+    assert by_job['d10']['pending'] == ['files']
+    assert [(s['step'], s['method']) for s in by_job['d10']['strategy']['steps']] == [('files', 'url_import')]
+    for job in EXPECTED:
+        if job != 'd10':
+            assert by_job[job]['strategy']['name'] == 'none', job
+    assert os.path.exists(fleet['reports'] / 'fleet-report.check.html')
