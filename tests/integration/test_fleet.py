@@ -155,8 +155,8 @@ def test_second_run_changes_nothing(fleet, emulator):
     res = run_fleet(emulator, fleet['tmp_path'], fleet['jobs'], fleet['common'], forks=3)
     assert res.rc == 0, res.output
     for job in EXPECTED:
-        assert res.stats[job]['changed'] == 0, (job, [t['name'] for t in res.tasks
-                                                       if t['host'] == job and t['result'].get('changed')])
+        changed = [t['name'] for t in res.tasks if t['host'] == job and t['result'].get('changed')]
+        assert res.stats[job]['changed'] == 0, (job, changed)
     assert writes_since(emulator, since) == []
     # no data moved: no backup downloaded, no archive made, nothing pushed or synced
     moved = [r['path'] for r in requests_since(emulator, since) if r['channel'] == 'download']
