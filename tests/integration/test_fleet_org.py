@@ -1,0 +1,64 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every site of an organization cloned with a suffix: org_site_info and playbooks/clone_org.yml."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from helpers.ansible import REPO, run_playbook
+from site_clone_helpers import play_env, read_report
+from transfer_helpers import run_module
+
+
+def seed_org(emulator, prefix):
+    org = prefix + 'agency'
+    small = {'db': {'nodes': 3}, 'files': {'count': 2, 'size': 300}, 'envs': ['dev', 'test', 'live']}
+    sites = [
+        dict(small, name=prefix + 'alpha', framework='drupal', org=org, tags=['migrate']),
+        dict(small, name=prefix + 'bravo', framework='drupal8', org=org, tags=['migrate', 'eu']),
+        dict(small, name=prefix + 'cold', framework='drupal', org=org, tags=['migrate'], frozen=True),
+        dict(small, name=prefix + 'delta', framework='wordpress', org=org),
+        dict(small, name=prefix + 'alpha-copy', framework='drupal', org=org, tags=['migrate']),  # an earlier clone
+        dict(small, name=prefix + 'outsider', framework='drupal', tags=['migrate']),
+    ]
+    emulator.seed({'seed': 6, 'orgs': [{'name': org.title(), 'machine_name': org}], 'sites': sites})
+    return org
+
+
+def test_org_site_info_lists_and_filters(emulator, tmp_path, site_prefix):
+    org = seed_org(emulator, site_prefix)
+    res, out = run_module(emulator, tmp_path, 'org_site_info', {'organization': org})
+    assert res.rc == 0, res.output
+    assert out['organization']['machine_name'] == org
+    names = [s['name'][len(site_prefix):] for s in out['sites']]
+    assert names == ['alpha', 'alpha-copy', 'bravo', 'cold', 'delta'], names
+    bravo = [s for s in out['sites'] if s['name'].endswith('bravo')][0]
+    assert bravo['framework'] == 'drupal8' and bravo['tags'] == ['eu', 'migrate'] and bravo['upstream']['id']
+    assert [s['frozen'] for s in out['sites'] if s['name'].endswith('cold')] == [True]
+
+    res, out = run_module(emulator, tmp_path, 'org_site_info',
+                          {'organization': org, 'tags': ['migrate'], 'frameworks': ['drupal']})
+    assert res.rc == 0, res.output
+    assert [s['name'][len(site_prefix):] for s in out['sites']] == ['alpha', 'alpha-copy', 'cold']
+
+    res, _out = run_module(emulator, tmp_path, 'org_site_info', {'organization': site_prefix + 'nobody'})
+    assert res.rc != 0 and 'No organization' in res.output and 'Traceback' not in res.output
+
+
+def test_clone_org_clones_each_site_with_the_suffix(emulator, tmp_path, site_prefix):
+    org = seed_org(emulator, site_prefix)
+    reports = tmp_path / 'reports'
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
+                       extra_vars={'organization': org, 'suffix': '-copy', 'tags': ['migrate'],
+                                   'frameworks': ['drupal'], 'site_clone_report_dir': str(reports)})
+    assert res.rc == 0, res.output
+    # alpha only: cold is frozen, alpha-copy is an earlier clone, bravo and delta are filtered out,
+    # outsider is not in the organization
+    with open(reports / 'fleet-report.json', encoding='utf-8') as f:
+        fleet = json.load(f)
+    assert [s['job'] for s in fleet['sites']] == [site_prefix + 'alpha']
+    report = read_report(reports, site_prefix + 'alpha')
+    assert report['target']['site'] == site_prefix + 'alpha-copy'
+    assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
+    assert report['target']['created'] is False  # alpha-copy existed already: finished, not recreated
