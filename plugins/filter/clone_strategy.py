@@ -102,10 +102,12 @@ def _archive_blocker(framework, drush_major, target_env, pending):
         return 'the source runs Drush %d, and the archive route needs Drush 8' % major
     if target_env != 'dev':
         return 'the platform imports site archives into dev only, and the target environment is %s' % target_env
-    missing = [e for e in ('code', 'database') if e not in pending]
+    missing = [e for e in ELEMENTS if e not in pending]
     if missing:
-        return '%s already match%s the source or %s not requested' % (
-            ' and '.join(missing), 'es' if len(missing) == 1 else '', 'is' if len(missing) == 1 else 'are')
+        # A site import replaces code, database and files alike (files from the archive, or none when
+        # they were left out), so the route is only taken when all three are to be moved.
+        return ('the site import replaces code, database and files alike, and %s already match%s the source or %s not '
+                'to be cloned' % (' and '.join(missing), 'es' if len(missing) == 1 else '', 'is' if len(missing) == 1 else 'are'))
     return None
 
 
@@ -134,7 +136,7 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
     code, database, files = (_size(sizes, e) for e in ELEMENTS)
     whole = None if None in (code, database, files) else code + database + files
     code_db = None if None in (code, database) else code + database
-    estimates = {'archive': whole if 'files' in pending else code_db, 'archive_without_files': code_db,
+    estimates = {'archive': whole, 'archive_without_files': code_db,
                  'code': code, 'database': database, 'files': files}
     result = {'strategy': None, 'reason': '', 'steps': [], 'estimates': estimates, 'error': None,
               'pending': pending, 'archive_limit_mb': archive_limit, 'url_import_limit_mb': url_limit}
@@ -152,7 +154,7 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
     if blocker is None:
         limit_bytes = archive_limit * MIB
         notes = []
-        if 'files' in pending and ARCHIVE not in failed:
+        if ARCHIVE not in failed:
             if whole is not None and whole < limit_bytes:
                 result.update(strategy=ARCHIVE, steps=[
                     {'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database', 'files'],
@@ -163,18 +165,15 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
                 return result
             notes.append('the whole archive (about %s) is not below the %d MB archive limit' % (_mb(whole), archive_limit)
                          if whole is not None else 'the size of the whole archive is unknown')
-        elif ARCHIVE in failed:
+        else:
             notes.append('the whole archive was too large to make on the source')
         if ARCHIVE_WITHOUT_FILES not in failed and code_db is not None and code_db < limit_bytes:
-            steps = [{'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database'], 'exclude_files': True}]
-            text = ''
-            if 'files' in pending:
-                method, text = _url_or('files', files, url_limit, 'files_sync')
-                steps.append({'step': 'files', 'method': method, 'elements': ['files']})
-                text = ', then ' + text
+            method, text = _url_or('files', files, url_limit, 'files_sync')
+            steps = [{'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database'], 'exclude_files': True},
+                     {'step': 'files', 'method': method, 'elements': ['files']}]
             result.update(strategy=ARCHIVE_WITHOUT_FILES, steps=steps,
                           reason='%s with Drush 8 into dev: %scode and database (about %s) are below the %d MB archive limit, '
-                                 'so an archive without files and a site import%s'
+                                 'so an archive without files and a site import, then %s'
                                  % (label, (notes[0] + ' but ') if notes else '', _mb(code_db), archive_limit, text))
             return result
         if ARCHIVE_WITHOUT_FILES in failed:

@@ -116,9 +116,11 @@ def test_only_pending_elements_are_planned():
     sizes = {'code': MB, 'database': MB, 'files': MB}
     files_only = plan(sizes, framework='drupal', drush_major=8, pending=['files'])
     assert methods(files_only) == [('files', 'url_import')]
+    # a site import replaces the files too, so files that already match rule the archive route out
     code_db = plan(sizes, framework='drupal', drush_major=8, pending=['database', 'code'])
-    assert code_db['strategy'] == 'archive_without_files'
-    assert methods(code_db) == [('archive', 'archive_import')]
+    assert code_db['strategy'] == 'elements'
+    assert methods(code_db) == [('code', 'code_push'), ('database', 'url_import')]
+    assert 'replaces code, database and files alike' in code_db['reason'] and 'files already matches' in code_db['reason']
     nothing = plan(sizes, framework='drupal', drush_major=8, pending=[])
     assert nothing['strategy'] == 'none' and nothing['steps'] == []
     assert 'already matches' in nothing['reason']
@@ -128,8 +130,11 @@ def test_elements_limit_what_is_cloned():
     result = plan({'code': MB, 'database': MB, 'files': MB}, framework='wordpress', elements=['database', 'files'])
     assert methods(result) == [('database', 'url_import'), ('files', 'url_import')]
     result = plan({'code': MB, 'database': MB}, framework='drupal', drush_major=8, elements=['code', 'database'])
-    assert result['strategy'] == 'archive_without_files'
-    assert methods(result) == [('archive', 'archive_import')]
+    assert result['strategy'] == 'elements'
+    assert methods(result) == [('code', 'code_push'), ('database', 'url_import')]
+    forced = plan({'code': MB, 'database': MB}, framework='drupal', drush_major=8, elements=['code', 'database'],
+                  strategy='archive')
+    assert 'not to be cloned' in forced['error']
 
 
 def test_fallback_after_the_archive_was_too_large():
