@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-DEST=${SANITY_DIR:-${TMPDIR:-/tmp}/pantheon-platform-sanity-$(id -u)}/ansible_collections/pantheon/platform
+DEST=${SANITY_DIR:-${TMPDIR:-/tmp}/pantheon-platform-sanity-$(id -u)-$(printf %s "$ROOT" | sha1sum | cut -c1-10)}/ansible_collections/pantheon/platform
 rm -rf "$DEST"
 mkdir -p "$DEST"
 git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' f; do
