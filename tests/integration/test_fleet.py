@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 
-import pytest
-
 from site_clone_helpers import (
     archives_on_source,
     content_state,
@@ -35,11 +33,9 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope='module')
-def fleet(emulator, tmp_path_factory, request):
-    """Seed the fleet and clone it once; the tests below read the outcome."""
+def clone_the_fleet(emulator, tmp_path):
+    """Seed the fleet and clone it once; the checks below read the outcome."""
     prefix = 'f%s-' % os.urandom(3).hex()
-    tmp_path = tmp_path_factory.mktemp('fleet')
     sites = seed_demo_fleet(emulator, prefix, SCALE)
     reports = tmp_path / 'reports'
     jobs = dict((job, {'site_clone_source_site': sites[job]['name'],
@@ -50,7 +46,7 @@ def fleet(emulator, tmp_path_factory, request):
             'tmp_path': tmp_path}
 
 
-def test_every_strategy_clones_and_verifies(fleet):
+def check_every_strategy_clones_and_verifies(fleet):
     res = fleet['res']
     assert res.rc == 0, res.output
     with open(fleet['reports'] / 'fleet-report.json', encoding='utf-8') as f:
@@ -87,7 +83,7 @@ def test_every_strategy_clones_and_verifies(fleet):
     assert by_job['d7-small']['fixups'] == ['cache rebuild']
 
 
-def test_nothing_left_behind(fleet, emulator):
+def check_nothing_left_behind(fleet, emulator):
     assert fleet['res'].rc == 0, fleet['res'].output
     for job in ('d7-small', 'd7-large', 'd7-huge'):
         assert archives_on_source(emulator, fleet['sites'][job]['name']) == [], job
@@ -101,7 +97,7 @@ def tree_of(state):
     return out.stdout.strip()
 
 
-def test_targets_have_the_sources_content(fleet, emulator):
+def check_targets_have_the_sources_content(fleet, emulator):
     assert fleet['res'].rc == 0, fleet['res'].output
     for job in EXPECTED:
         source = emulator.state(fleet['sites'][job]['name'], 'live', digest=True)
@@ -114,7 +110,7 @@ def test_targets_have_the_sources_content(fleet, emulator):
         assert target['home_status'] == 200, job
 
 
-def test_html_report_has_a_row_per_site(fleet):
+def check_html_report_has_a_row_per_site(fleet):
     assert fleet['res'].rc == 0, fleet['res'].output
     rows = html_rows(fleet['reports'] / 'fleet-report.html')
     assert sorted(rows) == sorted(EXPECTED)
@@ -140,7 +136,7 @@ def test_html_report_has_a_row_per_site(fleet):
         assert job in text
 
 
-def test_terminal_summary_names_the_html_report(fleet):
+def check_terminal_summary_names_the_html_report(fleet):
     res = fleet['res']
     assert res.rc == 0, res.output
     summary = res.task('Show the fleet summary')
@@ -149,7 +145,7 @@ def test_terminal_summary_names_the_html_report(fleet):
     assert lines[-1] == 'HTML report: %s' % (fleet['reports'] / 'fleet-report.html')
 
 
-def test_second_run_changes_nothing(fleet, emulator):
+def check_second_run_changes_nothing(fleet, emulator):
     assert fleet['res'].rc == 0, fleet['res'].output
     since = last_request_id(emulator)
     res = run_fleet(emulator, fleet['tmp_path'], fleet['jobs'], fleet['common'], forks=3)
@@ -169,7 +165,7 @@ def test_second_run_changes_nothing(fleet, emulator):
         assert site['changed'] is False
 
 
-def test_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator):
+def check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator):
     assert fleet['res'].rc == 0, fleet['res'].output
     source = fleet['sites']['d10']['name']
     target = fleet['jobs']['d10']['site_clone_target_site']
@@ -193,3 +189,16 @@ def test_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fle
         if job != 'd10':
             assert by_job[job]['strategy']['name'] == 'none', job
     assert os.path.exists(fleet['reports'] / 'fleet-report.check.html')
+
+
+def test_fleet_of_every_strategy(emulator, tmp_path):
+    """One test, one fleet (pytest-xdist would set a module fixture up once per worker): the first run,
+    what it left, the reports, then the same run again, then check mode after a source change."""
+    fleet = clone_the_fleet(emulator, tmp_path)
+    check_every_strategy_clones_and_verifies(fleet)
+    check_nothing_left_behind(fleet, emulator)
+    check_targets_have_the_sources_content(fleet, emulator)
+    check_html_report_has_a_row_per_site(fleet)
+    check_terminal_summary_names_the_html_report(fleet)
+    check_second_run_changes_nothing(fleet, emulator)
+    check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator)
