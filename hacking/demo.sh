@@ -114,7 +114,7 @@ ln -sfn "$ROOT" "$COLL/ansible_collections/pantheon/platform"
 
 log "cloning 5 sites with playbooks/clone_fleet.yml ($FORKS at a time)"
 set +e
-ANSIBLE_COLLECTIONS_PATH=$COLL ANSIBLE_NOCOLOR=${ANSIBLE_NOCOLOR:-0} ANSIBLE_LOCALHOST_WARNING=0 \
+ANSIBLE_COLLECTIONS_PATH=$COLL ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
   "$ROOT/.venv/bin/ansible-playbook" -i "$OUT/inventory.yml" "$ROOT/playbooks/clone_fleet.yml" -f "$FORKS" \
   >"$OUT/ansible.log" 2>&1
