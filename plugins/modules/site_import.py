@@ -57,6 +57,14 @@ options:
       - Accept an C(http://) URL. The archive, which holds the site's data, then travels unencrypted.
     type: bool
     default: false
+  force:
+    description:
+      - Import even when the workflow history shows that the same object was already imported, for example
+        because the environment's content has changed since by other means (the history cannot see that).
+      - An identical import that is still running is waited for, not started a second time, even with V(true).
+    type: bool
+    default: false
+    version_added: 0.1.0
 extends_documentation_fragment:
   - pantheon.platform.site_env
   - pantheon.platform.auth
@@ -297,7 +305,7 @@ def run_import(module):
 
     previous = last_replacing(client, target, kind)
     if previous is not None and _is_same_import(previous, kind, url):
-        if previous.get('result') == 'succeeded':
+        if previous.get('result') == 'succeeded' and not params['force']:
             try:
                 result['imported_size'] = probe_size(url, validate_certs=params['validate_certs'],
                                                      ca_path=params['ca_path'], attempts=1)
@@ -347,6 +355,7 @@ def main():
             url=dict(type='str', required=True, no_log=True),
             max_size_mb=dict(type='int', default=500),
             allow_insecure_url=dict(type='bool', default=False),
+            force=dict(type='bool', default=False),
         ),
         wait_timeout_default=3600,
         supports_check_mode=True,

@@ -15,7 +15,7 @@ import pytest
 
 from pantheon_emulator import content
 from pantheon_emulator.ssh import phpser
-from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401 (fixture)
+from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401  pylint: disable=unused-import  (fixture)
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,7 @@ def test_drush8_archive_dump_without_files(emulator, clients, d7):
                       f"'--destination=sites/default/files/{name}'")
     assert res.returncode == 0, err(res)
     archive = env_dir(emulator, d7["id"]) / "files" / name
-    members, manifest, sql, _ = _read_tgz(archive)
+    members, manifest, sql, _layout = _read_tgz(archive)
     assert manifest and sql == ["pantheon.sql"]
     assert "code/index.php" in members and "code/sites/default/settings.php" in members
     assert not any(n.startswith("code/sites/default/files") for n in members)
@@ -332,7 +332,7 @@ def test_request_log_names_commands_without_arguments(emulator, clients, d7):
     assert res.returncode == 0, err(res)
     assert clients.ssh(clients.app_user(d7["id"]), "drush sqlq 'SELECT 42'").returncode == 0
     assert clients.ssh(clients.app_user(d7["id"]), "rm -rf /").returncode == 127
-    log = [r for r in emulator.requests(channel="ssh", since=since)]
+    log = list(emulator.requests(channel="ssh", since=since))
     assert [(r["method"], r["path"], r["status"]) for r in log] == [
         ("SSH", "drush archive-dump", 0), ("SSH", "drush sql-query", 0), ("SSH", "other", 127)]
     assert secret_name not in json.dumps(log) and "42" not in json.dumps([r["path"] for r in log])

@@ -108,6 +108,13 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
         site: "{{ dst }}"
         kind: files
         url: "{{ source.latest.files.url }}"
+
+    - name: import the database once more, forced
+      pantheon.platform.site_import:
+        site: "{{ dst }}"
+        kind: database
+        url: "{{ source.latest.database.url }}"
+        force: true
 ''' + KEEP % "{'source': source, 'again': again, 'backup': backup}",
                        extra_vars={'src': sites['src'], 'dst': sites['dst'], 'keep_file': str(keep_file)},
                        env=play_env(emulator, tmp_path), verbosity=4)
@@ -128,8 +135,11 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
     files1, files2 = res.task('import the files'), res.task('import the files again')
     assert files1['changed'] is True and files1['imported_size'] == kept['backup']['backup']['elements']['files']['size']
     assert files2['changed'] is False and files2['workflow']['id'] == files1['workflow']['id']
-    # Two imports were started on the target, no more (check mode and second runs started none).
-    assert len(workflow_posts(emulator, since, dst_id)) == 2
+    # force imports what the history says is already there.
+    forced = res.task('import the database once more, forced')
+    assert forced['changed'] is True and forced['workflow']['id'] != first['workflow']['id']
+    # Three imports were started on the target, no more (check mode and second runs started none).
+    assert len(workflow_posts(emulator, since, dst_id)) == 3
 
     after = emulator.state(sites['dst'], 'dev', digest=True)
     assert db_dump(after) == db_dump(src)

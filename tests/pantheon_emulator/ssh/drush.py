@@ -58,7 +58,7 @@ def drush_major(ctx):
     """8 or 12, from the environment's drush_version setting (default by framework)."""
     version = ctx.settings.get("drush_version")
     try:
-        major = int(str(version).split(".")[0])
+        major = int(str(version).split(".", maxsplit=1)[0])
     except (TypeError, ValueError):
         major = 12 if ctx.framework == "drupal8" else 8
     return 12 if major >= 9 else 8
@@ -66,7 +66,7 @@ def drush_major(ctx):
 
 def command_label(argv, ctx=None):
     """``drush <command>`` for the request log: the canonical command name, never arguments."""
-    args, _ = parse_args(argv[1:])
+    args, _rest = parse_args(argv[1:])
     if not args:
         return "drush"
     table = DRUSH12_COMMANDS if ctx is not None and drush_major(ctx) == 12 else DRUSH8_COMMANDS

@@ -181,7 +181,7 @@ def drop_all_tables(db_path):
         for kind, name in objects:
             conn.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
         conn.execute("COMMIT")
-        return sum(1 for k, _ in objects if k == "table")
+        return sum(1 for k, _name in objects if k == "table")
     finally:
         conn.close()
 
@@ -293,4 +293,3 @@ class CappedWriter:
 def too_large_disconnect(ctx):
     """The platform's answer to a write that reached the size limit under files/."""
     return ForceDisconnect(f"Connection to {ctx.host_label} closed by remote host.\n")
-

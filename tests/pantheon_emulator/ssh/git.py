@@ -40,7 +40,7 @@ def branch_heads(repo):
                       check=False)
     heads = {}
     for line in out.splitlines():
-        name, _, sha = line.partition(" ")
+        name, _sep, sha = line.partition(" ")
         if name:
             heads[name] = sha
     return heads

@@ -65,7 +65,7 @@ def _parse(data, pos):
             count, pos = _read_int(data, pos, b":")
             pos = _expect(data, pos, b"{")
             items = []
-            for _ in range(count):
+            for _index in range(count):
                 key, pos = _parse(data, pos)
                 value, pos = _parse(data, pos)
                 items.append((key, value))
@@ -153,6 +153,6 @@ def to_python(node):
         return float(value)
     items = node[1] if kind == "a" else node[2]
     pairs = [(to_python(k), to_python(v)) for k, v in items]
-    if kind == "a" and [k for k, _ in pairs] == list(range(len(pairs))):
-        return [v for _, v in pairs]
+    if kind == "a" and [k for k, _value in pairs] == list(range(len(pairs))):
+        return [v for _key, v in pairs]
     return {str(k): v for k, v in pairs}

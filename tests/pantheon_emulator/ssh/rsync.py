@@ -128,7 +128,7 @@ def plan_rsync(argv, home, max_file_bytes=0, rsync_binary=None):
             paths = []
             continue
         if arg.startswith("--"):
-            name, _, value = arg[2:].partition("=")
+            name, _sep, value = arg[2:].partition("=")
             has_value = "=" in arg
             if name in DENIED_LONG:
                 raise RsyncRefused(f"rsync: option --{name} is not allowed by this server")
@@ -173,7 +173,7 @@ def plan_rsync(argv, home, max_file_bytes=0, rsync_binary=None):
             if kind == TEMP_DIR:
                 # the receiver resolves a relative temp dir from the destination directory; the
                 # platform's shell expands ~/tmp/ to the home directory, so pass it absolute
-                rel, _ = confine(value, home, tops=("tmp", "files", "code"))
+                rel, _path = confine(value, home, tops=("tmp", "files", "code"))
                 rel = str(Path(home) / rel) + ("/" if value.endswith("/") else "")
             else:
                 if value.startswith(("/", "~")) or ".." in value.split("/"):

@@ -365,7 +365,7 @@ class SSHServerHandle:
                                     preexec=plan.preexec if plan.max_file_bytes else None)
 
     async def run_git(self, session, argv, aio):
-        service, _ = git.plan(argv)
+        service, _repo = git.plan(argv)
         repo = session.paths.repo
         if not (repo / "HEAD").exists():
             raise CommandError(f"fatal: '{argv[-1]}' does not appear to be a git repository", 128)

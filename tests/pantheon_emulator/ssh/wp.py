@@ -85,7 +85,7 @@ def run(ctx, argv, io):
 def is_installed(db_path):
     prefix = table_prefix(db_path)
     try:
-        _, rows = content.query(db_path, f"SELECT option_value FROM \"{prefix}options\" WHERE option_name = 'siteurl'")
+        _cols, rows = content.query(db_path, f"SELECT option_value FROM \"{prefix}options\" WHERE option_name = 'siteurl'")
     except content.ContentError:
         return False
     return bool(rows)
@@ -196,7 +196,7 @@ def _option_get(ctx, args, opts, io):
         raise error("Please provide the option name.")
     prefix = table_prefix(ctx.paths.db)
     try:
-        _, rows = content.query(ctx.paths.db, f'SELECT option_value FROM "{prefix}options" WHERE option_name = ?',
+        _cols, rows = content.query(ctx.paths.db, f'SELECT option_value FROM "{prefix}options" WHERE option_name = ?',
                                 (args[0],))
     except content.ContentError as exc:
         raise error(f"Error establishing a database connection ({exc})") from None
@@ -227,7 +227,7 @@ def _cache_flush(ctx, args, opts, io):
 # ---------------------------------------------------------------------- search-replace
 def _text_columns(conn, table):
     cols = []
-    for _, name, decl, _notnull, _default, pk in conn.execute(f'PRAGMA table_info("{table}")'):
+    for _cid, name, decl, _notnull, _default, pk in conn.execute(f'PRAGMA table_info("{table}")'):
         decl = (decl or "").upper()
         numeric = any(t in decl for t in ("INT", "REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL", "BOOL"))
         cols.append((name, numeric, pk))
