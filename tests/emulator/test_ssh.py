@@ -15,7 +15,7 @@ import pytest
 
 from pantheon_emulator import content
 from pantheon_emulator.ssh import phpser
-from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401  pylint: disable=unused-import  (fixture)
+from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture(scope="module")

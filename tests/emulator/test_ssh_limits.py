@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401  pylint: disable=unused-import  (fixture)
+from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401  # pylint: disable=unused-import
 
 LIMIT = 64 * 1024
 

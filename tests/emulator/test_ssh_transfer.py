@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401  pylint: disable=unused-import  (fixture)
+from pantheon_emulator.ssh.testing import clients, env_dir, seed_site  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture(scope="module")

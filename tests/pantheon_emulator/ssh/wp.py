@@ -197,7 +197,7 @@ def _option_get(ctx, args, opts, io):
     prefix = table_prefix(ctx.paths.db)
     try:
         _cols, rows = content.query(ctx.paths.db, f'SELECT option_value FROM "{prefix}options" WHERE option_name = ?',
-                                (args[0],))
+                                    (args[0],))
     except content.ContentError as exc:
         raise error(f"Error establishing a database connection ({exc})") from None
     if not rows:
