@@ -20,22 +20,13 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Site name or UUID.
-    type: str
-    required: true
-  env:
-    description:
-      - Environment whose caches to clear.
-    type: str
-    default: dev
   framework_cache:
     description:
       - Also clear the CMS's own caches (Drupal or WordPress), not only the edge cache.
     type: bool
     default: true
 extends_documentation_fragment:
+  - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.wait.short
   - pantheon.platform.attributes
@@ -92,7 +83,7 @@ workflow:
 import time
 
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 
 def clear_cache(module):
@@ -112,8 +103,7 @@ def clear_cache(module):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             framework_cache=dict(type='bool', default=True),
         ),
         wait_timeout_default=300,

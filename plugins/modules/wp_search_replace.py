@@ -20,16 +20,6 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
-  site:
-    description:
-      - Site name or UUID. The site must run WordPress.
-    type: str
-    required: true
-  env:
-    description:
-      - Environment whose database to change.
-    type: str
-    default: dev
   search:
     description:
       - The text to find, for example the source's domain V(live-old-site.pantheonsite.io).
@@ -47,6 +37,7 @@ options:
     elements: str
     default: [guid]
 extends_documentation_fragment:
+  - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.attributes
@@ -91,7 +82,7 @@ import re
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
-from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve, target_argspec
 
 _COUNT_RE = re.compile(r'^\s*(\d+)\s*$', re.MULTILINE)
 
@@ -134,8 +125,7 @@ def search_replace(module):
 def main():
     module = PantheonModule(
         argument_spec=dict(
-            site=dict(type='str', required=True),
-            env=dict(type='str', default='dev'),
+            target_argspec(),
             search=dict(type='str', required=True),
             replace=dict(type='str', required=True),
             skip_columns=dict(type='list', elements='str', default=['guid']),
