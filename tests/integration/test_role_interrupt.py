@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A clone killed (SIGKILL, the whole process group) in the middle of a phase (measuring backup, target
-creation, archive creation, archive import, archive removal, files rsync), then run again: the
+"""A clone killed (SIGKILL, the whole process group) in the middle of a phase (measuring backup, archive
+creation, archive import, archive removal, files rsync), then run again: the
 second run finishes the clone, verifies it, and no archive is left on the source.
 
 The emulator is slowed down where the kill lands (an SSH delay, a workflow delay) so that the kill
@@ -35,12 +35,11 @@ CASES = {
     'files': ('Send the files with rsync',
               [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
     'measure': ('Back up the source (short-lived; measures it and feeds the imports)', [], {'workflow_delay': 6}),
-    'target': ('Ensure the target site exists', [], {'workflow_delay': 6}),
     'removal': ('Remove the archive from the source and prove it is gone (404)',
                 [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
 }
 # phases before any data moves
-EARLY = ('measure', 'target')
+EARLY = ('measure',)
 
 
 def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, timeout=600):
