@@ -840,6 +840,14 @@ class PantheonClient:
             return self.user_workflows()
         return self.workflows(owner[1])
 
+    def unfinished_workflows(self, owner, wf_type, match=None):
+        """Workflows of ``wf_type`` in the owner's list that have not finished yet (``result`` unset),
+        newest first; ``match(workflow)`` narrows them down. An earlier run that was interrupted
+        may have left one going: wait for it (:meth:`wait_workflow`) rather than start another."""
+        return [wf for wf in self._recent_workflows(owner)
+                if isinstance(wf, dict) and wf.get('type') == wf_type and wf.get('id')
+                and wf.get('result') is None and (match is None or match(wf))]
+
     def _find_posted_workflow(self, owner, wf_type, params, since):
         """A workflow of this type+params created since ``since`` (the one a failed POST may have made)."""
         for wf in self._recent_workflows(owner):

@@ -19,6 +19,10 @@ description:
     module does not change them (labels are cosmetic, and the region of a site cannot be changed).
   - A site that exists but has no upstream yet (for example, an earlier run was interrupted after C(create_site))
     gets the requested upstream deployed.
+  - A creation that an earlier, interrupted run left going is waited for rather than started again. The module looks
+    for an unfinished C(create_site) workflow for this name in the user's workflows (the site may not be listed yet),
+    then for an unfinished C(deploy_product) in the site's workflows, waits for them, and then goes on as above, so
+    the site ends up created, with its upstream deployed and its dev environment healthy.
   - With O(state=absent), deletes the site through the C(delete_site) workflow if it exists.
 author:
   - pantheon.platform developers (@pantheon-platform)
@@ -70,8 +74,8 @@ attributes:
     details:
       - Before and after show the site's name, label, upstream, organization and region (empty when absent).
 notes:
-  - O(wait_timeout) applies to each workflow (C(create_site), C(deploy_product), C(delete_site)) and to the wait for
-    the dev environment's health check.
+  - O(wait_timeout) applies to each workflow (C(create_site), C(deploy_product), C(delete_site)), including one an
+    earlier run started, and to the wait for the dev environment's health check.
 '''
 
 EXAMPLES = r'''
@@ -117,14 +121,17 @@ site:
     region: us-central1
     frozen: false
 workflows:
-  description: Ids and types of the workflows the task ran, in order.
+  description:
+    - Ids and types of the workflows the task ran or waited for, in order.
+    - C(adopted=true) marks a workflow an earlier run had started and this task only waited for.
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "9a1b...", "type": "create_site"}, {"id": "7c2d...", "type": "deploy_product"}]
+  sample: [{"id": "9a1b...", "type": "create_site", "adopted": true}, {"id": "7c2d...", "type": "deploy_product"}]
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import SITE_NAME_RE, PantheonError, is_uuid
+from ansible_collections.pantheon.platform.plugins.module_utils._api import (
+    SITE_NAME_RE, PantheonError, is_uuid, site_upstream)
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 
 DIFF_KEYS = ('name', 'label', 'upstream', 'organization', 'region')
@@ -151,6 +158,42 @@ class SiteState:
         wf = self.client.run_workflow(owner, wf_type, params, self.timeout)
         self.workflows.append({'id': wf.get('id'), 'type': wf_type})
         return wf
+
+    def adopt(self, owner, workflow):
+        """Wait for a workflow an earlier run started (and left unfinished)."""
+        self.client.debug('waiting for the %s workflow %s an earlier run started' % (workflow['type'], workflow['id']))
+        wf = self.client.wait_workflow(workflow, owner, self.timeout)
+        self.workflows.append({'id': workflow['id'], 'type': workflow['type'], 'adopted': True})
+        return wf
+
+    def settle(self, site):
+        """Let a creation an earlier run left going finish: its create_site (while it runs the site may
+        not be listed yet), then its deploy_product. Returns the site as it is afterwards."""
+        name = self.params['name']
+        if site is None and is_uuid(name):
+            return None
+        if site is None or site_upstream(site) is None:
+            site_name = site['name'] if site else name
+            creating = self.client.unfinished_workflows(
+                ('user',), 'create_site', lambda wf: (wf.get('params') or {}).get('site_name') == site_name)
+            if creating:
+                if self.module.check_mode:
+                    self.module.warn('A create_site workflow for %s (%s) started earlier is still running; a real run '
+                                     'waits for it instead of starting another.' % (site_name, creating[0]['id']))
+                    return site
+                wf = self.adopt(('user',), creating[0])
+                site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
+                site = self.client.find_site(site_id or site_name)
+                if site is None:
+                    raise PantheonError('The create_site workflow %s (started earlier) succeeded but site %s cannot be '
+                                        'found' % (wf.get('id'), site_name))
+        if site is not None:
+            deploying = self.client.unfinished_workflows(('site', site['id']), 'deploy_product')
+            if deploying and not self.module.check_mode:
+                self.adopt(('site', site['id']), deploying[0])
+                self.client.wait_healthy(self.client.platform_domain(site['id'], 'dev'), self.timeout)
+                site = self.client.get_site(site['id'])
+        return site
 
     def resolve_upstream(self):
         wanted = self.params['upstream']
@@ -188,6 +231,7 @@ class SiteState:
     def present(self, site):
         upstream = self.resolve_upstream() if self.params['upstream'] else None
         org = self.resolve_organization() if self.params['organization'] else None
+        site = self.settle(site)
         if site is None:
             self.create(upstream, org)
         before = self.client.site_summary(site, environments=False)
@@ -211,6 +255,9 @@ class SiteState:
         if self.params['region'] and before['region'] and before['region'] != self.params['region']:
             self.module.warn('Site %s exists in region %r, not %r; a site\'s region cannot be changed.'
                              % (before['name'], before['region'], self.params['region']))
+        if upstream is None and not before['upstream']:
+            self.module.warn('Site %s has no upstream deployed (its creation was not finished); give the upstream '
+                             'option to deploy one.' % before['name'])
         if upstream is not None and not before['upstream']:
             # created earlier, but its upstream was never deployed: finish the job
             after = dict(before, upstream={'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def test_create_site_then_deploy_product(emulator, client, site_prefix):
     name = f"{site_prefix}new"
-    with emulator.limits(workflow_delay=0.5):
+    with emulator.limits(workflow_delay=1.5):
         r = client.post(f"users/{emulator.user_id}/workflows",
                         {"type": "create_site", "params": {"label": "New site", "site_name": name}})
         assert r.status_code == 202
@@ -20,6 +20,12 @@ def test_create_site_then_deploy_product(emulator, client, site_prefix):
         running = client.get(f"users/{emulator.user_id}/workflows/{created['id']}").json()
         assert running["result"] is None
         assert client.get(f"site-names/{name}").status_code == 404, "site exists before the workflow ran"
+        # the name is taken from the moment the workflow is accepted: a second create_site is refused
+        twice = client.post(f"users/{emulator.user_id}/workflows",
+                            {"type": "create_site", "params": {"label": "Again", "site_name": name}})
+        assert twice.status_code == 409 and "already taken" in twice.json()
+        listed = [w for w in client.get(f"users/{emulator.user_id}/workflows").json() if w["id"] == created["id"]]
+        assert listed and listed[0]["result"] is None and listed[0]["params"]["site_name"] == name
         done = client.poll(f"users/{emulator.user_id}", created["id"])
     assert done["result"] == "succeeded" and done["phase"] == "finished"
     assert done["waiting_for_task"]["site_id"] == new_id, "waiting_for_task must never be reset"

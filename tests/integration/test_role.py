@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 
@@ -198,3 +199,32 @@ def test_target_drift_is_repaired_with_the_reused_backup(emulator, tmp_path, sit
     assert report['verification']['status'] == 'match'
     with sqlite3.connect(db_path) as conn:
         assert conn.execute('SELECT title FROM node WHERE nid = 1').fetchone()[0] != 'changed behind the role'
+
+
+def test_a_target_left_half_created_is_finished_then_cloned(emulator, tmp_path, site_prefix):
+    """The target exists but has no upstream (an earlier run was stopped between create_site and
+    deploy_product): nothing on it to compare, so the role deploys the source's upstream and clones."""
+    name = site_prefix + 'half'
+    target = name + '-clone'
+    emulator.seed({'seed': 4, 'sites': [small_site(name, 'wordpress')]})
+    api = emulator.api()
+    user_workflows = '%s/users/%s/workflows' % (emulator.api_url, emulator.user_id)
+    created = api.post(user_workflows, json={'type': 'create_site', 'params': {'label': target, 'site_name': target}},
+                       timeout=30).json()
+    deadline = time.monotonic() + 60
+    while api.get('%s/%s' % (user_workflows, created['id']), timeout=30).json()['result'] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    reports = tmp_path / 'reports'
+
+    res = clone_site(emulator, tmp_path, name, target, reports)
+    assert res.rc == 0, res.output
+    report = read_report(reports, '%s.live-to-%s.dev' % (name, target))
+    assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
+    phases = dict((p['name'], p) for p in report['phases'])
+    assert phases['checkpoint']['outcome'] == 'skipped'
+    assert 'creation is not finished' in phases['checkpoint']['detail']
+    assert phases['target']['outcome'] == 'changed' and phases['target']['detail'] == 'finished creating ' + target
+    assert report['target']['created'] is True
+    site = api.get('%s/sites/%s' % (emulator.api_url, created['waiting_for_task']['site_id']), timeout=30).json()
+    assert site['framework'] == 'wordpress'

@@ -1,6 +1,6 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A clone killed (SIGKILL, the whole process group) in the middle of a phase (measuring backup, archive
-creation, archive import, archive removal, files rsync), then run again: the
+"""A clone killed (SIGKILL of ansible-playbook and every process under it) in the middle of a phase,
+then run again: the
 second run finishes the clone, verifies it, and no archive is left on the source.
 
 The emulator is slowed down where the kill lands (an SSH delay, a workflow delay) so that the kill
@@ -22,7 +22,8 @@ from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_
 
 MB = 1024 * 1024
 # A Drupal 7 site whose files (1.2 MB, incompressible) pass both limits below: archive without
-# files, site import, then files by rsync.
+# files, site import, then files by rsync. The WordPress site of the element-route phases goes
+# element by element: git push, database by URL import, files by rsync, then the URL search-replace.
 LIMITS = {'site_clone_archive_limit_mb': 1, 'site_clone_url_import_limit_mb': 1}
 FILES = {'count': 5, 'size': 3000, 'compressible': True,
          'big': [{'name': 'media/clip.bin', 'size': int(1.2 * MB), 'compressible': False}]}
@@ -35,16 +36,77 @@ CASES = {
     'files': ('Send the files with rsync',
               [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
     'measure': ('Back up the source (short-lived; measures it and feeds the imports)', [], {'workflow_delay': 6}),
+    # killed once create_site is posted; that workflow still runs when the rerun reaches the target, so the
+    # rerun must wait for it (a second create_site would be refused: the name is taken), then deploy the upstream
+    'target': ('Ensure the target site exists',
+               [{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 25}, 'times': 1}], {}),
     'removal': ('Remove the archive from the source and prove it is gone (404)',
                 [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    # the element route (WordPress)
+    'code': ("Push the source's code to the target branch (git, then wait for sync_code)",
+             [{'match': {'channel': 'ssh', 'path': 'git-receive-pack'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    'database': ('Import the database by URL (do_import)',
+                 [{'match': {'channel': 'workflow', 'path': '^do_import$'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    'fixups': ("Replace the source's URL with the target's in the WordPress database",
+               [{'match': {'channel': 'ssh', 'path': 'search-replace'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    'verify': ('Verify the target against the source',
+               [{'match': {'channel': 'ssh', 'path': '.'}, 'action': {'delay': 8}, 'times': 1}], {}),
 }
+WORDPRESS = ('code', 'database', 'fixups', 'verify')
 # phases before any data moves
-EARLY = ('measure',)
+EARLY = ('measure', 'target')
+
+
+def posts(emulator, since, method, path):
+    """API requests with this method and exact path logged after request id ``since``."""
+    return [r for r in emulator.requests(channel='api', since=since) if r['method'] == method and r['path'] == path]
+
+
+def _descendants(pid):
+    children = {}
+    for entry in os.listdir('/proc'):
+        if not entry.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
+                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def kill_tree(pid):
+    """SIGKILL a process and everything under it, as a lost machine would. ansible-core's workers
+    call setsid(), so killing the process group alone would leave the running module (and its git,
+    rsync and ssh children) to finish the step. Stop them all first, so none forks or is reparented
+    while the tree is walked."""
+    stopped = set()
+    while True:
+        fresh = [p for p in [pid] + _descendants(pid) if p not in stopped]
+        if not fresh:
+            break
+        for p in fresh:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        stopped.update(fresh)
+    for p in stopped:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, timeout=600):
     """Start clone_site.yml; when ``task`` starts call ``on_start()`` (to slow that step down), then
-    SIGKILL the whole process group ``after`` seconds later. Returns the output up to the kill."""
+    SIGKILL it and every process under it ``after`` seconds later. Returns the output up to the kill."""
     work = tmp_path / 'killed-run'
     work.mkdir(exist_ok=True)
     (work / 'vars.json').write_text(json.dumps(extra_vars))
@@ -63,7 +125,7 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, time
             if banner in line:
                 on_start()
                 time.sleep(after)
-                os.killpg(proc.pid, signal.SIGKILL)
+                kill_tree(proc.pid)
                 killed = True
                 break
             if time.monotonic() > deadline:
@@ -83,21 +145,34 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, time
 def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, phase):
     task, faults, settings = CASES[phase]
     name = site_prefix + 'kill-' + phase
-    emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
-                                         'db': {'nodes': 6}, 'files': FILES}]})
+    framework = 'wordpress' if phase in WORDPRESS else 'drupal'
+    # the WordPress site has code of its own, so its code differs from a new site's
+    envs = ({'dev': {'code': {'files': {'wp-content/plugins/site-tweaks/site-tweaks.php': '<?php // tweaks\n'}}},
+             'test': {}, 'live': {}} if framework == 'wordpress' else ['dev', 'test', 'live'])
+    emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': framework, 'envs': envs,
+                                         'db': {'posts': 6} if framework == 'wordpress' else {'nodes': 6},
+                                         'files': FILES}]})
     reports = tmp_path / 'reports'
     job = '%s.live-to-%s-clone.dev' % (name, name)
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
 
     before = dict(emulator.config())
+    create_site = ('POST', '/api/users/%s/workflows' % emulator.user_id)
+    since = max([r['id'] for r in emulator.requests()] or [0])
 
     def slow_down():
         if faults:
             emulator.faults(faults)
         if settings:
             emulator.set_limits(**settings)
+        if phase == 'target':
+            # kill right after the target's create_site is accepted
+            deadline = time.monotonic() + 60
+            while not posts(emulator, since, *create_site):
+                assert time.monotonic() < deadline, 'the killed run never posted create_site'
+                time.sleep(0.1)
     try:
-        run_and_kill(emulator, tmp_path, extra, task, slow_down)
+        run_and_kill(emulator, tmp_path, extra, task, slow_down, after=0.5 if phase == 'target' else 2.5)
     finally:
         if faults:
             emulator.clear_faults()
@@ -115,7 +190,8 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
         assert state == [journal_path]
         with open(state[0], encoding='utf-8') as f:
             journal = json.load(f)
-        assert journal['fixups_pending'] is True
+        # the fix-ups are noted done just before verification
+        assert journal['fixups_pending'] is (phase != 'verify')
     if phase in ('import', 'removal'):
         assert len(archives_on_source(emulator, name)) == 1, 'the run was interrupted with the archive in place'
         assert journal['archive']['path'] == 'sites/default/files/' + archives_on_source(emulator, name)[0]
@@ -123,12 +199,34 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
         assert journal['archive'] is None, 'the archive was removed (and proven gone) before the files step'
     if phase == 'archive':
         time.sleep(5)  # the delayed drush run goes on without its client, as on the platform
+    if phase == 'target':
+        running = [w for w in emulator.api().get('%s/users/%s/workflows' % (emulator.api_url, emulator.user_id),
+                                                 timeout=30).json()
+                   if w['type'] == 'create_site' and w['params']['site_name'] == name + '-clone']
+        assert len(running) == 1 and running[0]['result'] is None, 'the killed run left its create_site running'
+    if phase == 'code':
+        # the killed push never reached the codeserver
+        time.sleep(8)
+        assert emulator.state(name, 'live')['code']['head'] != emulator.state(name + '-clone', 'dev')['code']['head']
 
     res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
     assert res.rc == 0, res.output
     report = read_report(reports, job)
     assert report['status'] == 'succeeded'
     assert report['verification']['status'] == 'match'
+    phases = dict((p['name'], p) for p in report['phases'])
+    if phase == 'target':
+        # the rerun waited for the create_site the killed run started, and posted no second one
+        assert 'waited for the creation an earlier run started' in phases['target']['detail'], phases['target']
+        assert len(posts(emulator, since, *create_site)) == 1
+    if phase == 'code':
+        assert phases['code']['outcome'] == 'changed', 'the rerun pushed the code the killed run did not'
+    if phase == 'fixups':
+        assert phases['fixups']['outcome'] == 'changed' and 'search-replace' in phases['fixups']['detail']
+    if phase == 'verify':
+        # everything had been moved and fixed up: the rerun only checks and verifies
+        assert report['pending'] == [] and not {'code', 'database', 'files', 'archive'} & set(phases)
+        assert phases['fixups']['outcome'] == 'skipped'
     # an unfinished job (one with a journal) is resumed first
     assert [p['name'] for p in report['phases']][:2] == ['preflight', 'resume' if state else 'checkpoint']
     assert archives_on_source(emulator, name) == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import time
 
 import pytest
 
@@ -271,3 +272,75 @@ def test_flaky_api_is_retried_and_a_lost_answer_creates_no_duplicate(emulator, e
     assert [c for c in calls if c['method'] == 'GET' and c['path'] == '/api/users/%s/workflows' % emulator.user_id]
     deploys = [c for c in calls if c['method'] == 'POST' and c['path'] == '/api/sites/%s/workflows' % out['site']['id']]
     assert [c['status'] for c in deploys] == [503, 503, 202]
+
+
+def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, site_prefix):
+    """An earlier run was interrupted after it started create_site (and, for the second site,
+    deploy_product): the module waits for those workflows instead of posting new ones (which the
+    platform would refuse: the name is taken), then finishes what is left."""
+    uid = emulator.user_id
+    api = emulator.api()
+
+    def post(path, wf_type, params):
+        r = api.post('%s/%s/workflows' % (emulator.api_url, path), json={'type': wf_type, 'params': params}, timeout=30)
+        assert r.status_code == 202, r.text
+        return r.json()
+
+    # 1. create_site still running (slowed down), no deploy_product yet
+    name = site_prefix + 'left-creating'
+    create = {'name': name, 'upstream': DRUPAL, 'wait_timeout': 120}
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 12}, 'times': 1}])
+    try:
+        started = post('users/%s' % uid, 'create_site', {'label': name, 'site_name': name})
+        # check mode tells what a real run would do and posts nothing
+        since = mark(emulator)
+        res = run_playbook(play(('create', 'site', create)), env=env, check=True)
+        assert res.rc == 0, res.output
+        out = res.task('create')
+        assert out['changed'] is True and out['workflows'] == []
+        assert any('still running' in w and started['id'] in w for w in out['warnings']), out.get('warnings')
+        assert workflow_posts(emulator, since) == []
+
+        since = mark(emulator)
+        res = run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})), env=env)
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output
+    out = res.task('create')
+    assert out['changed'] is True
+    assert [(w['type'], w.get('adopted', False)) for w in out['workflows']] == [('create_site', True),
+                                                                                ('deploy_product', False)]
+    assert out['workflows'][0]['id'] == started['id']
+    assert out['site']['id'] == started['waiting_for_task']['site_id']
+    # only the missing deploy_product was posted
+    assert [r['path'] for r in workflow_posts(emulator, since)] == ['/api/sites/%s/workflows' % out['site']['id']]
+    info = res.task('info')
+    assert info['site']['upstream']['machine_name'] == DRUPAL and info['site']['framework'] == 'drupal8'
+    assert emulator.state(name, 'dev')['code']['head']
+
+    # 2. the site was created and its deploy_product is still running
+    name = site_prefix + 'left-deploying'
+    create = {'name': name, 'upstream': DRUPAL, 'wait_timeout': 120}
+    done = post('users/%s' % uid, 'create_site', {'label': name, 'site_name': name})
+    deadline = time.monotonic() + 60
+    while api.get('%s/users/%s/workflows/%s' % (emulator.api_url, uid, done['id']), timeout=30).json()['result'] is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    site_id = done['waiting_for_task']['site_id']
+    product = next(u for u in api.get('%s/users/%s/upstreams' % (emulator.api_url, uid), timeout=30).json()
+                   if u['machine_name'] == DRUPAL)
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^deploy_product$'}, 'action': {'delay': 8}, 'times': 1}])
+    try:
+        deploying = post('sites/%s' % site_id, 'deploy_product', {'product_id': product['id']})
+        since = mark(emulator)
+        res = run_playbook(play(('create', 'site', create)), env=env)
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output
+    out = res.task('create')
+    assert out['changed'] is False, 'it only waited for a workflow it did not start'
+    assert out['workflows'] == [{'id': deploying['id'], 'type': 'deploy_product', 'adopted': True}]
+    assert out['site']['upstream']['machine_name'] == DRUPAL
+    assert workflow_posts(emulator, since) == []
+    # it waited for the dev environment to answer, as after a creation of its own
+    assert api_calls(emulator, since, 'GET', '/environments/dev/domains')

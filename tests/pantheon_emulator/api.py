@@ -304,7 +304,8 @@ async def user_workflows_post(request):
         raise ApiError(400, "site_name must be lowercase letters, digits and hyphens (at most 52 characters).")
     if not isinstance(params.get("label"), str) or not params["label"].strip():
         raise ApiError(400, "label is required.")
-    if store.find_site_by_name(name):
+    if store.find_site_by_name(name) or store.site_name_being_created(name):
+        # a name is taken from the moment a create_site workflow for it is accepted
         raise ApiError(409, f"The site name {name} is already taken.")
     org_id = params.get("organization_id")
     if org_id:

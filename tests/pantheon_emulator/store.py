@@ -582,6 +582,12 @@ class Store:
                      json.dumps(base), now))
         return self.get_workflow(wf_id)
 
+    def site_name_being_created(self, name):
+        """True while an unfinished create_site workflow holds this site name."""
+        return self._one("SELECT id FROM workflows WHERE type IN ('create_site', 'create_site_for_migration') "
+                         "AND json_extract(params, '$.site_name') = ? AND json_extract(data, '$.result') IS NULL",
+                         (name,)) is not None
+
     def get_workflow(self, wf_id):
         """Workflow row: id, owner, site_id, env, user_id, type, params, created_at and the ``data`` fields
         merged in."""
