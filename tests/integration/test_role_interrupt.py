@@ -51,6 +51,8 @@ CASES = {
                [{'match': {'channel': 'ssh', 'path': 'search-replace'}, 'action': {'delay': 8}, 'times': 1}], {}),
     'verify': ('Verify the target against the source',
                [{'match': {'channel': 'ssh', 'path': '.'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    # killed as the cleanup starts removing the files step's staging directory
+    'cleanup': ('Remove the staging directory', [], {}),
 }
 WORDPRESS = ('code', 'database', 'fixups', 'verify')
 # phases before any data moves
@@ -102,6 +104,27 @@ def kill_tree(pid):
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def kill_at(emulator, tmp_path, extra_vars, task, faults=(), settings=None, after=2.5, then=None):
+    """run_and_kill with the emulator slowed down (fault rules, settings) from the start of ``task``
+    (and ``then()`` called) until the kill; the faults and settings are undone afterwards."""
+    before = dict(emulator.config())
+
+    def slow_down():
+        if faults:
+            emulator.faults(list(faults))
+        if settings:
+            emulator.set_limits(**settings)
+        if then:
+            then()
+    try:
+        return run_and_kill(emulator, tmp_path, extra_vars, task, slow_down, after=after)
+    finally:
+        if faults:
+            emulator.clear_faults()
+        if settings:
+            emulator.set_limits(**dict((k, before[k]) for k in settings))
 
 
 def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, timeout=600):
@@ -156,28 +179,17 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
     job = '%s.live-to-%s-clone.dev' % (name, name)
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
 
-    before = dict(emulator.config())
     create_site = ('POST', '/api/users/%s/workflows' % emulator.user_id)
     since = max([r['id'] for r in emulator.requests()] or [0])
 
-    def slow_down():
-        if faults:
-            emulator.faults(faults)
-        if settings:
-            emulator.set_limits(**settings)
-        if phase == 'target':
-            # kill right after the target's create_site is accepted
-            deadline = time.monotonic() + 60
-            while not posts(emulator, since, *create_site):
-                assert time.monotonic() < deadline, 'the killed run never posted create_site'
-                time.sleep(0.1)
-    try:
-        run_and_kill(emulator, tmp_path, extra, task, slow_down, after=0.5 if phase == 'target' else 2.5)
-    finally:
-        if faults:
-            emulator.clear_faults()
-        if settings:
-            emulator.set_limits(**dict((k, before[k]) for k in settings))
+    def wait_for_create_site():
+        # kill right after the target's create_site is accepted
+        deadline = time.monotonic() + 60
+        while not posts(emulator, since, *create_site):
+            assert time.monotonic() < deadline, 'the killed run never posted create_site'
+            time.sleep(0.1)
+    kill_at(emulator, tmp_path, extra, task, faults, settings,
+            after={'target': 0.5, 'cleanup': 0}.get(phase, 2.5), then=wait_for_create_site if phase == 'target' else None)
 
     # the killed run left its journal, and, when it was killed after the archive was made, the archive
     state = state_files(reports)
@@ -195,8 +207,10 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
     if phase in ('import', 'removal'):
         assert len(archives_on_source(emulator, name)) == 1, 'the run was interrupted with the archive in place'
         assert journal['archive']['path'] == 'sites/default/files/' + archives_on_source(emulator, name)[0]
-    if phase == 'files':
+    if phase in ('files', 'cleanup'):
         assert journal['archive'] is None, 'the archive was removed (and proven gone) before the files step'
+    if phase == 'cleanup':
+        assert os.listdir(reports / '.staging'), 'the killed run left its staging directory'
     if phase == 'archive':
         time.sleep(5)  # the delayed drush run goes on without its client, as on the platform
     if phase == 'target':
@@ -233,3 +247,34 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
     assert state_files(reports) == []
     staging = reports / '.staging'
     assert not staging.exists() or os.listdir(staging) == []
+
+
+def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emulator, tmp_path, site_prefix):
+    """Killed with the archive on the source, then killed again while the next run removes it: the
+    third run removes it, finishes the clone and verifies it."""
+    name = site_prefix + 'kill-resume'
+    emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
+                                         'db': {'nodes': 6}, 'files': FILES}]})
+    reports = tmp_path / 'reports'
+    job = '%s.live-to-%s-clone.dev' % (name, name)
+    extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
+    journal_path = reports / '.state' / ('%s.json' % job)
+
+    kill_at(emulator, tmp_path, extra, CASES['import'][0], settings={'workflow_delay': 6})
+    left = archives_on_source(emulator, name)
+    assert len(left) == 1 and json.loads(journal_path.read_text())['archive']['path'].endswith(left[0])
+
+    kill_at(emulator, tmp_path, extra, 'Remove the archive an interrupted run left on the source, and prove it is gone',
+            faults=[{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}])
+    time.sleep(8)  # the delayed removal never ran: its client was killed
+    assert archives_on_source(emulator, name) == left
+    assert json.loads(journal_path.read_text())['archive']['path'].endswith(left[0])
+
+    res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
+    assert res.rc == 0, res.output
+    report = read_report(reports, job)
+    assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
+    phases = dict((p['name'], p) for p in report['phases'])
+    assert phases['resume']['outcome'] == 'changed' and 'now 404' in phases['resume']['detail']
+    assert archives_on_source(emulator, name) == []
+    assert state_files(reports) == []
