@@ -19,10 +19,11 @@ description:
     module does not change them (labels are cosmetic, and the region of a site cannot be changed).
   - A site that exists but has no upstream yet (for example, an earlier run was interrupted after C(create_site))
     gets the requested upstream deployed.
-  - A creation that an earlier, interrupted run left going is waited for rather than started again. The module looks
-    for an unfinished C(create_site) workflow for this name in the user's workflows (the site may not be listed yet),
-    then for an unfinished C(deploy_product) in the site's workflows, waits for them, and then goes on as above, so
-    the site ends up created, with its upstream deployed and its dev environment healthy.
+  - A creation that an earlier, interrupted run left going is waited for rather than started again. When the site
+    has no upstream yet, or when C(create_site) is refused because the name is taken while no site has it, the module
+    looks for an unfinished C(create_site) workflow for this name in the user's workflows, then for an unfinished
+    C(deploy_product) in the site's workflows, waits for them, and goes on as above, so the site ends up created,
+    with its upstream deployed and its dev environment healthy.
   - With O(state=absent), deletes the site through the C(delete_site) workflow if it exists.
 author:
   - pantheon.platform developers (@pantheon-platform)
@@ -131,7 +132,7 @@ workflows:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import (
-    SITE_NAME_RE, PantheonError, is_uuid, site_upstream)
+    SITE_NAME_RE, ApiError, PantheonError, is_uuid, site_upstream)
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 
 DIFF_KEYS = ('name', 'label', 'upstream', 'organization', 'region')
@@ -166,33 +167,40 @@ class SiteState:
         self.workflows.append({'id': workflow['id'], 'type': workflow['type'], 'adopted': True})
         return wf
 
+    def creation_left_running(self, site_name):
+        """The unfinished create_site workflow an earlier run started for this name, or None."""
+        creating = self.client.unfinished_workflows(
+            ('user',), 'create_site', lambda wf: (wf.get('params') or {}).get('site_name') == site_name)
+        return creating[0] if creating else None
+
+    def adopt_creation(self, workflow, site_name):
+        """Wait for the create_site an earlier run started; returns the site it made."""
+        wf = self.adopt(('user',), workflow)
+        site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
+        site = self.client.find_site(site_id or site_name)
+        if site is None:
+            raise PantheonError('The create_site workflow %s (started earlier) succeeded but site %s cannot be found'
+                                % (wf.get('id'), site_name))
+        return site
+
     def settle(self, site):
-        """Let a creation an earlier run left going finish: its create_site (while it runs the site may
-        not be listed yet), then its deploy_product. Returns the site as it is afterwards."""
-        name = self.params['name']
-        if site is None and is_uuid(name):
-            return None
-        if site is None or site_upstream(site) is None:
-            site_name = site['name'] if site else name
-            creating = self.client.unfinished_workflows(
-                ('user',), 'create_site', lambda wf: (wf.get('params') or {}).get('site_name') == site_name)
-            if creating:
-                if self.module.check_mode:
-                    self.module.warn('A create_site workflow for %s (%s) started earlier is still running; a real run '
-                                     'waits for it instead of starting another.' % (site_name, creating[0]['id']))
-                    return site
-                wf = self.adopt(('user',), creating[0])
-                site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
-                site = self.client.find_site(site_id or site_name)
-                if site is None:
-                    raise PantheonError('The create_site workflow %s (started earlier) succeeded but site %s cannot be '
-                                        'found' % (wf.get('id'), site_name))
-        if site is not None:
-            deploying = self.client.unfinished_workflows(('site', site['id']), 'deploy_product')
-            if deploying and not self.module.check_mode:
-                self.adopt(('site', site['id']), deploying[0])
-                self.client.wait_healthy(self.client.platform_domain(site['id'], 'dev'), self.timeout)
-                site = self.client.get_site(site['id'])
+        """A site without an upstream is one whose creation was not finished: let the create_site and
+        deploy_product an earlier run may have left going finish first. Returns the site as it is then.
+        Sites with an upstream, the normal case, cost no extra request."""
+        if site is None or site_upstream(site) is not None:
+            return site
+        running = self.creation_left_running(site['name'])
+        if running is not None:
+            if self.module.check_mode:
+                self.module.warn('A create_site workflow for %s (%s) started earlier is still running; a real run '
+                                 'waits for it.' % (site['name'], running['id']))
+                return site
+            site = self.adopt_creation(running, site['name'])
+        deploying = self.client.unfinished_workflows(('site', site['id']), 'deploy_product')
+        if deploying and not self.module.check_mode:
+            self.adopt(('site', site['id']), deploying[0])
+            self.client.wait_healthy(self.client.platform_domain(site['id'], 'dev'), self.timeout)
+            site = self.client.get_site(site['id'])
         return site
 
     def resolve_upstream(self):
@@ -287,13 +295,23 @@ class SiteState:
             params['preferred_zone'] = self.params['region']
         if org is not None:
             params['organization_id'] = org['id']
-        wf = self.run_workflow(('user',), 'create_site', params)
-        site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
-        if not site_id:
-            found = self.client.find_site(name)
-            if found is None:
-                raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found' % (wf.get('id'), name))
-            site_id = found['id']
+        try:
+            wf = self.run_workflow(('user',), 'create_site', params)
+        except ApiError as e:
+            # Refused because the name is taken, yet no site has it: an earlier, interrupted run's
+            # create_site is still running. Wait for that one instead.
+            running = self.creation_left_running(name) if e.status == 409 else None
+            if running is None:
+                raise
+            site_id = self.adopt_creation(running, name)['id']
+        else:
+            site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
+            if not site_id:
+                found = self.client.find_site(name)
+                if found is None:
+                    raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found'
+                                        % (wf.get('id'), name))
+                site_id = found['id']
         self.deploy_and_wait(site_id, upstream)
         current = self.current(site_id)
         self.finish(True, None, current, current)

@@ -460,3 +460,29 @@ def test_workflow_post_whose_answer_broke_off_is_adopted(stub, make_client):
     wf = make_client().run_workflow(('user',), 'create_site', {'label': 'B', 'site_name': 'b'}, timeout=30)
     assert wf['id'] == 'cut1'
     assert stub.count('POST', 'users/%s/workflows' % USER_ID) == 1
+
+
+def test_unfinished_workflows_are_found_by_type_and_match(stub, make_client):
+    stub.add('GET', 'users/%s/workflows' % USER_ID, Reply(200, [
+        _wf('a', type='create_site', params={'site_name': 'one'}),
+        _wf('b', type='create_site', params={'site_name': 'two'}),
+        _wf('c', type='create_site', params={'site_name': 'one'}, result='succeeded'),
+        _wf('d', type='delete_site', params={}),
+    ]))
+    client = make_client()
+    found = client.unfinished_workflows(('user',), 'create_site', lambda wf: wf['params']['site_name'] == 'one')
+    assert [wf['id'] for wf in found] == ['a']
+    assert [wf['id'] for wf in client.unfinished_workflows(('user',), 'create_site')] == ['a', 'b']
+
+
+@pytest.mark.parametrize('status', [403, 404])
+def test_unreadable_workflow_list_means_none_known_to_run(stub, make_client, status):
+    stub.add('GET', 'sites/s/workflows', Reply(status, 'no'))
+    assert make_client().unfinished_workflows(('site', 's'), 'deploy_product') == []
+    assert stub.count('GET', 'sites/s/workflows') == 1
+
+
+def test_workflow_list_server_errors_are_not_hidden(stub, make_client):
+    stub.add('GET', 'sites/s/workflows', Reply(500, 'down'))
+    with pytest.raises(ApiError):
+        make_client(retries=0).unfinished_workflows(('site', 's'), 'deploy_product')
