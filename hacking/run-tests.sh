@@ -22,4 +22,4 @@ done
 echo "built, installed, and ansible-doc renders every module"
 
 echo "==> pytest"
-exec "$PY" -m pytest -n 2 --reruns 1 "$@"
+exec "$PY" -m pytest -n 2 --reruns 1 --durations=15 "$@"

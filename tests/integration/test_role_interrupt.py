@@ -1,10 +1,12 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A clone killed (SIGKILL of ansible-playbook and every process under it) in the middle of a phase,
-then run again: the
-second run finishes the clone, verifies it, and no archive is left on the source.
+"""A clone killed (SIGKILL of ansible-playbook and every process under it) in each phase in turn,
+then run again: the second run finishes the clone, verifies it, and no archive, state file or
+staging directory is left.
 
 The emulator is slowed down where the kill lands (an SSH delay, a workflow delay) so that the kill
-really interrupts the step, and each case checks that the killed run left something to finish.
+really interrupts the step, and the cases that move data check that the killed run left something
+to finish. The read-only phases (preflight, checkpoint, strategy) are killed too, one after the
+other: they leave nothing to finish.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ CASES = {
                [{'match': {'channel': 'ssh', 'path': '.'}, 'action': {'delay': 8}, 'times': 1}], {}),
     # killed as the cleanup starts removing the files step's staging directory
     'cleanup': ('Remove the staging directory', [], {}),
+}
+# read-only phases: killed one after the other (see the last test); nothing to finish
+READ_ONLY = {
+    'preflight': 'Look up the target site',
+    'checkpoint': 'Compare the source with the existing target',
+    'strategy': 'Report the strategy',
 }
 WORDPRESS = ('code', 'database', 'fixups', 'verify')
 # phases before any data moves
@@ -188,8 +196,8 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
         while not posts(emulator, since, *create_site):
             assert time.monotonic() < deadline, 'the killed run never posted create_site'
             time.sleep(0.1)
-    kill_at(emulator, tmp_path, extra, task, faults, settings,
-            after={'target': 0.5, 'cleanup': 0}.get(phase, 2.5), then=wait_for_create_site if phase == 'target' else None)
+    kill_at(emulator, tmp_path, extra, task, faults, settings, after={'target': 0.5, 'cleanup': 0}.get(phase, 2.5),
+            then=wait_for_create_site if phase == 'target' else None)
 
     # the killed run left its journal, and, when it was killed after the archive was made, the archive
     state = state_files(reports)
@@ -278,3 +286,29 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     assert phases['resume']['outcome'] == 'changed' and 'now 404' in phases['resume']['detail']
     assert archives_on_source(emulator, name) == []
     assert state_files(reports) == []
+
+
+def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
+    """Killed in preflight, then in the checkpoint, then in the strategy (each after a short while):
+    nothing was written, nothing is left to finish, and the next run does the whole clone."""
+    name = site_prefix + 'kill-readonly'
+    source = emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
+                                                  'db': {'nodes': 6}, 'files': FILES}]})[0]
+    reports = tmp_path / 'reports'
+    job = '%s.live-to-%s-clone.dev' % (name, name)
+    extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
+    since = max([r['id'] for r in emulator.requests()] or [0])
+    for task in READ_ONLY.values():
+        kill_at(emulator, tmp_path, extra, task, after=0.5)
+    # the only write: the measuring backup of the source (the run killed in the strategy had made it)
+    writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
+              if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]
+    assert writes == [('POST', '/api/sites/%s/environments/live/workflows' % source['id'])], writes
+    assert state_files(reports) == [] and archives_on_source(emulator, name) == []
+    assert name + '-clone' not in [s['name'] for s in emulator.admin('GET', 'state/sites').json()]
+
+    res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
+    assert res.rc == 0, res.output
+    report = read_report(reports, job)
+    assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
+    assert archives_on_source(emulator, name) == [] and state_files(reports) == []
