@@ -41,7 +41,7 @@ CASES = {
     # killed once create_site is posted; that workflow still runs when the rerun reaches the target, so the
     # rerun must wait for it (a second create_site would be refused: the name is taken), then deploy the upstream
     'target': ('Ensure the target site exists',
-               [{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 25}, 'times': 1}], {}),
+               [{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 40}, 'times': 1}], {}),
     'removal': ('Remove the archive from the source and prove it is gone (404)',
                 [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
     # the element route (WordPress)

@@ -289,7 +289,8 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     # 1. create_site still running (slowed down), no deploy_product yet
     name = site_prefix + 'left-creating'
     create = {'name': name, 'upstream': DRUPAL, 'wait_timeout': 120}
-    emulator.faults([{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 12}, 'times': 1}])
+    # long enough for two playbook runs to start on a loaded machine; the second one waits out the rest
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 30}, 'times': 1}])
     try:
         started = post('users/%s' % uid, 'create_site', {'label': name, 'site_name': name})
         # check mode tells what a real run would do and posts nothing
@@ -329,7 +330,7 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     site_id = done['waiting_for_task']['site_id']
     product = next(u for u in api.get('%s/users/%s/upstreams' % (emulator.api_url, uid), timeout=30).json()
                    if u['machine_name'] == DRUPAL)
-    emulator.faults([{'match': {'channel': 'workflow', 'path': '^deploy_product$'}, 'action': {'delay': 8}, 'times': 1}])
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^deploy_product$'}, 'action': {'delay': 20}, 'times': 1}])
     try:
         deploying = post('sites/%s' % site_id, 'deploy_product', {'product_id': product['id']})
         since = mark(emulator)
