@@ -173,15 +173,20 @@ class SiteState:
             ('user',), 'create_site', lambda wf: (wf.get('params') or {}).get('site_name') == site_name)
         return creating[0] if creating else None
 
+    def site_made_by(self, workflow, site_name):
+        """The id of the site a finished create_site workflow made (from waiting_for_task, else by name)."""
+        site_id = (workflow.get('waiting_for_task') or {}).get('site_id') or workflow.get('site_id')
+        if site_id:
+            return site_id
+        found = self.client.find_site(site_name)
+        if found is None:
+            raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found'
+                                % (workflow.get('id'), site_name))
+        return found['id']
+
     def adopt_creation(self, workflow, site_name):
-        """Wait for the create_site an earlier run started; returns the site it made."""
-        wf = self.adopt(('user',), workflow)
-        site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
-        site = self.client.find_site(site_id or site_name)
-        if site is None:
-            raise PantheonError('The create_site workflow %s (started earlier) succeeded but site %s cannot be found'
-                                % (wf.get('id'), site_name))
-        return site
+        """Wait for the create_site an earlier run started; returns the id of the site it made."""
+        return self.site_made_by(self.adopt(('user',), workflow), site_name)
 
     def settle(self, site):
         """A site without an upstream is one whose creation was not finished: let the create_site and
@@ -195,11 +200,11 @@ class SiteState:
                 self.module.warn('A create_site workflow for %s (%s) started earlier is still running; a real run '
                                  'waits for it.' % (site['name'], running['id']))
                 return site
-            site = self.adopt_creation(running, site['name'])
+            site = self.client.get_site(self.adopt_creation(running, site['name']))
         deploying = self.client.unfinished_workflows(('site', site['id']), 'deploy_product')
         if deploying and not self.module.check_mode:
             self.adopt(('site', site['id']), deploying[0])
-            self.client.wait_healthy(self.client.platform_domain(site['id'], 'dev'), self.timeout)
+            self.wait_dev_healthy(site['id'])
             site = self.client.get_site(site['id'])
         return site
 
@@ -303,23 +308,19 @@ class SiteState:
             running = self.creation_left_running(name) if e.status == 409 else None
             if running is None:
                 raise
-            site_id = self.adopt_creation(running, name)['id']
+            site_id = self.adopt_creation(running, name)
         else:
-            site_id = (wf.get('waiting_for_task') or {}).get('site_id') or wf.get('site_id')
-            if not site_id:
-                found = self.client.find_site(name)
-                if found is None:
-                    raise PantheonError('The create_site workflow %s succeeded but site %s cannot be found'
-                                        % (wf.get('id'), name))
-                site_id = found['id']
+            site_id = self.site_made_by(wf, name)
         self.deploy_and_wait(site_id, upstream)
         current = self.current(site_id)
         self.finish(True, None, current, current)
 
     def deploy_and_wait(self, site_id, upstream):
         self.run_workflow(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
-        domain = self.client.platform_domain(site_id, 'dev')
-        self.client.wait_healthy(domain, self.timeout)
+        self.wait_dev_healthy(site_id)
+
+    def wait_dev_healthy(self, site_id):
+        self.client.wait_healthy(self.client.platform_domain(site_id, 'dev'), self.timeout)
 
     def current(self, site_id):
         return self.client.site_summary(self.client.get_site(site_id), environments=False)
