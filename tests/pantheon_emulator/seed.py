@@ -8,6 +8,7 @@ Recipe (JSON)::
      "sites": [{
         "name": "d7-small", "label": "D7 small", "framework": "drupal",   # drupal | drupal8 | wordpress
         "upstream": "drupal7", "org": "agency", "tags": ["x"], "php_version": "74", "lazy": false,
+        "frozen": false, "plan": "Basic",
         "envs": ["dev", "test", "live"] | {"dev": {...env spec...}, "mdev1": {}},
         # defaults for every env (an env spec overrides them):
         "code": {"files": {"sites/all/modules/custom/x/x.module": "<?php\\n"}},
@@ -438,6 +439,8 @@ def seed_recipe(store, recipe):
             store.set_site_tags(site["id"], spec["tags"])
         if spec.get("frozen"):
             store.update_site(site["id"], frozen=1)
+        if spec.get("plan"):
+            store.update_site(site["id"], plan_name=str(spec["plan"]))
         if not spec.get("lazy"):
             materialize_site(store, site, site_seed)
         for backup in spec.get("backups", []):
@@ -448,7 +451,7 @@ def seed_recipe(store, recipe):
 
 
 SITE_KEYS = {"name", "label", "framework", "upstream", "org", "tags", "php_version", "drush_version", "lazy", "envs",
-             "code", "db", "files", "initialized", "backups", "seed", "id", "frozen"}
+             "code", "db", "files", "initialized", "backups", "seed", "id", "frozen", "plan"}
 
 
 def validate_recipe(store, recipe):
