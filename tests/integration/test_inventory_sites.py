@@ -144,8 +144,8 @@ name_pattern: '^%s'
 
     # another user who is a member of one site only sees that one
     other = emulator.add_user(site_prefix + 'other@example.com', sites=[ids['delta']])
-    data = listing(emulator, tmp_path, path, env={'PANTHEON_MACHINE_TOKEN': other['machine_token'],
-                                                   'PANTHEON_CACHE_DIR': str(tmp_path / 'other-cache')})
+    other_env = {'PANTHEON_MACHINE_TOKEN': other['machine_token'], 'PANTHEON_CACHE_DIR': str(tmp_path / 'other-cache')}
+    data = listing(emulator, tmp_path, path, env=other_env)
     assert sorted(data['_meta']['hostvars']) == [site_prefix + 'delta']
 
 
