@@ -2,7 +2,9 @@
 # Prepare a fresh machine for `make test` / `make demo`:
 #   * Debian packages (when run as root): rsync, git, openssh-client, libnss-myhostname
 #     (so *.localhost names of the emulator's environments resolve to loopback);
-#   * a virtualenv in .venv built from the newest CPython >= 3.12 found (ansible-core 2.21 needs it);
+#   * a virtualenv in .venv built from the newest CPython >= 3.12 found (ansible-core 2.21 needs it),
+#     with requirements-test.txt and requirements-dev.txt (lint and release tools), rebuilt when
+#     either file changes;
 #   * an offline stand-in for ansible-test's pip bootstrap script;
 #   * a folder of symlinks to the real interpreters (not pyenv shims) for ansible-test.
 set -euo pipefail
@@ -51,14 +53,14 @@ find_python() {
   echo "$best"
 }
 
-want=$(sha256sum requirements-test.txt | cut -d' ' -f1)
+want=$(cat requirements-test.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; then
   PY=$(find_python)
   log "creating $VENV with $PY"
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip 2> >(grep -v "is ignored: it is neither" >&2)
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt 2> >(grep -v "is ignored: it is neither" >&2)
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt -r requirements-dev.txt 2> >(grep -v "is ignored: it is neither" >&2)
   echo "$want" > "$STAMP"
 fi
 

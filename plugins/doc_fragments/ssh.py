@@ -37,5 +37,5 @@ options:
         (C(~/.ssh/known_hosts)).
     type: path
 requirements:
-  - OpenSSH client (C(ssh)) on the host that runs the module
+  - OpenSSH client 7.6 or later (C(ssh), for C(StrictHostKeyChecking=accept-new)) on the host that runs the module
 '''

@@ -109,7 +109,9 @@ notes:
     never ends up inside a new one. Drush 11+ offers no way to exclude files; remove stale archives first.
   - Pantheon has no C(rm) over SSH; the module removes files with C(rsync --delete) from an empty directory, limited
     to the archive's name (and, after a failed Drush 8 run, to the working C(.tar) file that run left).
-  - Requires C(rsync) and C(ssh) on the host that runs the module, and an SSH key registered with the account.
+  - Needs an SSH key registered with the account.
+requirements:
+  - rsync on the host that runs the module (lists and removes the archive over SSH)
 seealso:
   - module: pantheon.platform.site_import
   - module: pantheon.platform.backup

@@ -112,6 +112,9 @@ notes:
   - Rows are identified by their first column in the report. Row contents are never returned.
   - File checksums are computed by the rsync on the platform side, with the algorithm rsync negotiates. Both sides
     are read through the same connection settings, so they use the same one.
+requirements:
+  - git on the host that runs the module (compares the code through the codeserver)
+  - rsync on the host that runs the module (builds the files manifests over SSH)
 seealso:
   - module: pantheon.platform.code_push
   - module: pantheon.platform.files_sync

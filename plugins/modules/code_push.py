@@ -52,6 +52,8 @@ notes:
   - The target environment must be in git mode; a dev environment in SFTP mode refuses pushes, so the module
     fails before pushing and says so.
   - The SSH key given by O(ssh_private_key) must be registered with the account, as for any git access.
+requirements:
+  - git on the host that runs the module (fetches and pushes through the codeserver)
 seealso:
   - module: pantheon.platform.clone_verify
 '''

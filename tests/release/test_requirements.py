@@ -1,0 +1,67 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Every module's rendered `requirements:` names exactly the programs its code runs.
+
+The programs are found in the code: a module runs what its own file and the module_utils it imports
+(transitively) start as a child process (`['ssh', ...]`, `['rsync', ...]`, `['git', ...]`). The
+requirements are what `ansible-doc --json` renders, doc fragments included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from helpers.ansible import REPO, VENV_BIN, collections_path
+
+MODULES = os.path.join(REPO, 'plugins', 'modules')
+UTILS = os.path.join(REPO, 'plugins', 'module_utils')
+IMPORT = re.compile(r'^\s*from ansible_collections\.pantheon\.platform\.plugins\.module_utils\.(\w+) import', re.M)
+PROGRAM = re.compile(r"\[\s*'(ssh|rsync|git)'")
+# how a requirement line names each program
+NAMED = {'ssh': re.compile(r'\bOpenSSH\b'), 'rsync': re.compile(r'^rsync\b'), 'git': re.compile(r'^git\b')}
+
+
+def _module_names():
+    return sorted(n[:-3] for n in os.listdir(MODULES) if n.endswith('.py') and not n.startswith('_'))
+
+
+def _programs(path, seen=None):
+    seen = set() if seen is None else seen
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    found = set(PROGRAM.findall(text))
+    for util in IMPORT.findall(text):
+        if util not in seen:
+            seen.add(util)
+            found |= _programs(os.path.join(UTILS, util + '.py'), seen)
+    return found
+
+
+@pytest.fixture(scope='module')
+def docs():
+    names = ['pantheon.platform.' + m for m in _module_names()]
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path())
+    proc = subprocess.run([os.path.join(VENV_BIN, 'ansible-doc'), '--json', '-t', 'module'] + names,
+                          capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return {name.rsplit('.', 1)[1]: value['doc'] for name, value in json.loads(proc.stdout).items()}
+
+
+def test_the_scan_sees_the_programs_we_know_of():
+    # guards the scan itself: these runs are the modules' reason to exist
+    assert _programs(os.path.join(MODULES, 'code_push.py')) == {'ssh', 'git'}
+    assert _programs(os.path.join(MODULES, 'files_sync.py')) == {'ssh', 'rsync'}
+    assert _programs(os.path.join(MODULES, 'site_info.py')) == set()
+
+
+@pytest.mark.parametrize('module', _module_names())
+def test_requirements_name_exactly_the_programs_the_module_runs(docs, module):
+    requirements = docs[module].get('requirements') or []
+    runs = _programs(os.path.join(MODULES, module + '.py'))
+    named = {prog for prog, pattern in NAMED.items() if any(pattern.search(r) for r in requirements)}
+    assert named == runs, '%s runs %s but its requirements name %s: %s' % (module, sorted(runs), sorted(named), requirements)
+    assert any(r.startswith('requests') for r in requirements), '%s: requests is not listed' % module
