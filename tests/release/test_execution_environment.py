@@ -65,8 +65,8 @@ def test_builder_stage_introspection_finds_the_collection_requirements(context, 
     containerfile = (context / 'Containerfile').read_text()
     assert '/output/scripts/introspect.py introspect --user-bindep=bindep.txt' in containerfile
     out = _run([os.path.join(VENV_BIN, 'python'), str(context / '_build' / 'scripts' / 'introspect.py'), 'introspect',
-          '--user-bindep=%s' % (context / '_build' / 'bindep.txt'),
-          '--write-bindep=%s' % bindep_out, '--write-pip=%s' % pip_out, str(installed)])
+                '--user-bindep=%s' % (context / '_build' / 'bindep.txt'),
+                '--write-bindep=%s' % bindep_out, '--write-pip=%s' % pip_out, str(installed)])
     assert pip_out.exists(), out
     pip = pip_out.read_text()
     assert re.search(r'^requests>=2\.28\s+# from collection pantheon\.platform', pip, re.M), pip
