@@ -11,6 +11,10 @@ An archive lives at ``sites/default/files/<40 hex>.tgz`` (the environment's ``fi
 directory, public on the web) while it exists, so its name is a secret: nothing here puts it
 in a message; callers replace it with ``<archive>`` in any remote output they show.
 
+Where Drush writes it depends on the generation (see drush_destination()): Drush 8 resolves a
+relative ``--destination`` from the directory it started in (the SSH home, whose ``code/`` is
+the Drupal root), Drush 11+ from the Drupal root.
+
 Pantheon offers no ``rm`` over SSH. Files are listed with ``rsync --list-only`` and removed
 with ``rsync --delete`` from an empty directory, limited by include rules to the named files
 (the way Pantheon's documentation empties directories).
@@ -28,6 +32,11 @@ from ansible_collections.pantheon.platform.plugins.module_utils._ssh import desc
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
 
 FILES_PREFIX = 'sites/default/files/'
+# Where Drush 8 wrote an archive given FILES_PREFIX + name (as versions of this collection before
+# the fix did): <SSH home>/sites/default/files/, not served. Names there in this module's form
+# (STRAY_NAME_RE) are taken for ours.
+STRAY_DIR = 'sites/default/files/'
+STRAY_NAME_RE = re.compile(r'^[0-9a-f]{40}\.tgz$')
 ARCHIVE_PATH_RE = re.compile(r'^sites/default/files/[0-9a-f]{40}\.(tgz|tar\.gz)$')
 # Drush 11+ writes into ``<destination>/archive.tar.gz`` unless the destination ends in .tar.gz.
 SUFFIX = {'drush8': '.tgz', 'drush11': '.tar.gz'}
@@ -89,10 +98,20 @@ def drush_format(major):
                        'require a newer drush/drush in composer.json' % major, 'unsupported')
 
 
+def drush_destination(fmt, path):
+    """The ``--destination`` that makes Drush write ``path`` (relative to the Drupal root).
+
+    Drush 8 (``drush_archive_dump``) resolves a relative destination from DRUSH_OLDCWD, the
+    directory Drush started in: the SSH home, where the Drupal root is ``code/`` (the clone
+    procedure's ``code/sites/default/files/...``). Drush 11+ (``ArchiveDumpCommands``) renames
+    the archive to the destination after DrupalBoot has chdir'ed to the Drupal root."""
+    return 'code/' + path if fmt == 'drush8' else path
+
+
 def drush_command(fmt, path, exclude_files, exclude_code_paths=()):
     """The remote argv that writes the archive to ``path`` (relative to the Drupal root)."""
     if fmt == 'drush8':
-        argv = ['drush', 'archive-dump', '--destination=%s' % path]
+        argv = ['drush', 'archive-dump', '--destination=%s' % drush_destination(fmt, path)]
         if exclude_files:
             argv.append('--tar-options=--exclude=code/sites/default/files')
         else:
@@ -101,7 +120,7 @@ def drush_command(fmt, path, exclude_files, exclude_code_paths=()):
                                                     for suffix in sorted(set(SUFFIX.values()))))
         argv.append('--overwrite')
         return argv
-    argv = ['drush', 'archive:dump', '--destination=%s' % path, '--code', '--db']
+    argv = ['drush', 'archive:dump', '--destination=%s' % drush_destination(fmt, path), '--code', '--db']
     if not exclude_files:
         argv.append('--files')
     if exclude_code_paths:
@@ -136,9 +155,18 @@ def _rsync(module, target, args, what):
     return out
 
 
-def list_files(module, target):
-    """Names of the entries at the top of the environment's ``files/`` directory."""
-    out = _rsync(module, target, ['--list-only', target.rsync_remote('files/')], 'listing of files/')
+def list_files(module, target, directory='files/', missing_ok=False):
+    """Names of the entries at the top of ``directory`` (relative to the SSH home; the environment's
+    ``files/`` by default). With ``missing_ok`` a directory that does not exist has no entries."""
+    args = ['--list-only', target.rsync_remote(directory)]
+    if missing_ok:
+        rc, out, err = module.run_command(['rsync'] + args + ['-e', target.rsh()])
+        if rc == 23 and 'No such file or directory' in (err or ''):
+            return set()
+        if rc != 0:
+            raise PantheonError(describe_failure(target, rc, err, what='listing of %s' % directory))
+    else:
+        out = _rsync(module, target, args, 'listing of %s' % directory)
     names = set()
     for line in out.splitlines():
         parts = line.split(None, 4)
@@ -147,15 +175,16 @@ def list_files(module, target):
     return names
 
 
-def remove_files(module, target, names):
-    """Remove files at the top of ``files/`` by name (rsync --delete from an empty directory)."""
+def remove_files(module, target, names, directory='files/'):
+    """Remove files at the top of ``directory`` (``files/`` by default) by name (rsync --delete from
+    an empty directory)."""
     names = sorted(set(n for n in names if n and '/' not in n))
     if not names:
         return
     empty = tempfile.mkdtemp(prefix='pantheon-empty-')
     try:
         rules = ['--include=/%s' % re.sub(r'([*?\[\\])', r'\\\1', name) for name in names] + ['--exclude=*']
-        _rsync(module, target, ['-r', '--delete'] + rules + [empty + '/', target.rsync_remote('files/')],
+        _rsync(module, target, ['-r', '--delete'] + rules + [empty + '/', target.rsync_remote(directory)],
                'removal of files')
     finally:
         shutil.rmtree(empty, ignore_errors=True)

@@ -19,8 +19,11 @@ description:
   - The name comes from the operating system's random generator (40 hex characters, 160 bits), never from anything
     guessable. The archive holds the site's database, so the name is a secret while the archive exists. See
     O(path) for how it is kept out of output.
-  - Drush 8 runs C(drush archive-dump --destination=...) (with C(--tar-options=--exclude=code/sites/default/files)
-    when files are excluded), which makes the archive C(site_import kind=site) imports. Drush 11 and later run
+  - Drush 8 runs C(drush archive-dump --destination=code/sites/default/files/...) (with
+    C(--tar-options=--exclude=code/sites/default/files) when files are excluded), which makes the archive
+    C(site_import kind=site) imports. Drush 8 resolves a relative destination from the directory it started in, the
+    SSH home, whose C(code/) is the Drupal root; a destination without C(code/) would land outside the files
+    directory, where the web does not serve it. Drush 11 and later run
     C(drush archive:dump --destination=... --code --db [--files]), whose layout (C(MANIFEST.yml), C(code/),
     C(database/), C(files/)) the platform's URL import does not take; it is for downloading and inspecting.
   - The Drush major version comes from the environment's settings (C(drush_version)) for Drupal 7 sites, and from
@@ -28,7 +31,11 @@ description:
   - When the archive cannot be made because it is too large (Pantheon closes the connection when a file in
     C(sites/default/files) reaches 256MB), the module removes whatever partial file the run left and fails with
     RV(reason=too_large), so a role can fall back to moving elements one by one.
-  - O(state=absent) removes the archive and proves it is gone (its public URL must answer 404).
+  - O(state=absent) removes the archive and proves it is gone (its public URL must answer 404). It also removes
+    stray archives that earlier versions of this module made Drush 8 write to C(sites/default/files/) of the SSH
+    home, which the web does not serve. It removes the archive named by O(path) there and any other
+    C(<40 lowercase hex characters>.tgz), a name of this module's form in a directory that only such a mistake
+    creates.
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
@@ -178,6 +185,12 @@ url_status:
   returned: O(state=absent)
   type: int
   sample: 404
+strays_removed:
+  description: Number of stray archives removed (or, in check mode, to remove) from C(sites/default/files/) of the
+    SSH home, where earlier versions of this module made Drush 8 write them.
+  returned: O(state=absent)
+  type: int
+  sample: 0
 reason:
   description:
     - Why the module failed, machine-readable. V(too_large) - the archive hit the platform's file size limit (any
@@ -197,6 +210,8 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
+    STRAY_DIR,
+    STRAY_NAME_RE,
     ArchiveError,
     drush_command,
     drush_format,
@@ -293,19 +308,40 @@ def present(module, target, ssh, domain, secrets):
     return result
 
 
+def find_strays(module, ssh, name, target):
+    """Archives Drush 8 wrote to the SSH home's sites/default/files/ (not served) when earlier
+    versions of this module gave it a Drupal-root-relative destination: the archive named by
+    ``path`` and any other name of this module's form there. A failed look is a warning: it
+    must not stand in the way of removing the served archive."""
+    try:
+        names = list_files(module, ssh, STRAY_DIR, missing_ok=True)
+    except PantheonError as e:
+        module.warn('Could not look for stray archives in %s of the SSH home of %s: %s'
+                    % (STRAY_DIR, target.label, hide(e.message, [name])))
+        return set()
+    return set(n for n in names if n == name or STRAY_NAME_RE.match(n))
+
+
 def absent(module, target, ssh, domain):
     path = module.params['path']
     url = 'https://%s/%s' % (domain, path)
     exists = public_state(url, module.params)[0]
-    result = dict(changed=exists, url_status=404)
-    if not exists or module.check_mode:
+    strays = find_strays(module, ssh, file_name(path), target)
+    result = dict(changed=exists or bool(strays), url_status=404, strays_removed=len(strays))
+    if module.check_mode:
         if exists:
             result.pop('url_status')
         return result
-    remove_files(module, ssh, [file_name(path)])
-    if public_state(url, module.params)[0]:
-        raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers' % target.label,
-                           'not_removed')
+    if exists:
+        remove_files(module, ssh, [file_name(path)])
+        if public_state(url, module.params)[0]:
+            raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers'
+                               % target.label, 'not_removed')
+    if strays:
+        remove_files(module, ssh, strays, STRAY_DIR)
+        if set(list_files(module, ssh, STRAY_DIR, missing_ok=True)) & strays:
+            raise ArchiveError('Stray archives in %s of the SSH home of %s are still there after their removal'
+                               % (STRAY_DIR, target.label), 'not_removed')
     return result
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import secrets
 import subprocess
 import tarfile
@@ -136,7 +137,9 @@ def test_drush8_archive_dump_layout_with_files(emulator, clients, d7):
     assert archive.is_file()
     members, manifest, sql, sql_text = _read_tgz(archive)
     assert manifest.startswith("[Global]") and "\n[default]\n" in manifest
-    assert 'database-default-file = "./pantheon.sql"' in manifest
+    assert 'database-default-file = "pantheon.sql"' in manifest and 'sitedir = "sites/default"' in manifest
+    assert re.search(r'\ndocroot = "/srv/bindings/[0-9a-f]{32}/code"\n', manifest)
+    assert 'description' not in manifest, "drush_export_ini() leaves out empty values"
     assert sql == ["pantheon.sql"]
     assert 'CREATE TABLE node' in sql_text and sql_text.count('INSERT INTO "node"') == 12
     assert "code/index.php" in members and "code/includes/bootstrap.inc" in members
@@ -152,11 +155,11 @@ def test_drush8_archive_dump_layout_with_files(emulator, clients, d7):
     parsed = content.Drush8Archive(archive)
     assert parsed.docroot == "code" and parsed.sql_name == "pantheon.sql"
 
-    again = clients.ssh(user, f"drush ard --destination=sites/default/files/{name}")
+    again = clients.ssh(user, f"drush ard --destination=code/sites/default/files/{name}")
     assert again.returncode == 1 and "--overwrite" in err(again)
     before = archive.stat().st_mtime_ns
     time.sleep(0.01)
-    over = clients.ssh(user, f"drush ard --overwrite --destination=sites/default/files/{name}")
+    over = clients.ssh(user, f"drush ard --overwrite --destination=code/sites/default/files/{name}")
     assert over.returncode == 0, err(over)
     assert archive.stat().st_mtime_ns != before
     assert not list(files.glob("pantheon.*.tar")), "the working tar is removed after success"
@@ -167,7 +170,7 @@ def test_drush8_archive_dump_without_files(emulator, clients, d7):
     name = secrets.token_hex(20) + ".tgz"
     res = clients.ssh(clients.app_user(d7["id"]),
                       f"drush ard '--tar-options=--exclude=code/sites/default/files' "
-                      f"'--destination=sites/default/files/{name}'")
+                      f"'--destination=code/sites/default/files/{name}'")
     assert res.returncode == 0, err(res)
     archive = env_dir(emulator, d7["id"]) / "files" / name
     members, manifest, sql, _layout = _read_tgz(archive)
@@ -179,6 +182,76 @@ def test_drush8_archive_dump_without_files(emulator, clients, d7):
     assert bad.returncode == 1 and "not supported" in err(bad)
     outside = clients.ssh(clients.app_user(d7["id"]), "drush ard --destination=/etc/x.tgz")
     assert outside.returncode == 1 and "not writable" in err(outside)
+
+
+def test_archive_destinations_resolved_as_drush_resolves_them(emulator, clients, d7, d10):
+    """Drush 8 (drush_archive_dump): a relative --destination is taken from the directory Drush
+    started in, the SSH home; Drush 11+ (ArchiveDumpCommands) from the Drupal root, where
+    DrupalBoot::bootstrapDrupalRoot() chdir'ed, and without creating the directory."""
+    home = env_dir(emulator, d7["id"])
+    web = emulator.web_url(d7["id"], "dev")
+    http = emulator.http()
+    user = clients.app_user(d7["id"])
+    # The form of PR #2563's review: written to <home>/sites/default/files/, not served.
+    stray = secrets.token_hex(20) + ".tgz"
+    res = clients.ssh(user, f"drush ard '--destination=sites/default/files/{stray}'")
+    assert res.returncode == 0, err(res)
+    assert re.search(rf"Archive saved to /srv/bindings/[0-9a-f]{{32}}/sites/default/files/{stray}\s", err(res))
+    assert (home / "sites" / "default" / "files" / stray).is_file()
+    assert not (home / "files" / stray).exists()
+    assert http.get(f"{web}/sites/default/files/{stray}", timeout=30).status_code == 404
+    # The clone procedure's form: into the files mount, served.
+    good = secrets.token_hex(20) + ".tgz"
+    res = clients.ssh(user, f"drush ard '--destination=code/sites/default/files/{good}' --pipe")
+    assert res.returncode == 0, err(res)
+    # realpath() of the destination's directory: code/sites/default/files is a link to files/
+    binding = re.fullmatch(r"/srv/bindings/([0-9a-f]{32})/files/" + good, out(res).strip()).group(1)
+    got = http.get(f"{web}/sites/default/files/{good}", timeout=30)
+    assert got.status_code == 200 and got.content == (home / "files" / good).read_bytes()
+    # An absolute path under the binding is the same place; another binding is not writable.
+    again = clients.ssh(user, f"drush ard --overwrite --destination=/srv/bindings/{binding}/code/sites/default/files/{good}")
+    assert again.returncode == 0, err(again)
+    other = clients.ssh(user, f"drush ard --destination=/srv/bindings/{'0' * 32}/x.tgz")
+    assert other.returncode == 1 and "not writable" in err(other)
+    (home / "files" / good).unlink()
+    (home / "sites" / "default" / "files" / stray).unlink()
+
+    # Drush 11+: the code/ form names <root>/code/sites/default/files/, which does not exist.
+    user12 = clients.app_user(d10["id"])
+    name = secrets.token_hex(20) + ".tar.gz"
+    res = clients.ssh(user12, f"drush archive:dump --db --destination=code/sites/default/files/{name}")
+    assert res.returncode == 1 and "No such file or directory" in err(res)
+    assert not list(env_dir(emulator, d10["id"]).rglob(name))
+    res = clients.ssh(user12, f"drush archive:dump --db --destination=sites/default/files/{name}")
+    assert res.returncode == 0, err(res)
+    served = http.get(f"{emulator.web_url(d10['id'], 'dev')}/sites/default/files/{name}", timeout=30)
+    assert served.status_code == 200
+    (env_dir(emulator, d10["id"]) / "files" / name).unlink()
+
+
+def test_drush8_archive_without_sites_directory(emulator, clients, d7):
+    """The fault drush_sitedir_unknown: Drush 8 warns "Unable to determine sites directory for
+    self" and the archive has no sites/default but default.settings.php (Terminus #2580)."""
+    user = clients.app_user(d7["id"])
+    name = secrets.token_hex(20) + ".tgz"
+    emulator.faults({"match": {"channel": "ssh", "path": "drush.* (ard|archive-dump) "},
+                     "action": {"drush_sitedir_unknown": True}, "times": 1})
+    try:
+        res = clients.ssh(user, f"drush ard '--destination=code/sites/default/files/{name}'")
+    finally:
+        emulator.clear_faults()
+    assert res.returncode == 0, err(res)
+    assert "Unable to determine sites directory for self" in err(res)
+    archive = env_dir(emulator, d7["id"]) / "files" / name
+    members, manifest, sql, _sql_text = _read_tgz(archive)
+    assert sql == ["pantheon.sql"] and "code/index.php" in members
+    in_default = sorted(n for n in members if n.startswith("code/sites/default"))
+    assert in_default == ["code/sites/default/default.settings.php"]
+    assert "sitedir" not in manifest and "[default]" not in manifest and "files-public" not in manifest
+    assert 'database-default-file = "pantheon.sql"' in manifest
+    names = list(members)
+    assert names.index("MANIFEST.ini") < names.index("code/sites/default/default.settings.php")
+    archive.unlink()
 
 
 def test_drush8_sql_cli_import_and_broken_streams(emulator, clients, d7):
@@ -246,11 +319,18 @@ def test_drush12_archive_dump_layout(emulator, clients, d10, tmp_path):
     refused = clients.ssh(user, "drush archive:dump --destination=sites/default/files/a.tar.gz")
     assert refused.returncode == 1 and "Found database connection settings" in err(refused)
 
+    # destinationCleanup(): a name without .tar/.tar.gz is a directory; rename() does not create it
+    missing = clients.ssh(user, "drush ard --exclude-code-paths=sites/default/settings.php "
+                                "--destination=sites/default/files/arch")
+    assert missing.returncode == 1 and "No such file or directory" in err(missing)
+    assert not (env_dir(emulator, d10["id"]) / "files" / "arch").exists()
     res = clients.ssh(user, "drush ard --exclude-code-paths=sites/default/settings.php "
-                            "--destination=sites/default/files/arch")
+                            "--destination=sites/default/files/")
     assert res.returncode == 0, err(res)
-    archive = env_dir(emulator, d10["id"]) / "files" / "arch" / "archive.tar.gz"
-    assert out(res).strip().endswith("/files/arch/archive.tar.gz") and archive.is_file()
+    archive = env_dir(emulator, d10["id"]) / "files" / "archive.tar.gz"
+    # realpath(): code/sites/default/files is a link to files/
+    assert re.fullmatch(r"/srv/bindings/[0-9a-f]{32}/files/archive\.tar\.gz", out(res).strip())
+    assert archive.is_file()
     with tarfile.open(archive, "r:gz") as tar:
         names = tar.getnames()
         manifest = tar.extractfile("MANIFEST.yml").read().decode()
@@ -263,13 +343,14 @@ def test_drush12_archive_dump_layout(emulator, clients, d10, tmp_path):
     assert "code/sites/default/settings.php" not in names
     assert not any(n.startswith("code/sites/default/files") for n in names)
 
-    db_only = clients.ssh(user, "drush ard --db --overwrite --destination=sites/default/files/arch/archive.tar.gz")
+    db_only = clients.ssh(user, "drush ard --db --overwrite --destination=sites/default/files/archive.tar")
     assert db_only.returncode == 0, err(db_only)
     with tarfile.open(archive, "r:gz") as tar:
         names = tar.getnames()
     assert sorted(names) == ["MANIFEST.yml", "database/database.sql"]
-    exists = clients.ssh(user, "drush ard --db --destination=sites/default/files/arch/archive.tar.gz")
+    exists = clients.ssh(user, "drush ard --db --destination=sites/default/files/archive.tar.gz")
     assert exists.returncode == 1 and "already exists" in err(exists)
+    archive.unlink()
 
 
 # ====================================================================== wp
@@ -328,7 +409,7 @@ def test_request_log_names_commands_without_arguments(emulator, clients, d7):
     secret_name = secrets.token_hex(20)
     since = max((r["id"] for r in emulator.requests(channel="ssh")), default=0)
     res = clients.ssh(clients.app_user(d7["id"]),
-                      f"drush ard --destination=sites/default/files/{secret_name}.tgz")
+                      f"drush ard --destination=code/sites/default/files/{secret_name}.tgz")
     assert res.returncode == 0, err(res)
     assert clients.ssh(clients.app_user(d7["id"]), "drush sqlq 'SELECT 42'").returncode == 0
     assert clients.ssh(clients.app_user(d7["id"]), "rm -rf /").returncode == 127
@@ -342,7 +423,7 @@ def test_request_log_names_commands_without_arguments(emulator, clients, d7):
 def test_archive_readable_in_memory(emulator, clients, d7):
     """The archive streams through tarfile's 'r|gz' (no seeking), as a streaming reader needs."""
     name = secrets.token_hex(20) + ".tgz"
-    assert clients.ssh(clients.app_user(d7["id"]), f"drush ard --destination=sites/default/files/{name}").returncode == 0
+    assert clients.ssh(clients.app_user(d7["id"]), f"drush ard --destination=code/sites/default/files/{name}").returncode == 0
     path = env_dir(emulator, d7["id"]) / "files" / name
     with tarfile.open(fileobj=io.BytesIO(path.read_bytes()), mode="r|gz") as tar:
         order = [m.name for m in tar]

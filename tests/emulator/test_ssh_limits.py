@@ -40,7 +40,7 @@ def test_too_large_drush8_archive_closes_the_connection_and_leaves_the_partial_f
 
     # the same archive without the files fits
     res = clients.ssh(clients.app_user(site["id"]), "drush ard --tar-options=--exclude=code/sites/default/files "
-                      f"--destination=sites/default/files/{name}")
+                      f"--destination=code/sites/default/files/{name}")
     assert res.returncode == 0, res.stderr
     (files / name).unlink()
 

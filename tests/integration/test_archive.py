@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 
 import pytest
 
@@ -122,7 +123,9 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
         resp = fetch(emulator, result['url'])
         assert resp.status_code == 200 and len(resp.content) == result['size']
         got = tar_members(resp.content)
-        assert 'MANIFEST.ini' in got and b'docroot = "code"' in got['MANIFEST.ini']
+        assert 'MANIFEST.ini' in got
+        assert re.search(rb'\ndocroot = "/srv/bindings/[0-9a-f]{32}/code"\n', got['MANIFEST.ini'])
+        assert b'\nsitedir = "sites/default"\n' in got['MANIFEST.ini']
         sqls = [n for n in got if n.endswith('.sql')]
         assert sqls == ['pantheon.sql']
         assert table_counts(got['pantheon.sql'].decode()) == state['db']['tables']
@@ -186,6 +189,53 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
     assert listing(state['paths']['files']) == before
     no_archive_names(res, names)
     os.remove(stale)
+
+
+def old_form_archive(emulator, site_id, name):
+    """What versions before the fix ran: Drush 8 with a Drupal-root-relative destination."""
+    env = emulator.env
+    argv = ['ssh', '-p', env['PANTHEON_SSH_PORT'], '-i', env['PANTHEON_SSH_KEY'], '-o', 'BatchMode=yes',
+            '-o', 'UserKnownHostsFile=%s' % env['PANTHEON_SSH_KNOWN_HOSTS'], '-o', 'StrictHostKeyChecking=yes',
+            'appserver.dev.%s@%s' % (site_id, env['PANTHEON_SSH_HOST']),
+            'drush archive-dump --destination=sites/default/files/%s --overwrite' % name]
+    res = subprocess.run(argv, capture_output=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr
+
+
+REMOVAL_TASK = '''
+    - name: %s
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "sites/default/files/{{ name }}"
+      check_mode: %s
+'''
+
+
+def test_removal_cleans_up_stray_archives_of_earlier_versions(emulator, sites, tmp_path):
+    """Drush 8 put archives named sites/default/files/<hex>.tgz into the SSH home's own
+    sites/default/files/ (not served). The removal removes those it can tell are its own."""
+    site = sites['d7']
+    state = emulator.state(site, 'dev')
+    site_id = [s['id'] for s in emulator.admin('GET', 'state/sites').json() if s['name'] == site][0]
+    stray_dir = os.path.join(state['paths']['root'], 'sites', 'default', 'files')
+    named, other = os.urandom(20).hex() + '.tgz', os.urandom(20).hex() + '.tgz'
+    old_form_archive(emulator, site_id, named)
+    old_form_archive(emulator, site_id, other)
+    assert fetch(emulator, emulator.web_url(site, 'dev') + '/sites/default/files/' + named).status_code == 404
+    with open(os.path.join(stray_dir, 'notes.txt'), 'w', encoding='utf-8') as f:
+        f.write('not an archive of this module')
+    files_before = listing(state['paths']['files'])
+    play = ('- hosts: localhost\n  gather_facts: false\n  tasks:' + REMOVAL_TASK % ('would', 'true')
+            + REMOVAL_TASK % ('remove', 'false') + REMOVAL_TASK % ('again', 'false'))
+    res = run_playbook(play, extra_vars={'site': site, 'name': named}, env=play_env(emulator, tmp_path), verbosity=4)
+    assert res.rc == 0, res.output
+    assert res.task('would')['changed'] is True and res.task('would')['strays_removed'] == 2
+    assert res.task('remove') == dict(res.task('remove'), changed=True, strays_removed=2, url_status=404)
+    assert res.task('again') == dict(res.task('again'), changed=False, strays_removed=0)
+    assert listing(stray_dir) == ['notes.txt']
+    assert listing(state['paths']['files']) == files_before
+    no_archive_names(res, [named, other])
 
 
 def test_drush12_archive(emulator, sites, tmp_path):

@@ -556,7 +556,8 @@ class Drush8Archive:
         if len(sites) > 1:
             raise ContentError(f"the archive holds {len(sites)} sites ({', '.join(sites)}); exactly one is supported")
         section = parser[sites[0]]
-        self.docroot = section.get("docroot", "code").strip('"').strip("/") or "code"
+        # drush_archive_restore(): the docroot folder is basename($first['docroot'])
+        self.docroot = os.path.basename(section.get("docroot", "code").strip('"').rstrip("/")) or "code"
         self.files_public = section.get("files-public", "sites/default/files").strip('"').strip("/")
         top_level = {n.split("/", 1)[0] for n in names if n}
         if self.docroot not in top_level:
@@ -614,26 +615,29 @@ class Drush8Archive:
         return code, files, dest / "database.sql"
 
 
-def drush8_manifest(site_name="default", docroot="code", sql_name="pantheon.sql", files_public="sites/default/files"):
-    """MANIFEST.ini text as Drush 8 ``archive-dump`` writes it."""
+def drush8_manifest(docroot="code", sql_name="pantheon.sql", files_public="sites/default/files",
+                    sitedir="sites/default", files_private="sites/default/files/private"):
+    """MANIFEST.ini text as Drush 8 ``archive-dump`` writes it (drush_archive_dump() and
+    drush_export_ini() in Drush 8.4): a ``[Global]`` section, then one section per site named
+    after the basename of its sites directory. drush_export_ini() leaves out every empty value
+    and a section whose name is empty: when Drush could not determine the sites directory
+    (``sitedir=None``), the site's keys follow ``[Global]`` without a header and there is no
+    ``sitedir``/``files-public``/``files-private``. ``docroot`` is DRUPAL_ROOT (an absolute path
+    on the platform); ``database-default-file`` is the dump's basename."""
+    site = [("docroot", docroot), ("sitedir", sitedir or ""),
+            ("files-public", files_public if sitedir else ""), ("files-private", files_private if sitedir else ""),
+            ("database-default-file", sql_name), ("database-default-driver", "mysql")]
+    section = os.path.basename(sitedir) if sitedir else ""
     return (
         "[Global]\n"
         f'datestamp = "{int(time.time())}"\n'
         'formatversion = "1.0"\n'
         'generator = "Drush archive-dump"\n'
         'generatorversion = "8.4.12"\n'
-        'description = ""\n'
-        'tags = ""\n'
         'archiveformat = "platform"\n'
         "\n"
-        f"[{site_name}]\n"
-        'name = "default"\n'
-        f'docroot = "{docroot}"\n'
-        'sitedir = "sites/default"\n'
-        f'files-public = "{files_public}"\n'
-        'files-private = ""\n'
-        f'database-default-file = "./{sql_name}"\n'
-        'database-default-driver = "mysql"\n'
+        + (f"[{section}]\n" if section else "")
+        + "".join(f'{k} = "{v}"\n' for k, v in site if v)
     )
 
 

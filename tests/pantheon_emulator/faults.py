@@ -33,6 +33,7 @@ ACTION_KEYS = {
     "truncate_after": int,     # send this many body bytes, then close the connection
     "workflow_fail": str,      # the workflow fails with this final_task.reason
     "ssh_disconnect_after": int,  # SSH: close the channel after this many output bytes
+    "drush_sitedir_unknown": bool,  # SSH: Drush 8 archive-dump cannot determine the sites directory
 }
 RULE_KEYS = {"match", "action", "times", "after", "sequence", "probability", "seed", "comment"}
 

@@ -124,13 +124,17 @@ def parse_tar_options(text):
     return patterns
 
 
-def drush8_archive(ctx, final, excludes, io_log=None):
+def drush8_archive(ctx, final, excludes, io_log=None, sitedir_known=True):
     """Write a Drush 8 archive of the environment to ``final``.
 
     Steps as Drush 8 takes them: the uncompressed tar is built next to the destination as
     ``<dbname>.<date>.tar`` (dbname ``pantheon``), gzipped in place, then renamed to the
     destination. Under files/ each of those files is subject to the size limit; when one
     reaches it, LimitReached is raised and the partial file stays behind (as on the platform).
+    ``sitedir_known=False`` is Drush failing to determine the sites directory (its core-status
+    subprocess failed; Terminus issue #2580): ``sites/default`` is not added, the MANIFEST has
+    no site section and no ``sitedir``, and only ``default.settings.php`` is added at the end
+    (drush_archive_dump() ensures it is in every archive).
     Returns the size of the archive."""
     paths = ctx.paths
     dest_dir = final.parent
@@ -166,11 +170,16 @@ def drush8_archive(ctx, final, excludes, io_log=None):
                 # 3. the database dump
                 tar.add(str(sql_tmp), arcname="pantheon.sql")
                 # 4. the site directory (sites/default, with its files through the link)
-                if (paths.code / "sites" / "default").exists():
+                if sitedir_known and (paths.code / "sites" / "default").exists():
                     writer.add(paths.code / "sites" / "default", f"{docroot}/sites/default")
-                # 5. the manifest
+                # 5. the manifest (docroot is DRUPAL_ROOT, the platform's absolute path)
                 TreeWriter(tar, paths.root).add_bytes("MANIFEST.ini", content.drush8_manifest(
-                    site_name="default", docroot=docroot, sql_name="pantheon.sql", files_public=files_rel).encode())
+                    docroot=f"{ctx.home_path}/{docroot}", sql_name="pantheon.sql", files_public=files_rel,
+                    sitedir="sites/default" if sitedir_known else None).encode())
+                # 6. default.settings.php when step 4 did not add it
+                default_settings = paths.code / "sites" / "default" / "default.settings.php"
+                if not sitedir_known and default_settings.is_file():
+                    writer.add(default_settings, f"{docroot}/sites/default/default.settings.php")
         gz = working.with_name(working.name + ".gz")
         with open(working, "rb") as src, open(gz, "wb") as raw:
             capped = CappedWriter(raw, limit)

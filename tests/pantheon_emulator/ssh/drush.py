@@ -329,24 +329,32 @@ def _ard8(ctx, major, args, opts, io):
     if destination is True:
         raise CommandError("--destination needs a value                                          [error]\n")
     if destination:
-        final = ctx.resolve_user_path(destination, "Destination")
+        # drush_archive_dump(): a relative --destination is resolved from DRUSH_OLDCWD, the
+        # directory Drush started in (the SSH home on Pantheon, not the Drupal root); drush_mkdir()
+        # creates its directory; realpath() of that directory + the basename is the final name.
+        final = ctx.resolve_from(destination, "home", "Destination")
         final.parent.mkdir(parents=True, exist_ok=True)
         final = Path(os.path.realpath(final.parent)) / final.name
     else:
         out_dir = ctx.paths.tmp / "drush-backups" / "archive-dump" / time.strftime("%Y%m%d%H%M%S", time.gmtime())
         out_dir.mkdir(parents=True, exist_ok=True)
         final = out_dir / f"pantheon.{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}.tar.gz"
+    shown = ctx.platform_path(final)
     if final.is_dir():
-        raise CommandError(f"Destination {final} must be a file, not a directory.                  [error]\n")
+        raise CommandError(f"Destination {shown} must be a file, not a directory.                  [error]\n")
     if final.exists() and not opts.get("overwrite"):
-        raise CommandError(f"Destination {final} exists; specify --overwrite to overwrite.         [error]\n")
+        raise CommandError(f"Destination {shown} exists; specify --overwrite to overwrite.         [error]\n")
+    sitedir_known = not (ctx.fault or {}).get("drush_sitedir_unknown")
+    if not sitedir_known:
+        # drush_archive_dump(): the core-status subprocess for the site failed (Terminus #2580)
+        io.err("Unable to determine sites directory for self                                 [warning]\n")
     try:
-        archive.drush8_archive(ctx, final, excludes)
+        archive.drush8_archive(ctx, final, excludes, sitedir_known=sitedir_known)
     except LimitReached:
         raise too_large_disconnect(ctx) from None
     if opts.get("pipe"):
-        io.write(f"{final}\n")
-    io.err(f"Archive saved to {final}                                                          [ok]\n")
+        io.write(f"{shown}\n")
+    io.err(f"Archive saved to {shown}                                                          [ok]\n")
     return 0
 
 
@@ -368,20 +376,26 @@ def _ard12(ctx, major, args, opts, io):
         except ValueError as exc:
             raise CommandError(f" [error]  {exc} \n") from None
         if not destination:
-            io.write(f"{built}\n")
+            io.write(f"{ctx.platform_path(built)}\n")
             return 0
+        # ArchiveDumpCommands::destinationCleanup(): .tar -> .tar.gz, anything else is a directory
         if not destination.endswith(".tar.gz"):
             destination = destination + ".gz" if destination.endswith(".tar") else \
-                destination.rstrip("/") + "/archive.tar.gz"
-        final = ctx.resolve_user_path(destination, "Destination")
+                destination + ("" if destination.endswith("/") else "/") + "archive.tar.gz"
+        # createArchiveFile(): exists()/rename() on the path as given; the working directory is
+        # the Drupal root (DrupalBoot::bootstrapDrupalRoot() chdir'ed there). The directory is
+        # not created: Filesystem::rename() fails when it is missing.
+        final = ctx.resolve_from(destination, "root", "Destination")
         if final.exists():
             if not opts.get("overwrite"):
                 raise CommandError(' [error]  The destination file already exists. Use "--overwrite" option for '
                                    'overwriting an existing file. \n')
             final.unlink()
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if not final.parent.is_dir():
+            raise CommandError(f' [error]  Cannot rename "{ctx.platform_path(built)}" to "{destination}": '
+                               f'rename({ctx.platform_path(built)},{destination}): No such file or directory \n')
         _move_capped(ctx, built, final)
-        io.write(f"{os.path.realpath(final)}\n")
+        io.write(f"{ctx.platform_path(final)}\n")
         return 0
     finally:
         for leftover in work_dir.glob("*"):

@@ -3,7 +3,9 @@ drush and wp share: paths the user names (confined to the environment), SQL inpu
 
 from __future__ import annotations
 
+import hashlib
 import os
+import posixpath
 import re
 import sqlite3
 import tempfile
@@ -24,6 +26,7 @@ class EnvContext:
     env: str
     paths: object
     username: str
+    fault: dict = None  # the SSH fault action matched for this command (see faults.ACTION_KEYS)
 
     @property
     def site_id(self):
@@ -94,6 +97,56 @@ class EnvContext:
             if real == top_real or real.startswith(top_real + "/"):
                 return path
         raise CommandError(f"{what} {arg}: outside the environment's code/, files/ and tmp/ directories")
+
+    @property
+    def binding(self):
+        """The environment's binding id: 32 hex characters, stable for the site and environment
+        (a binding is named that way on the platform: ``/srv/bindings/<32 hex>/``)."""
+        return hashlib.md5(f"{self.site_id}.{self.env}".encode()).hexdigest()  # nosec - a name, not a secret
+
+    @property
+    def home_path(self):
+        """The SSH home as the platform names it (the emulator keeps it at ``paths.root``)."""
+        return f"/srv/bindings/{self.binding}"
+
+    def platform_path(self, path):
+        """A host path inside the environment, as the platform shows it (``/srv/bindings/<id>/...``,
+        ``/tmp/...``); for messages Drush prints."""
+        real = os.path.realpath(path) if os.path.lexists(path) else str(real_deepest(path))
+        tmp = os.path.realpath(self.paths.tmp)
+        root = os.path.realpath(self.paths.root)
+        if real == tmp or real.startswith(tmp + "/"):
+            return "/tmp" + real[len(tmp):]
+        if real == root or real.startswith(root + "/"):
+            return self.home_path + real[len(root):]
+        return str(path)
+
+    def resolve_from(self, arg, cwd, what="Destination"):
+        """A path named on a command line, resolved as PHP resolves it from the working
+        directory ``cwd`` ("home": the SSH home, where Drush 8 resolves ``archive-dump
+        --destination``; "root": the Drupal root ``code/``, where Drush 11+ has chdir'ed).
+
+        Absolute paths are platform paths: ``/srv/bindings/<binding>/...`` is the home and
+        ``/tmp/...`` the environment's ``tmp/``. A path that leads outside the home, or onto the
+        database or the repository, is not writable for the SSH user. ``..`` is refused."""
+        if ".." in arg.split("/"):
+            raise CommandError(f"{what} {arg}: '..' is not allowed")
+        root = Path(self.paths.root)
+        if arg == "/tmp" or arg.startswith("/tmp/"):
+            path = Path(self.paths.tmp) / arg[len("/tmp/"):] if arg != "/tmp" else Path(self.paths.tmp)
+        elif arg == self.home_path or arg.startswith(self.home_path + "/"):
+            path = root / arg[len(self.home_path) + 1:]
+        elif arg.startswith("/"):
+            top = "/" + arg.strip("/").split("/", 1)[0]
+            raise CommandError(f"Directory {posixpath.dirname(arg) or top} exists, but is not writable. "
+                               "Please check directory permissions.")
+        else:
+            path = (root if cwd == "home" else Path(self.paths.code)) / arg
+        real = str(real_deepest(path))
+        top_real = os.path.realpath(root)
+        if not (real == top_real or real.startswith(top_real + "/")) or real == os.path.realpath(self.paths.db):
+            raise CommandError(f"{what} {arg}: not writable (outside the SSH home)")
+        return path
 
     def temp_path(self, prefix, suffix=""):
         self.paths.tmp.mkdir(parents=True, exist_ok=True)

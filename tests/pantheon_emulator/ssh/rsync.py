@@ -166,7 +166,9 @@ def plan_rsync(argv, home, max_file_bytes=0, rsync_binary=None):
     tops = []
     try:
         for path in paths:
-            rel, top = confine(path, home)
+            # sites/: where Drush 8 writes an archive given a Drupal-root-relative destination
+            # (the home is the user's; see README "Paths named on drush/wp command lines")
+            rel, top = confine(path, home, tops=("files", "code", "sites"))
             checked.append(rel)
             tops.append(top)
         for name, kind, value, pos in deferred:

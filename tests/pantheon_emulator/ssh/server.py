@@ -301,6 +301,7 @@ class SSHServerHandle:
             await session.force_close(None)
             return label, 255
         aio = ChannelIO(session, process, disconnect_after=action.get("ssh_disconnect_after"))
+        aio.fault = action
         try:
             status = await self.run_command(session, cmd, aio)
         except CommandError as exc:
@@ -353,6 +354,7 @@ class SSHServerHandle:
     async def in_thread(self, func, session, argv, aio):
         loop = asyncio.get_running_loop()
         ctx = session.env_context()
+        ctx.fault = getattr(aio, "fault", None)
         return await loop.run_in_executor(self._executor, func, ctx, argv, SyncIO(aio, loop))
 
     # ------------------------------------------------------------------ subprocess commands
