@@ -5,13 +5,18 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test sanity units integration emulator-tests demo build benchmark clean
+.PHONY: setup test test-long sanity units integration emulator-tests demo build benchmark clean
 
 setup:
 	@bash hacking/setup-env.sh
 
 test: setup
 	@bash hacking/run-tests.sh
+
+# the longer matrix left out of `make test` (pytest marker `long`): role-level kills of steps a
+# module resumes on its own (make test kills those modules directly)
+test-long: setup
+	$(PYTEST) -n 2 --dist worksteal -m long --durations=30
 
 sanity: setup
 	@bash hacking/sanity.sh

@@ -353,7 +353,8 @@ class PantheonClient:
 
     def __init__(self, machine_token, api_url=DEFAULT_API_URL, validate_certs=True, ca_path=None,
                  timeout=60, warn=None, cache_dir=None, debug=None, retries=5, retry_base_delay=None,
-                 retry_max_delay=30.0, retry_max_time=300.0, use_cache=True, client_name='terminus'):
+                 retry_max_delay=30.0, retry_max_time=300.0, use_cache=True, client_name='terminus',
+                 poll_interval=None):
         if not HAS_REQUESTS:
             raise PantheonError('The Python library "requests" is required to talk to the Pantheon API.')
         if not machine_token:
@@ -380,6 +381,10 @@ class PantheonClient:
         self.retry_base_delay = max(0.0, float(retry_base_delay))
         self.retry_max_delay = float(retry_max_delay)
         self.retry_max_time = float(retry_max_time)
+        if poll_interval is None:
+            poll_interval = _env_float('PANTHEON_POLL_INTERVAL', MIN_POLL_INTERVAL)
+        # first wait between two polls of a workflow or health check (the real platform: 1s; tests: less)
+        self.poll_interval = max(0.01, float(poll_interval))
         self.client_name = client_name
         if cache_dir is None:
             cache_dir = os.environ.get('PANTHEON_CACHE_DIR') or DEFAULT_CACHE_DIR
@@ -786,7 +791,7 @@ class PantheonClient:
     def wait_healthy(self, domain, timeout):
         """Poll the health check until it answers 200; raise PantheonError after ``timeout`` seconds."""
         deadline = time.time() + timeout
-        interval = MIN_POLL_INTERVAL
+        interval = self.poll_interval
         last = None
         while True:
             last = self.healthcheck(domain, timeout=min(30, max(1, timeout)))
@@ -922,17 +927,17 @@ class PantheonClient:
         """Poll until the workflow finishes. Returns the merged workflow object on success.
 
         Raises WorkflowFailed (result other than succeeded) or WorkflowTimeout.
-        Polls no faster than once a second; the interval grows from 1s to
+        Polls no faster than once a second (``poll_interval``); the interval grows from 1s to
         max(5, min(30, timeout / 120)) seconds.
         """
         merged = dict(workflow)
         deadline = time.time() + timeout
-        interval = MIN_POLL_INTERVAL
+        interval = self.poll_interval
         max_interval = max(5.0, min(30.0, timeout / 120.0))
         path = self._poll_path(owner, workflow)
         while True:
             remaining = deadline - time.time()
-            time.sleep(max(MIN_POLL_INTERVAL, min(interval, remaining)) if remaining > 0 else MIN_POLL_INTERVAL)
+            time.sleep(max(self.poll_interval, min(interval, remaining)) if remaining > 0 else self.poll_interval)
             data = self.get(path)
             if isinstance(data, dict):
                 for key, value in data.items():

@@ -110,6 +110,46 @@ def test_download_channel_status_and_api_truncation(emulator, client, http, make
     assert "dev" in client.get(f"sites/{site['id']}/environments").json()
 
 
+def test_holds_block_each_channel_until_released(emulator, client, make_site):
+    """A held workflow, API request and SSH command wait until the test releases them; clearing the
+    faults releases whatever is still held."""
+    import concurrent.futures  # pylint: disable=import-outside-toplevel
+    from pantheon_emulator.ssh.testing import SSHClients  # pylint: disable=import-outside-toplevel
+
+    site = make_site("drupal")
+    emulator.faults([{"match": {"channel": "workflow", "path": "^clear_cache$"}, "action": {"hold": "wf"}, "times": 1},
+                     {"match": {"channel": "http", "path": "^/api/track$"}, "action": {"hold": "api"}, "times": 1},
+                     {"match": {"channel": "ssh", "path": "sqlq"}, "action": {"hold": "ssh"}, "times": 1}])
+    wf = client.start(f"sites/{site['id']}/environments/dev", "clear_cache")
+    assert emulator.wait_hold("wf") == {"reached": 1, "released": False, "finished": 0}
+    assert client.get(f"sites/{site['id']}/workflows/{wf['id']}").json()["result"] is None
+    emulator.release("wf")
+    assert emulator.wait_hold("wf", until="finished", timeout=30)["finished"] == 1
+    assert client.get(f"sites/{site['id']}/workflows/{wf['id']}").json()["result"] == "succeeded"
+
+    ssh = SSHClients(emulator)
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        track = pool.submit(client.post, "track", {})
+        query = pool.submit(ssh.ssh, ssh.app_user(site["id"]), "drush sqlq 'SELECT 42'")
+        emulator.wait_hold("api", timeout=30)
+        emulator.wait_hold("ssh", timeout=30)
+        assert not track.done() and not query.done()
+        assert emulator.holds() == {"wf": {"reached": 1, "released": True, "finished": 1},
+                                    "api": {"reached": 1, "released": False, "finished": 0},
+                                    "ssh": {"reached": 1, "released": False, "finished": 0}}
+        emulator.release("api")
+        assert track.result(60).status_code == 204
+        assert emulator.wait_hold("api", until="finished", timeout=30)["finished"] == 1
+        assert not query.done()
+        emulator.clear_faults()  # releases the SSH command too
+        assert query.result(60).stdout.strip() == b"42"
+    assert emulator.holds() == {}
+    with pytest.raises(EmulatorError, match="HTTP 408"):
+        emulator.wait_hold("never", timeout=0.2)
+    with pytest.raises(EmulatorError, match="HTTP 400"):
+        emulator.faults({"match": {"channel": "http"}, "action": {"hold": "no spaces"}})
+
+
 def test_bad_rules_are_refused(emulator):
     for rule in ({"match": {"channel": "smtp"}, "action": {"status": 500}},
                  {"match": {"channel": "http", "path": "("}, "action": {"status": 500}},

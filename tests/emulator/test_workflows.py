@@ -10,7 +10,10 @@ from pathlib import Path
 
 def test_create_site_then_deploy_product(emulator, client, site_prefix):
     name = f"{site_prefix}new"
-    with emulator.limits(workflow_delay=1.5):
+    hold = f"{site_prefix}create"
+    # create_site is held (it runs once released), so it is still running for every check below
+    emulator.faults({"match": {"channel": "workflow", "path": "^create_site$"}, "action": {"hold": hold}, "times": 1})
+    try:
         r = client.post(f"users/{emulator.user_id}/workflows",
                         {"type": "create_site", "params": {"label": "New site", "site_name": name}})
         assert r.status_code == 202
@@ -26,7 +29,11 @@ def test_create_site_then_deploy_product(emulator, client, site_prefix):
         assert twice.status_code == 409 and "already taken" in twice.json()
         listed = [w for w in client.get(f"users/{emulator.user_id}/workflows").json() if w["id"] == created["id"]]
         assert listed and listed[0]["result"] is None and listed[0]["params"]["site_name"] == name
+        emulator.wait_hold(hold, timeout=60)
+        emulator.release(hold)
         done = client.poll(f"users/{emulator.user_id}", created["id"])
+    finally:
+        emulator.clear_faults()
     assert done["result"] == "succeeded" and done["phase"] == "finished"
     assert done["waiting_for_task"]["site_id"] == new_id, "waiting_for_task must never be reset"
     assert client.site_id(name) == new_id

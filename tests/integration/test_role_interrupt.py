@@ -1,12 +1,18 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A clone killed (SIGKILL of ansible-playbook and every process under it) in each phase in turn,
-then run again: the second run finishes the clone, verifies it, and no archive, state file or
-staging directory is left.
+"""A clone killed (SIGKILL of ansible-playbook and every process under it) in a phase where the
+role holds the state (its journal, the archive it made, its staging directory, the fix-ups it has
+not done yet), then run again: the second run finishes the clone, verifies it, and no archive,
+state file or staging directory is left.
 
-The emulator is slowed down where the kill lands (an SSH delay, a workflow delay) so that the kill
-really interrupts the step, and the cases that move data check that the killed run left something
-to finish. The read-only phases (preflight, checkpoint, strategy) are killed too, one after the
-other: they leave nothing to finish.
+Every kill lands while the emulator holds the step (a fault rule ``{"hold": NAME}``; see
+tests/helpers/kill.py), so it interrupts that step however loaded the machine is; then the hold is
+released and the test waits for the platform's side of the step to end before the rerun.
+
+The resumes a module owns (the import adopted, the code push, the adopted create_site, the
+measuring backup reused, the archive removal) are killed at module level, in
+tests/integration/test_module_interrupt.py. The same role-level kills are the ``long`` matrix
+(``make test-long``), with the case of a kill during the cleanup, whose assertions (a staging
+directory left by a killed run is removed by the next) the ``files`` case makes in ``make test``.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 
 import pytest
 
 from helpers.ansible import PYTHON, VENV_BIN, ansible_env
+from helpers.kill import hold, kill_tree
 from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_env, read_report, state_files
 
 MB = 1024 * 1024
@@ -30,32 +38,29 @@ LIMITS = {'site_clone_archive_limit_mb': 1, 'site_clone_url_import_limit_mb': 1}
 FILES = {'count': 5, 'size': 3000, 'compressible': True,
          'big': [{'name': 'media/clip.bin', 'size': int(1.2 * MB), 'compressible': False}]}
 
-# killed during the archive's import (do_migration): the last test, which then also kills the rerun
-IMPORT_TASK = 'Import the site archive (do_migration)'
+# killed during the archive's removal (rsync), then the rerun is killed too: the leftover-archive test
+REMOVAL_TASK = 'Remove the archive from the source and prove it is gone (404)'
 CASES = {
-    # phase: (task whose start triggers the kill, fault rules and emulator settings applied when it starts)
-    'archive': ('Make the site archive on the source with Drush',
-                [{'match': {'channel': 'ssh', 'path': 'archive-dump'}, 'action': {'delay': 6}, 'times': 1}], {}),
-    'files': ('Send the files with rsync',
-              [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
-    'measure': ('Back up the source (short-lived; measures it and feeds the imports)', [], {'workflow_delay': 6}),
-    # killed once create_site is posted; that workflow still runs when the rerun reaches the target, so the
-    # rerun must wait for it (a second create_site would be refused: the name is taken), then deploy the upstream
-    'target': ('Ensure the target site exists',
-               [{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 40}, 'times': 1}], {}),
-    'removal': ('Remove the archive from the source and prove it is gone (404)',
-                [{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}], {}),
+    # phase: (task whose start installs the hold, what is held: (channel, path regex))
+    'archive': ('Make the site archive on the source with Drush', ('ssh', 'archive-dump')),
+    'files': ('Send the files with rsync', ('ssh', '^rsync')),
     # the element route (WordPress)
+    'fixups': ("Replace the source's URL with the target's in the WordPress database", ('ssh', 'search-replace')),
+    'verify': ('Verify the target against the source', ('ssh', '.')),
+}
+# make test-long: the same kills of steps whose resume a module owns (test_module_interrupt.py), and
+# the kill in the cleanup (it cannot be held: the staging removal never reaches the platform)
+LONG_CASES = {
+    'measure': ('Back up the source (short-lived; measures it and feeds the imports)', ('workflow', '^do_export$')),
+    # killed once create_site is posted; that workflow still runs when the rerun reaches the target, so the
+    # rerun must wait for it (a second create_site is refused: the name is taken), then deploy the upstream
+    'target': ('Ensure the target site exists', ('workflow', '^create_site$')),
     'code': ("Push the source's code to the target branch (git, then wait for sync_code)",
-             [{'match': {'channel': 'ssh', 'path': 'git-receive-pack'}, 'action': {'delay': 8}, 'times': 1}], {}),
-    'database': ('Import the database by URL (do_import)',
-                 [{'match': {'channel': 'workflow', 'path': '^do_import$'}, 'action': {'delay': 8}, 'times': 1}], {}),
-    'fixups': ("Replace the source's URL with the target's in the WordPress database",
-               [{'match': {'channel': 'ssh', 'path': 'search-replace'}, 'action': {'delay': 8}, 'times': 1}], {}),
-    'verify': ('Verify the target against the source',
-               [{'match': {'channel': 'ssh', 'path': '.'}, 'action': {'delay': 8}, 'times': 1}], {}),
+             ('ssh', 'git-receive-pack')),
+    'database': ('Import the database by URL (do_import)', ('workflow', '^do_import$')),
+    'import': ('Import the site archive (do_migration)', ('workflow', '^do_migration$')),
     # killed as the cleanup starts removing the files step's staging directory
-    'cleanup': ('Remove the staging directory', [], {}),
+    'cleanup': ('Remove the staging directory', None),
 }
 # read-only phases: killed one after the other (see the last test); nothing to finish
 READ_ONLY = {
@@ -73,72 +78,28 @@ def posts(emulator, since, method, path):
     return [r for r in emulator.requests(channel='api', since=since) if r['method'] == method and r['path'] == path]
 
 
-def _descendants(pid):
-    children = {}
-    for entry in os.listdir('/proc'):
-        if not entry.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % entry, encoding='ascii', errors='replace') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def kill_tree(pid):
-    """SIGKILL a process and everything under it, as a lost machine would. ansible-core's workers
-    call setsid(), so killing the process group alone would leave the running module (and its git,
-    rsync and ssh children) to finish the step. Stop them all first, so none forks or is reparented
-    while the tree is walked."""
-    stopped = set()
-    while True:
-        fresh = [p for p in [pid] + _descendants(pid) if p not in stopped]
-        if not fresh:
-            break
-        for p in fresh:
-            try:
-                os.kill(p, signal.SIGSTOP)
-            except ProcessLookupError:
-                pass
-        stopped.update(fresh)
-    for p in stopped:
-        try:
-            os.kill(p, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-def kill_at(emulator, tmp_path, extra_vars, task, faults=(), settings=None, after=2.5, then=None):
-    """run_and_kill with the emulator slowed down (fault rules, settings) from the start of ``task``
-    (and ``then()`` called) until the kill; the faults and settings are undone afterwards."""
-    before = dict(emulator.config())
-
-    def slow_down():
-        if faults:
-            emulator.faults(list(faults))
-        if settings:
-            emulator.set_limits(**settings)
-        if then:
-            then()
+def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=True):
+    """Start clone_site.yml; when ``task`` starts, hold the next emulator event matching ``held``
+    ((channel, path regex)) and SIGKILL the run once it is held there (``held`` None: at once).
+    Then release the hold (``release``) and wait until the platform has finished the held step.
+    Returns the output up to the kill."""
+    def on_start():
+        if held:
+            emulator.faults([hold(name, held[0], held[1])])
     try:
-        return run_and_kill(emulator, tmp_path, extra_vars, task, slow_down, after=after)
+        output = run_and_kill(emulator, tmp_path, extra_vars, task, on_start, name if held else None)
+        if held and release:
+            emulator.release(name)
+            emulator.wait_hold(name, until='finished')
     finally:
-        if faults:
+        if release:
             emulator.clear_faults()
-        if settings:
-            emulator.set_limits(**dict((k, before[k]) for k in settings))
+    return output
 
 
-def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, timeout=600):
-    """Start clone_site.yml; when ``task`` starts call ``on_start()`` (to slow that step down), then
-    SIGKILL it and every process under it ``after`` seconds later. Returns the output up to the kill."""
+def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None, timeout=600):
+    """Start clone_site.yml; when ``task`` starts call ``on_start()``, then SIGKILL it and every
+    process under it, once the emulator holds ``hold_name`` (or at once). Returns the output up to the kill."""
     work = tmp_path / 'killed-run'
     work.mkdir(exist_ok=True)
     (work / 'vars.json').write_text(json.dumps(extra_vars))
@@ -156,7 +117,8 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, time
             lines.append(line)
             if banner in line:
                 on_start()
-                time.sleep(after)
+                if hold_name:
+                    emulator.wait_hold(hold_name, timeout=max(1, deadline - time.monotonic()))
                 kill_tree(proc.pid)
                 killed = True
                 break
@@ -173,9 +135,16 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, after=2.5, time
     return output
 
 
-@pytest.mark.parametrize('phase', sorted(CASES))
+def wait_logged(emulator, since, method, path, status, timeout=300):
+    deadline = time.monotonic() + timeout
+    while not [r for r in posts(emulator, since, method, path) if r['status'] == status]:
+        assert time.monotonic() < deadline, 'no %s %s answered %s was logged' % (method, path, status)
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize('phase', sorted(CASES) + [pytest.param(p, marks=pytest.mark.long) for p in sorted(LONG_CASES)])
 def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, phase):
-    task, faults, settings = CASES[phase]
+    task, held = dict(CASES, **LONG_CASES)[phase]
     name = site_prefix + 'kill-' + phase
     framework = 'wordpress' if phase in WORDPRESS else 'drupal'
     # the WordPress site has code of its own, so its code differs from a new site's
@@ -190,15 +159,9 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
 
     create_site = ('POST', '/api/users/%s/workflows' % emulator.user_id)
     since = max([r['id'] for r in emulator.requests()] or [0])
-
-    def wait_for_create_site():
-        # kill right after the target's create_site is accepted
-        deadline = time.monotonic() + 60
-        while not posts(emulator, since, *create_site):
-            assert time.monotonic() < deadline, 'the killed run never posted create_site'
-            time.sleep(0.1)
-    kill_at(emulator, tmp_path, extra, task, faults, settings, after={'target': 0.5, 'cleanup': 0}.get(phase, 2.5),
-            then=wait_for_create_site if phase == 'target' else None)
+    hold_name = site_prefix + phase
+    # the create_site stays held until the rerun is refused its own (then waits for this one)
+    kill_at(emulator, tmp_path, extra, task, held, hold_name, release=phase != 'target')
 
     # the killed run left its journal, and, when it was killed after the archive was made, the archive
     state = state_files(reports)
@@ -213,15 +176,10 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
             journal = json.load(f)
         # the fix-ups are noted done just before verification
         assert journal['fixups_pending'] is (phase != 'verify')
-    if phase == 'removal':
-        assert len(archives_on_source(emulator, name)) == 1, 'the run was interrupted with the archive in place'
-        assert journal['archive']['path'] == 'sites/default/files/' + archives_on_source(emulator, name)[0]
     if phase in ('files', 'cleanup'):
         assert journal['archive'] is None, 'the archive was removed (and proven gone) before the files step'
-    if phase == 'cleanup':
         assert os.listdir(reports / '.staging'), 'the killed run left its staging directory'
-    if phase == 'archive':
-        time.sleep(5)  # the delayed drush run goes on without its client, as on the platform
+    # (archive: the held drush run went on without its client, as on the platform, and has ended)
     if phase == 'target':
         running = [w for w in emulator.api().get('%s/users/%s/workflows' % (emulator.api_url, emulator.user_id),
                                                  timeout=30).json()
@@ -229,10 +187,23 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
         assert len(running) == 1 and running[0]['result'] is None, 'the killed run left its create_site running'
     if phase == 'code':
         # the killed push never reached the codeserver
-        time.sleep(8)
         assert emulator.state(name, 'live')['code']['head'] != emulator.state(name + '-clone', 'dev')['code']['head']
 
-    res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
+    if phase == 'target':
+        # the rerun, while the killed run's create_site still runs; released once the rerun's own was refused
+        rerun = {}
+        thread = threading.Thread(target=lambda: rerun.update(res=clone_site(emulator, tmp_path, name, name + '-clone',
+                                                                             reports, extra=LIMITS)))
+        thread.start()
+        try:
+            wait_logged(emulator, since, create_site[0], create_site[1], 409)
+        finally:
+            emulator.release(hold_name)
+            emulator.clear_faults()
+            thread.join(900)
+        res = rerun['res']
+    else:
+        res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
     assert res.rc == 0, res.output
     report = read_report(reports, job)
     assert report['status'] == 'succeeded'
@@ -259,8 +230,9 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
 
 
 def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emulator, tmp_path, site_prefix):
-    """Killed with the archive on the source, then killed again while the next run removes it: the
-    third run removes it, finishes the clone and verifies it."""
+    """Killed while it removes the archive it imported (the archive is still on the source and in the
+    journal), then killed again while the next run removes that leftover: the third run removes
+    it, finishes the clone and verifies it."""
     name = site_prefix + 'kill-resume'
     emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
                                          'db': {'nodes': 6}, 'files': FILES}]})
@@ -269,13 +241,16 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
     journal_path = reports / '.state' / ('%s.json' % job)
 
-    kill_at(emulator, tmp_path, extra, IMPORT_TASK, settings={'workflow_delay': 6})
+    kill_at(emulator, tmp_path, extra, REMOVAL_TASK, ('ssh', '^rsync'), site_prefix + 'removal')
     left = archives_on_source(emulator, name)
-    assert len(left) == 1 and json.loads(journal_path.read_text())['archive']['path'].endswith(left[0])
+    assert len(left) == 1, 'the run was interrupted with the archive in place'
+    journal = json.loads(journal_path.read_text())
+    assert journal['archive']['path'] == 'sites/default/files/' + left[0]
+    assert journal['fixups_pending'] is True
 
     kill_at(emulator, tmp_path, extra, 'Remove the archive an interrupted run left on the source, and prove it is gone',
-            faults=[{'match': {'channel': 'ssh', 'path': '^rsync'}, 'action': {'delay': 8}, 'times': 1}])
-    time.sleep(8)  # the delayed removal never ran: its client was killed
+            ('ssh', '^rsync'), site_prefix + 'resume')
+    # the held removal never ran: its client was killed
     assert archives_on_source(emulator, name) == left
     assert json.loads(journal_path.read_text())['archive']['path'].endswith(left[0])
 
@@ -284,9 +259,12 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     report = read_report(reports, job)
     assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
     phases = dict((p['name'], p) for p in report['phases'])
+    assert [p['name'] for p in report['phases']][:2] == ['preflight', 'resume']
     assert phases['resume']['outcome'] == 'changed' and 'now 404' in phases['resume']['detail']
     assert archives_on_source(emulator, name) == []
     assert state_files(reports) == []
+    staging = reports / '.staging'
+    assert not staging.exists() or os.listdir(staging) == []
 
 
 def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
@@ -300,7 +278,8 @@ def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, 
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
     since = max([r['id'] for r in emulator.requests()] or [0])
     for task in READ_ONLY.values():
-        kill_at(emulator, tmp_path, extra, task, after=0.5)
+        # killed as the task starts (the next step that writes is a module process away)
+        kill_at(emulator, tmp_path, extra, task)
     # the only write: the measuring backup of the source (the run killed in the strategy had made it)
     writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
               if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]

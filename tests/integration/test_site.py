@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -274,6 +275,24 @@ def test_flaky_api_is_retried_and_a_lost_answer_creates_no_duplicate(emulator, e
     assert [c['status'] for c in deploys] == [503, 503, 202]
 
 
+def run_while(run, reached, emulator, hold, timeout=300):
+    """``run()`` in a thread; release the emulator's ``hold`` once ``reached()`` is true (the run got
+    as far as waiting for the held workflow); returns what ``run()`` returned."""
+    done = {}
+    thread = threading.Thread(target=lambda: done.update(result=run()))
+    thread.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while not reached():
+            assert thread.is_alive(), 'the run ended before it waited for the held workflow'
+            assert time.monotonic() < deadline, 'the run never waited for the held workflow'
+            time.sleep(0.1)
+    finally:
+        emulator.release(hold)
+        thread.join(900)
+    return done['result']
+
+
 def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, site_prefix):
     """An earlier run was interrupted after it started create_site (and, for the second site,
     deploy_product): the module waits for those workflows instead of starting them again, then
@@ -289,10 +308,12 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     # 1. create_site still running (slowed down), no deploy_product yet
     name = site_prefix + 'left-creating'
     create = {'name': name, 'upstream': DRUPAL, 'wait_timeout': 120}
-    # long enough for two playbook runs to start on a loaded machine; the second one waits out the rest
-    emulator.faults([{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'delay': 30}, 'times': 1}])
+    # held until the real run below has been refused its own create_site (then it waits for this one)
+    hold = site_prefix + 'creating'
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^create_site$'}, 'action': {'hold': hold}, 'times': 1}])
     try:
         started = post('users/%s' % uid, 'create_site', {'label': name, 'site_name': name})
+        emulator.wait_hold(hold)
         # check mode tells what a real run would do and posts nothing
         since = mark(emulator)
         res = run_playbook(play(('create', 'site', create)), env=env, check=True)
@@ -302,7 +323,9 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
         assert workflow_posts(emulator, since) == []
 
         since = mark(emulator)
-        res = run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})), env=env)
+        res = run_while(lambda: run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})),
+                                             env=env),
+                        lambda: [c for c in workflow_posts(emulator, since) if c['status'] == 409], emulator, hold)
     finally:
         emulator.clear_faults()
     assert res.rc == 0, res.output
@@ -330,11 +353,16 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     site_id = done['waiting_for_task']['site_id']
     product = next(u for u in api.get('%s/users/%s/upstreams' % (emulator.api_url, uid), timeout=30).json()
                    if u['machine_name'] == DRUPAL)
-    emulator.faults([{'match': {'channel': 'workflow', 'path': '^deploy_product$'}, 'action': {'delay': 20}, 'times': 1}])
+    hold = site_prefix + 'deploying'
+    emulator.faults([{'match': {'channel': 'workflow', 'path': '^deploy_product$'}, 'action': {'hold': hold},
+                      'times': 1}])
     try:
         deploying = post('sites/%s' % site_id, 'deploy_product', {'product_id': product['id']})
+        emulator.wait_hold(hold)
         since = mark(emulator)
-        res = run_playbook(play(('create', 'site', create)), env=env)
+        # released once the module polls the deploy_product it found running
+        res = run_while(lambda: run_playbook(play(('create', 'site', create)), env=env),
+                        lambda: api_calls(emulator, since, 'GET', '/workflows/%s' % deploying['id']), emulator, hold)
     finally:
         emulator.clear_faults()
     assert res.rc == 0, res.output

@@ -26,6 +26,8 @@ def play_env(emulator, tmp_path):
     env = dict(emulator.env)
     env['PANTHEON_CACHE_DIR'] = str(tmp_path / 'pantheon-cache')
     env['PANTHEON_RETRY_BASE_DELAY'] = '0.1'
+    # the emulator's workflows finish in moments: poll them every 0.2s at first, not every second
+    env['PANTHEON_POLL_INTERVAL'] = '0.2'
     return env
 
 

@@ -8,7 +8,7 @@ import json
 
 from aiohttp import web
 
-from pantheon_emulator import content, seed
+from pantheon_emulator import content, faults, seed
 from pantheon_emulator.store import StoreError, branch_for_env
 
 
@@ -32,7 +32,8 @@ async def _in_thread(func, *args, **kwargs):
 async def index(request):
     store = request.app["store"]
     return web.json_response({
-        "endpoints": ["GET/DELETE requests", "GET/POST/DELETE faults", "POST seed", "GET/POST/DELETE ssh-keys",
+        "endpoints": ["GET/DELETE requests", "GET/POST/DELETE faults", "GET holds",
+                      "POST holds/{name}/wait", "POST holds/{name}/release", "POST seed", "GET/POST/DELETE ssh-keys",
                       "GET/POST config", "GET state/sites", "GET state/sites/{site}/envs/{env}",
                       "POST sessions/expire", "POST users"],
         "web_port": store.runtime.get("web_port"), "ssh_port": store.runtime.get("ssh_port"),
@@ -73,7 +74,35 @@ async def faults_post(request):
 
 async def faults_delete(request):
     request.app["store"].clear_faults()
+    faults.holds_of(request.app["store"]).release_all()
     return web.Response(status=204)
+
+
+async def holds_get(request):
+    return web.json_response(faults.holds_of(request.app["store"]).state())
+
+
+async def hold_wait(request):
+    """Answer once ``count`` events (default 1) have reached the hold (``until=reached``, the
+    default) or have been handled after it (``until=finished``): 200 with its state, or 408 after
+    ``timeout`` seconds (default 60)."""
+    name = request.match_info["name"]
+    until = request.query.get("until", "reached")
+    try:
+        count = int(request.query.get("count", 1))
+        timeout = float(request.query.get("timeout", 60))
+    except ValueError:
+        return _err(400, "count must be an integer and timeout a number of seconds")
+    if until not in ("reached", "finished"):
+        return _err(400, "until must be reached or finished")
+    state = await _in_thread(faults.holds_of(request.app["store"]).wait_reached, name, count, timeout, until)
+    if state is None:
+        return _err(408, f"hold {name!r} was not {until} {count} time(s) within {timeout:g}s")
+    return web.json_response(state)
+
+
+async def hold_release(request):
+    return web.json_response(faults.holds_of(request.app["store"]).release(request.match_info["name"]))
 
 
 async def seed_post(request):
@@ -215,6 +244,9 @@ def add_routes(app):
     r.add_get(p + "/faults", faults_get)
     r.add_post(p + "/faults", faults_post)
     r.add_delete(p + "/faults", faults_delete)
+    r.add_get(p + "/holds", holds_get)
+    r.add_post(p + "/holds/{name}/wait", hold_wait)
+    r.add_post(p + "/holds/{name}/release", hold_release)
     r.add_post(p + "/seed", seed_post)
     r.add_get(p + "/ssh-keys", ssh_keys_get)
     r.add_post(p + "/ssh-keys", ssh_keys_post)

@@ -14,12 +14,21 @@ A rule::
      "probability": 0.3, "seed": 7}                # optional: fire with probability p,
                           # decided by (seed, match index) so runs repeat exactly
 
+``{"hold": "name"}`` blocks the matched event (a workflow before it runs, an SSH command before
+it starts, an HTTP request before it is answered) until a test releases the hold: tests wait for
+the event to be held (``POST /_emulator/holds/{name}/wait``) instead of guessing how long a
+delay must be, act (kill the client, start another run), then release it. Clearing the faults
+releases every hold, so no event stays blocked after a test.
+
 Without ``times``/``sequence`` a rule fires on every match until the faults are cleared.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
+import time
 
 from pantheon_emulator.store import StoreError, seeded_random
 
@@ -34,7 +43,9 @@ ACTION_KEYS = {
     "workflow_fail": str,      # the workflow fails with this final_task.reason
     "ssh_disconnect_after": int,  # SSH: close the channel after this many output bytes
     "drush_sitedir_unknown": bool,  # SSH: Drush 8 archive-dump cannot determine the sites directory
+    "hold": str,               # block the event until POST /_emulator/holds/{name}/release (see Holds)
 }
+HOLD_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 RULE_KEYS = {"match", "action", "times", "after", "sequence", "probability", "seed", "comment"}
 
 
@@ -50,6 +61,8 @@ def _check_action(action, where):
         typ = ACTION_KEYS[key]
         if typ is not object and (not isinstance(value, typ) or (typ is int and isinstance(value, bool))):
             raise StoreError(f"{where}: action {key!r} has the wrong type ({value!r})")
+    if "hold" in action and not HOLD_NAME.match(action["hold"]):
+        raise StoreError(f"{where}: hold names are 1-80 letters, digits, '_', '.' or '-' ({action['hold']!r})")
     if "status" in action and not 100 <= action["status"] <= 599:
         raise StoreError(f"{where}: status {action['status']} is not an HTTP status")
     return dict(action)
@@ -129,3 +142,84 @@ def decide(rule, index, fired):
             return None, False
     times = rule.get("times")
     return action, bool(times and fired + 1 >= times)
+
+
+class Holds:
+    """Named holds: events block in :meth:`block` / :meth:`ablock` until :meth:`release`.
+
+    A hold counts the events that reached it and, once they were let go and handled, those that
+    finished (a workflow with its result, an SSH command or HTTP request answered, or failed
+    because its client had gone); once released, later events pass straight through.
+    ``release_all`` (called when the faults are cleared) releases and forgets every hold.
+    """
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._holds = {}
+
+    def _entry(self, name):
+        return self._holds.setdefault(name, {"reached": 0, "released": False, "finished": 0})
+
+    def state(self):
+        with self._cond:
+            return {name: dict(entry) for name, entry in self._holds.items()}
+
+    def _arrive(self, name):
+        with self._cond:
+            entry = self._entry(name)
+            entry["reached"] += 1
+            self._cond.notify_all()
+            return entry
+
+    def block(self, name):
+        """Called from a worker thread (workflows): wait until ``name`` is released."""
+        entry = self._arrive(name)
+        with self._cond:
+            self._cond.wait_for(lambda: entry["released"])
+
+    async def ablock(self, name):
+        """Called from the event loop (HTTP, SSH): wait until ``name`` is released, without
+        blocking the loop (the admin calls that release it are served by the same loop)."""
+        entry = self._arrive(name)
+        while not entry["released"]:
+            await asyncio.sleep(0.02)
+
+    def finish(self, name):
+        """The held event was handled (called by the channel once it is done with it)."""
+        with self._cond:
+            entry = self._holds.get(name)
+            if entry is not None:
+                entry["finished"] += 1
+                self._cond.notify_all()
+
+    def wait_reached(self, name, count=1, timeout=60.0, until="reached"):
+        """Block until ``count`` events have reached (``until="reached"``) or finished
+        (``until="finished"``) the hold; returns its state, or None on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            entry = self._entry(name)
+            while entry[until] < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(min(left, 1.0))
+            return dict(entry)
+
+    def release(self, name):
+        with self._cond:
+            entry = self._entry(name)
+            entry["released"] = True
+            self._cond.notify_all()
+            return dict(entry)
+
+    def release_all(self):
+        with self._cond:
+            for entry in self._holds.values():
+                entry["released"] = True
+            self._holds = {}
+            self._cond.notify_all()
+
+
+def holds_of(store):
+    """The holds of one emulator (kept with its store, not persisted: a restart forgets them)."""
+    return store.__dict__.setdefault("_fault_holds", Holds())

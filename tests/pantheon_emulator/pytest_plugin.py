@@ -172,6 +172,19 @@ class Emulator:
     def clear_faults(self):
         self.admin("DELETE", "faults")
 
+    def wait_hold(self, name, count=1, timeout=120, until="reached"):
+        """Block until ``count`` events reached the fault hold ``name`` (``until="finished"``: were
+        handled after it was released); EmulatorError after ``timeout``."""
+        return self.admin("POST", f"holds/{name}/wait",
+                          params={"count": count, "timeout": timeout, "until": until}).json()
+
+    def release(self, name):
+        """Let the events held by ``name`` (and any later ones) go on."""
+        return self.admin("POST", f"holds/{name}/release").json()
+
+    def holds(self):
+        return self.admin("GET", "holds").json()
+
     def requests(self, channel=None, since=0):
         params = {"since": since}
         if channel:

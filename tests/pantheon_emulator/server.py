@@ -12,7 +12,7 @@ import traceback
 
 from aiohttp import web
 
-from pantheon_emulator import admin, api, certs
+from pantheon_emulator import admin, api, certs, faults
 from pantheon_emulator import web as webmod
 
 
@@ -72,9 +72,13 @@ async def dispatch(request, handler):
         return await handler(request)
     started = time.monotonic()
     status = 0
+    held = None
     try:
         action = store.fault_for(channel, request.method, request.path)
         if action:
+            if action.get("hold"):
+                held = action["hold"]
+                await faults.holds_of(store).ablock(held)
             if action.get("delay"):
                 await asyncio.sleep(float(action["delay"]))
             if action.get("reset"):
@@ -114,6 +118,8 @@ async def dispatch(request, handler):
         raise
     finally:
         store.log_request(request.method, request.path, status, time.monotonic() - started, channel=kind)
+        if held:
+            faults.holds_of(store).finish(held)
 
 
 def make_app(store):

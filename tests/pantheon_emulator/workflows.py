@@ -23,7 +23,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-from pantheon_emulator import content
+from pantheon_emulator import content, faults
 from pantheon_emulator.store import StoreError, branch_for_env
 
 SITE_TYPES = {"deploy_product", "delete_site", "complete_migration"}
@@ -142,8 +142,11 @@ def run_workflow(store, wf_id):
     if wf is None or wf["result"] is not None:
         return
     store.update_workflow(wf_id, phase="started", started_at=time.time(), step=2)
+    fault = None
     try:
         fault = store.fault_for("workflow", wf["owner"], wf["type"])
+        if fault and fault.get("hold"):
+            faults.holds_of(store).block(fault["hold"])
         delay = float(store.get_config("workflow_delay") or 0) + float((fault or {}).get("delay", 0))
         if delay:
             time.sleep(delay)
@@ -159,6 +162,9 @@ def run_workflow(store, wf_id):
     except Exception as exc:  # pylint: disable=broad-except
         traceback.print_exc(file=sys.stderr)
         finish(store, wf_id, "failed", reason=f"The operation failed to complete: {type(exc).__name__}: {exc}")
+    finally:
+        if fault and fault.get("hold"):
+            faults.holds_of(store).finish(fault["hold"])
 
 
 def finish(store, wf_id, result, reason=None, active_description=None):

@@ -31,6 +31,7 @@ def make_client(stub, tmp_path):
         kwargs.setdefault('api_url', stub.api_url)
         kwargs.setdefault('cache_dir', str(tmp_path / 'cache'))
         kwargs.setdefault('retry_base_delay', 0.02)
+        kwargs.setdefault('poll_interval', 0.02)
         kwargs.setdefault('timeout', 5)
         warnings = kwargs.pop('warnings', None)
         if warnings is not None:

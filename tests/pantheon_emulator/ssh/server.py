@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import asyncssh
 
+from pantheon_emulator import faults
 from pantheon_emulator.ssh import drush, git, rsync, wp
 from pantheon_emulator.ssh.channel import ChannelClosed, ChannelIO, CommandError, ForceDisconnect, SyncIO
 from pantheon_emulator.ssh.envctx import EnvContext
@@ -295,6 +296,17 @@ class SSHServerHandle:
             return "invalid", exc.status
         label = self.label(session, cmd.argv)
         action = session.fault(process.command) or {}
+        if not action.get("hold"):
+            return await self._run_with(session, process, cmd, label, action)
+        holds = faults.holds_of(self.store)
+        await holds.ablock(action["hold"])
+        try:
+            return await self._run_with(session, process, cmd, label, action)
+        finally:
+            holds.finish(action["hold"])
+
+    async def _run_with(self, session, process, cmd, label, action):
+        """Run the parsed command under the fault ``action`` (delay, reset, disconnect)."""
         if action.get("delay"):
             await asyncio.sleep(float(action["delay"]))
         if action.get("reset"):

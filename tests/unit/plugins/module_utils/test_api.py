@@ -301,12 +301,25 @@ def _wf(wid='wf1', **kw):
 def test_workflow_success_polls_site_url(stub, make_client):
     stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf()), Reply(200, _wf(phase='finished', result='succeeded')))
-    wf = make_client().run_workflow(('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
+    wf = make_client(poll_interval=0.3).run_workflow(('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
     assert wf['result'] == 'succeeded'
     post = stub.matching('POST', 'sites/s/environments/dev/workflows')[0]
     assert post.body == {'type': 'do_export', 'params': {'database': True}}
     assert stub.count('GET', 'sites/s/workflows/wf1') == 2
-    assert all(g >= 0.95 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+    # never polled faster than the poll interval
+    assert all(g >= 0.28 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+
+
+def test_poll_interval_is_a_second_unless_injected(stub, make_client, monkeypatch):
+    """The real platform is polled once a second at first; PANTHEON_POLL_INTERVAL or the
+    constructor's poll_interval (what the tests use) change that."""
+    monkeypatch.delenv('PANTHEON_POLL_INTERVAL', raising=False)
+    assert make_client(poll_interval=None).poll_interval == 1.0
+    monkeypatch.setenv('PANTHEON_POLL_INTERVAL', '0.25')
+    assert make_client(poll_interval=None).poll_interval == 0.25
+    assert make_client(poll_interval=0.5).poll_interval == 0.5
+    monkeypatch.setenv('PANTHEON_POLL_INTERVAL', 'often')
+    assert make_client(poll_interval=None).poll_interval == 1.0
 
 
 def test_user_workflow_polls_user_url_and_keeps_waiting_for_task(stub, make_client):
@@ -359,14 +372,16 @@ def test_workflow_wait_timeout_names_workflow_and_state(stub, make_client):
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, running))
     started = time.time()
     with pytest.raises(WorkflowTimeout) as info:
-        make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=3)
+        make_client(poll_interval=0.3).run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=0.9)
     elapsed = time.time() - started
-    assert 2.9 <= elapsed < 6
-    assert str(info.value) == ("Timed out after 3s waiting for workflow wf1 (do_export); last state: phase=started, "
+    # it waited the whole timeout (a loaded machine only makes it later, and the polls fewer)
+    assert elapsed >= 0.85
+    assert str(info.value) == ("Timed out after 0.9s waiting for workflow wf1 (do_export); last state: phase=started, "
                                "step=2/5, active_description='Importing database'")
+    # polls at 0.3s, 0.75s, then once past the deadline: bounded, never faster than the interval
     polls = stub.count('GET', 'sites/s/workflows/wf1')
-    assert 2 <= polls <= 4
-    assert all(g >= 0.95 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+    assert 1 <= polls <= 4
+    assert all(g >= 0.28 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
 
 
 def test_workflow_post_5xx_that_created_it_is_not_posted_again(stub, make_client):
