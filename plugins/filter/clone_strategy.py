@@ -15,6 +15,8 @@ MIB = 1024 * 1024
 # Route names, in the order the role falls back through them.
 ARCHIVE = 'archive'
 ARCHIVE_WITHOUT_FILES = 'archive_without_files'
+# Not a route but a failure of both: Drush 8 left the site directory out of the source's archive.
+ARCHIVE_SITEDIR = 'archive_sitedir'
 ELEMENTWISE = 'elements'
 NOTHING = 'none'
 
@@ -128,10 +130,10 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
     archive_limit = _positive_limit(archive_limit_mb, 'archive_limit_mb')
     url_limit = _positive_limit(url_import_limit_mb, 'url_import_limit_mb')
     failed = list(failed or [])
-    unknown_routes = sorted(set(failed) - {ARCHIVE, ARCHIVE_WITHOUT_FILES})
+    unknown_routes = sorted(set(failed) - {ARCHIVE, ARCHIVE_WITHOUT_FILES, ARCHIVE_SITEDIR})
     if unknown_routes:
-        raise AnsibleFilterError('clone_strategy: failed may only name %s and %s, got %s'
-                                 % (ARCHIVE, ARCHIVE_WITHOUT_FILES, ', '.join(map(str, unknown_routes))))
+        raise AnsibleFilterError('clone_strategy: failed may only name %s, %s and %s, got %s'
+                                 % (ARCHIVE, ARCHIVE_WITHOUT_FILES, ARCHIVE_SITEDIR, ', '.join(map(str, unknown_routes))))
 
     code, database, files = (_size(sizes, e) for e in ELEMENTS)
     whole = None if None in (code, database, files) else code + database + files
@@ -148,6 +150,10 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
 
     label = _framework_label(framework)
     blocker = _archive_blocker(framework, drush_major, target_env, pending)
+    if blocker is None and ARCHIVE_SITEDIR in failed:
+        blocker = ('Drush 8 on the source could not determine its sites directory ("Unable to determine sites directory '
+                   'for self", Terminus issue #2580), so its archive left out sites/default (settings.php and files) '
+                   'and was removed without being imported')
     if strategy == 'elements':
         blocker = 'element by element was requested (strategy: elements)'
 

@@ -22,14 +22,18 @@ with ``rsync --delete`` from an empty directory, limited by include rules to the
 
 from __future__ import annotations
 
+import configparser
+import posixpath
 import re
 import secrets
 import shutil
+import tarfile
 import tempfile
+import zlib
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import describe_failure
-from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, open_stream, probe_size
 
 FILES_PREFIX = 'sites/default/files/'
 # Where Drush 8 wrote an archive given FILES_PREFIX + name (as versions of this collection before
@@ -126,6 +130,61 @@ def drush_command(fmt, path, exclude_files, exclude_code_paths=()):
     if exclude_code_paths:
         argv.append('--exclude-code-paths=%s' % ','.join(exclude_code_paths))
     return argv
+
+
+# What Drush 8 archive-dump logs when its core-status of the site failed: the archive then has no
+# sites/<site> directory (no settings.php, no files) and MANIFEST.ini no sitedir (Terminus #2580).
+SITEDIR_WARNING = 'Unable to determine sites directory'
+_SETTINGS_RE = re.compile(r'^[^/]+/sites/[^/]+/settings\.php$')
+MANIFEST_MAX = 1 << 16
+
+
+def read_manifest(text):
+    """The site sections of a Drush 8 MANIFEST.ini: {section: {key: value}} for every section but
+    [Global] (quotes removed). Keys written without a section header (Drush's export of a site whose
+    sites directory it could not determine) land in [Global] and so name no site."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    parser.read_string(text)
+    return dict((name, dict((k, v.strip().strip('"')) for k, v in parser.items(name)))
+                for name in parser.sections() if name.lower() != 'global')
+
+
+def inspect_drush8(url, params, expected_size=None):
+    """What a Drush 8 archive at a public URL holds of its site: {'sitedir', 'docroot', 'settings'}.
+
+    Reads the archive once as a stream (gzip, then tar headers; member data is skipped, nothing is
+    written to disk) up to MANIFEST.ini, which Drush 8 adds after the site directory. ``sitedir``
+    is None when the MANIFEST names no site directory; ``settings`` tells whether
+    ``<docroot>/<sitedir>/settings.php`` came before it. Raises ArchiveError(reason='damaged') when
+    the bytes are not a gzipped tar with a MANIFEST.ini, TransferError when the download fails."""
+    settings_seen = set()
+    manifest = None
+    stream = open_stream(url, validate_certs=params.get('validate_certs', True), ca_path=params.get('ca_path'),
+                         expected_size=expected_size)
+    try:
+        with tarfile.open(fileobj=stream, mode='r|gz') as tar:
+            for member in tar:
+                name = member.name[2:] if member.name.startswith('./') else member.name
+                if name == 'MANIFEST.ini' and member.isfile():
+                    manifest = tar.extractfile(member).read(MANIFEST_MAX).decode('utf-8', 'replace')
+                    break
+                if _SETTINGS_RE.match(name) and member.isfile():
+                    settings_seen.add(name)
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+        raise ArchiveError('The archive is not a gzipped tar that Drush 8 would write (%s)' % e, 'damaged')
+    finally:
+        stream.close()
+    if manifest is None:
+        raise ArchiveError('The archive has no MANIFEST.ini, which Drush 8 archive-dump always writes', 'damaged')
+    try:
+        sites = read_manifest(manifest)
+    except configparser.Error as e:
+        raise ArchiveError('The MANIFEST.ini of the archive cannot be read (%s)' % str(e).splitlines()[0], 'damaged')
+    site = next(iter(sites.values()), {}) if len(sites) == 1 else {}
+    sitedir = site.get('sitedir') or None
+    docroot = posixpath.basename(site.get('docroot', '').rstrip('/')) or 'code'
+    return dict(sitedir=sitedir, docroot=docroot,
+                settings=bool(sitedir) and '%s/%s/settings.php' % (docroot, sitedir.strip('/')) in settings_seen)
 
 
 def looks_too_large(rc, out, err):

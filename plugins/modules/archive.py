@@ -31,6 +31,13 @@ description:
   - When the archive cannot be made because it is too large (Pantheon closes the connection when a file in
     C(sites/default/files) reaches 256MB), the module removes whatever partial file the run left and fails with
     RV(reason=too_large), so a role can fall back to moving elements one by one.
+  - With Drush 8 the module then checks that the archive holds the site directory. Drush 8 on Pantheon can fail
+    to determine it (it warns C(Unable to determine sites directory for self), Terminus issue 2580) and then writes
+    an archive without C(sites/default), so without C(settings.php) and the files, whose C(MANIFEST.ini) names no
+    C(sitedir). Drush's warning settles it; otherwise the module reads the archive once from its public URL (a
+    streamed download, nothing kept) up to C(MANIFEST.ini), which Drush 8 writes after the site directory. An
+    archive without the site directory (a C(sitedir) and its C(settings.php)) is removed, proven gone, and the
+    module fails with RV(reason=no_sitedir) so that nothing imports it.
   - O(state=absent) removes the archive and proves it is gone (its public URL must answer 404). It also removes
     stray archives that earlier versions of this module made Drush 8 write to C(sites/default/files/) of the SSH
     home, which the web does not serve. It removes the archive named by O(path) there and any other
@@ -91,7 +98,7 @@ attributes:
     support: full
     details:
       - O(state=present) finds the Drush version and reports C(changed=true) without making an archive (nor
-        returning a name); O(state=absent) checks the public URL and reports whether a removal would happen.
+        returning a name, nor checking its site directory); O(state=absent) checks the public URL and reports whether a removal would happen.
   diff_mode:
     support: none
   idempotent:
@@ -180,6 +187,12 @@ format:
   returned: O(state=present)
   type: str
   sample: drush8
+sitedir:
+  description: The site directory named by the Drush 8 archive's C(MANIFEST.ini), checked to be in the archive with
+    its C(settings.php).
+  returned: O(state=present) with Drush 8, not in check mode
+  type: str
+  sample: sites/default
 url_status:
   description: HTTP status the archive's public URL answered after the removal (always 404 on success).
   returned: O(state=absent)
@@ -196,7 +209,9 @@ reason:
     - Why the module failed, machine-readable. V(too_large) - the archive hit the platform's file size limit (any
       partial file was removed); V(drush_failed) - Drush failed for another reason (any partial file was removed);
       V(unsupported) - not a Drupal site, or a Drush version without an archive command; V(invalid_path) - O(path)
-      is not an archive path this module makes; V(not_removed) - the archive still answered after removal.
+      is not an archive path this module makes; V(not_removed) - the archive still answered after removal;
+      V(no_sitedir) - Drush 8 left the site directory out of the archive, which was removed without being imported;
+      V(damaged) - the Drush 8 archive is not a gzipped tar with a C(MANIFEST.ini) (it was removed).
   returned: failure
   type: str
   sample: too_large
@@ -211,12 +226,14 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
     STRAY_DIR,
+    SITEDIR_WARNING,
     STRAY_NAME_RE,
     ArchiveError,
     drush_command,
     drush_format,
     file_name,
     hide,
+    inspect_drush8,
     list_files,
     looks_too_large,
     new_archive_path,
@@ -253,7 +270,7 @@ def make_archive(module, target, ssh, path, url, fmt):
     if rc == 0:
         exists, size = public_state(url, module.params)
         if exists:
-            return size
+            return size, '%s\n%s' % (out or '', err or '')
         out = 'Drush reported success but the archive is not on the web'
     too_large = looks_too_large(rc, out, err)
     try:
@@ -281,6 +298,41 @@ def make_archive(module, target, ssh, path, url, fmt):
     raise ArchiveError(message, 'too_large' if too_large else 'drush_failed', partial_removed=len(leftovers))
 
 
+def check_site_dir(module, target, ssh, path, url, size, drush_output=''):
+    """Refuse a Drush 8 archive that leaves out the site directory, before anything imports it.
+
+    Drush 8 on Pantheon can fail to determine the sites directory (it warns "Unable to determine
+    sites directory for self", Terminus issue #2580): its archive then has no settings.php and no
+    files, and its MANIFEST.ini no sitedir. Drush's warning settles it at once; otherwise the
+    archive is read once from its public URL up to MANIFEST.ini. Such an archive is removed (and
+    proven gone) and the module fails with reason no_sitedir."""
+    if SITEDIR_WARNING in (drush_output or ''):
+        why = 'Drush warned "Unable to determine sites directory for self"'
+    else:
+        try:
+            found = inspect_drush8(url, module.params, expected_size=size)
+        except ArchiveError as e:
+            remove_archive(module, target, ssh, path, url)
+            raise ArchiveError('The archive of %s was removed without being imported: %s' % (target.label, e.message),
+                               e.reason)
+        if found['sitedir'] and found['settings']:
+            return found['sitedir']
+        why = ('its MANIFEST.ini names no site directory (sitedir)' if not found['sitedir'] else
+               'it holds no %s/%s/settings.php' % (found['docroot'], found['sitedir']))
+    remove_archive(module, target, ssh, path, url)
+    raise ArchiveError('Drush 8 made an archive of %s without the site directory (sites/default, with settings.php '
+                       'and the files): %s. A site import of it would leave the site without settings.php and files '
+                       '(Terminus issue #2580), so the archive was removed (its URL answers 404) without being '
+                       'imported. Move the elements separately.' % (target.label, why), 'no_sitedir')
+
+
+def remove_archive(module, target, ssh, path, url):
+    remove_files(module, ssh, [file_name(path)])
+    if public_state(url, module.params)[0]:
+        raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers' % target.label,
+                           'not_removed')
+
+
 def present(module, target, ssh, domain, secrets):
     params = module.params
     major, version = detect_drush(module, target, ssh)
@@ -298,12 +350,16 @@ def present(module, target, ssh, domain, secrets):
     if params['path']:
         exists, size = public_state(url, params)
         if exists:
+            if fmt == 'drush8':
+                result['sitedir'] = check_site_dir(module, target, ssh, path, url, size)
             result.update(path=path, url=url, size=size)
             return result
     result['changed'] = True
     if module.check_mode:
         return result
-    size = make_archive(module, target, ssh, path, url, fmt)
+    size, drush_output = make_archive(module, target, ssh, path, url, fmt)
+    if fmt == 'drush8':
+        result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
     result.update(path=path, url=url, size=size)
     return result
 
@@ -333,10 +389,7 @@ def absent(module, target, ssh, domain):
             result.pop('url_status')
         return result
     if exists:
-        remove_files(module, ssh, [file_name(path)])
-        if public_state(url, module.params)[0]:
-            raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers'
-                               % target.label, 'not_removed')
+        remove_archive(module, target, ssh, path, url)
     if strays:
         remove_files(module, ssh, strays, STRAY_DIR)
         if set(list_files(module, ssh, STRAY_DIR, missing_ok=True)) & strays:

@@ -104,6 +104,8 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
     assert would['changed'] is True and would['format'] == 'drush8' and 'path' not in would
     assert [c for c in ssh_commands(emulator, since) if 'archive' in c] == ['drush archive-dump'] * 2
     # Names: 40 hex characters, different each time, printed nowhere; results hidden.
+    for result in (full, nofiles, again):
+        assert result['sitedir'] == 'sites/default'
     for result in (full, nofiles):
         assert result['changed'] is True and result['format'] == 'drush8' and result['drush_version'] == '8'
         assert re.match(r'^sites/default/files/[0-9a-f]{40}\.tgz$', result['path'])
@@ -236,6 +238,74 @@ def test_removal_cleans_up_stray_archives_of_earlier_versions(emulator, sites, t
     assert listing(stray_dir) == ['notes.txt']
     assert listing(state['paths']['files']) == files_before
     no_archive_names(res, [named, other])
+
+
+SITEDIR_FAULT = {'match': {'channel': 'ssh', 'path': r'drush.* (ard|archive-dump) '},
+                 'action': {'drush_sitedir_unknown': True}}
+
+
+def test_drush8_archive_without_the_site_directory_is_removed_not_returned(emulator, sites, tmp_path):
+    """Terminus #2580: Drush 8 leaves sites/default out. The module never hands such an archive
+    on: caught by Drush's warning when it makes it, by the MANIFEST read from the URL when it
+    is given one; removed (404) either way."""
+    site = sites['d7']
+    state = emulator.state(site, 'dev')
+    site_id = [s['id'] for s in emulator.admin('GET', 'state/sites').json() if s['name'] == site][0]
+    before = listing(state['paths']['files'])
+    # An archive the faulty Drush made earlier, in the files directory (served).
+    given = os.urandom(20).hex() + '.tgz'
+    emulator.faults(dict(SITEDIR_FAULT, times=1))
+    try:
+        env = emulator.env
+        res = subprocess.run(['ssh', '-p', env['PANTHEON_SSH_PORT'], '-i', env['PANTHEON_SSH_KEY'], '-o', 'BatchMode=yes',
+                              '-o', 'UserKnownHostsFile=%s' % env['PANTHEON_SSH_KNOWN_HOSTS'],
+                              'appserver.dev.%s@%s' % (site_id, env['PANTHEON_SSH_HOST']),
+                              'drush archive-dump --destination=code/sites/default/files/%s' % given],
+                             capture_output=True, timeout=300, check=False)
+    finally:
+        emulator.clear_faults()
+    assert res.returncode == 0 and b'Unable to determine sites directory' in res.stderr
+    given_url = emulator.web_url(site, 'dev') + '/sites/default/files/' + given
+    assert fetch(emulator, given_url).status_code == 200
+    since = last_request_id(emulator)
+    emulator.faults(SITEDIR_FAULT)
+    try:
+        res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: make one
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        exclude_files: true
+      register: made
+      ignore_errors: true
+
+    - name: take the given one
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        path: "sites/default/files/{{ given }}"
+      register: taken
+      ignore_errors: true
+''', extra_vars={'site': site, 'given': given}, env=play_env(emulator, tmp_path), verbosity=4)
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output
+    made, taken = res.task('make one'), res.task('take the given one')
+    for result in (made, taken):
+        assert result['failed'] is True and result['reason'] == 'no_sitedir', result
+        assert 'path' not in result and 'url' not in result
+        assert 'without being imported' in result['msg'] and '404' in result['msg']
+    assert 'Unable to determine sites directory for self' in made['msg']
+    assert 'names no site directory' in taken['msg']
+    # Nothing left behind, nothing imported, and the given archive was read from its URL.
+    assert listing(state['paths']['files']) == before
+    assert fetch(emulator, given_url).status_code == 404
+    web = [r['path'] for r in emulator.requests(channel='web', since=since)]
+    assert ('/sites/default/files/' + given) in web
+    assert not [r for r in emulator.requests(channel='api', since=since)
+                if r['method'] == 'POST' and 'workflows' in r['path']]
+    no_archive_names(res, [given])
 
 
 def test_drush12_archive(emulator, sites, tmp_path):

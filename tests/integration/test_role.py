@@ -162,6 +162,38 @@ def test_archive_too_large_for_the_platform_falls_back_and_leaks_nothing(emulato
         assert_no_secrets(f.read(), secrets, where='report')
 
 
+def test_archive_without_the_site_directory_goes_element_by_element(emulator, tmp_path, site_prefix):
+    """Drush 8 leaves sites/default out of the archive (Terminus #2580): the role never imports it,
+    says why, and moves the elements one by one."""
+    name = site_prefix + 'nositedir'
+    emulator.seed({'seed': 6, 'sites': [small_site(name)]})
+    reports = tmp_path / 'reports'
+    since = last_request_id(emulator)
+    emulator.faults({'match': {'channel': 'ssh', 'path': r'drush.* (ard|archive-dump) '},
+                     'action': {'drush_sitedir_unknown': True}})
+    try:
+        res = clone_site(emulator, tmp_path, name, name + '-clone', reports)
+    finally:
+        emulator.clear_faults()
+    assert res.rc == 0, res.output[-6000:]
+    report = read_report(reports, '%s.live-to-%s-clone.dev' % (name, name))
+    assert report['strategy']['fallbacks'] == ['archive_sitedir']
+    assert report['strategy']['name'] == 'elements'
+    assert 'Unable to determine sites directory for self' in report['strategy']['reason']
+    archive_phase = [p for p in report['phases'] if p['name'] == 'archive']
+    assert [p['outcome'] for p in archive_phase] == ['fallback']
+    assert 'sites/default' in archive_phase[0]['detail'] and 'without import' in archive_phase[0]['detail']
+    assert 'without the site directory' in res.output and 'without being imported' in res.output
+    assert report['verification']['status'] == 'match'
+    assert archives_on_source(emulator, name) == []
+    assert state_files(reports) == []
+    posted = [r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST']
+    assert not [p for p in posted if p.endswith('/workflows') and 'do_migration' in p]
+    migrations = [w for w in emulator.api().get('%s/sites/%s/workflows' % (
+        emulator.api_url, report['target']['id']), timeout=30).json() if w.get('type') == 'do_migration']
+    assert migrations == []
+
+
 @pytest.mark.parametrize('env', [{'PANTHEON_MACHINE_TOKEN': None, 'TERMINUS_MACHINE_TOKEN': None}])
 def test_missing_credentials_are_named(emulator, tmp_path, site_prefix, env):
     res = clone_site(emulator, tmp_path, site_prefix + 'any', site_prefix + 'other', tmp_path / 'reports', env=env)

@@ -147,6 +147,16 @@ def test_fallback_after_the_archive_was_too_large():
     assert 'too large' in second['reason']
 
 
+def test_an_archive_without_the_site_directory_sends_everything_element_by_element():
+    sizes = {'code': MB, 'database': MB, 'files': MB}
+    result = plan(sizes, framework='drupal', drush_major=8, failed=['archive_sitedir'])
+    assert result['strategy'] == 'elements'
+    assert methods(result) == [('code', 'code_push'), ('database', 'url_import'), ('files', 'url_import')]
+    assert 'Unable to determine sites directory for self' in result['reason'] and 'sites/default' in result['reason']
+    forced = plan(sizes, framework='drupal', drush_major=8, failed=['archive_sitedir'], strategy='archive')
+    assert forced['strategy'] is None and 'sites/default' in forced['error']
+
+
 def test_forced_elements_on_a_small_drupal7_site():
     result = plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal', drush_major=8, strategy='elements')
     assert result['strategy'] == 'elements'
