@@ -49,8 +49,9 @@ def test_push_waits_for_sync_then_is_idempotent(emulator, site_prefix, tmp_path)
 def test_check_mode_reports_but_pushes_nothing(emulator, site_prefix, tmp_path):
     src, dst = _sites(emulator, site_prefix)
     before = emulator.state(dst['name'], 'dev')['code']['repo_head']
+    # through ansible-playbook: check mode and diff as Ansible passes them
     res, out = run_module(emulator, tmp_path, 'code_push', {'site': src['name'], 'target_site': dst['name']},
-                          check=True, diff=True)
+                          check=True, diff=True, ansible=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['pushed'] is False
     assert out['target_commit']['before'] == before

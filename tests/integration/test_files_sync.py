@@ -63,7 +63,8 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     # a changed file on the target: check mode tells the truth and changes nothing
     upload_file(emulator, dst['id'], 'dev', 'file-0000.txt', b'edited on the target\n')
     edited = _files(emulator, dst['name'], 'dev')['digest']
-    res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True)
+    # through ansible-playbook: check mode and diff as Ansible passes them
+    res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True, ansible=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['files_sent'] == 1
     assert out['examples']['sent'] == ['file-0000.txt']

@@ -35,7 +35,8 @@ def test_wp_search_replace(emulator, tmp_path, site_prefix):
     args = {'site': name, 'env': 'dev', 'search': old, 'replace': 'dev-elsewhere.example.test'}
 
     since = last_request_id(emulator)
-    res, out = run_module(emulator, tmp_path, 'wp_search_replace', args, check=True)
+    # through ansible-playbook: check mode as Ansible passes it
+    res, out = run_module(emulator, tmp_path, 'wp_search_replace', args, check=True, ansible=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['replacements'] >= 2  # siteurl and home at least
     assert option(db, 'home') == home, 'check mode changed nothing (it ran the dry run only)'
@@ -71,7 +72,7 @@ def test_cache_clear(emulator, tmp_path, site_prefix):
     assert cache_rows(db) > 0
 
     since = last_request_id(emulator)
-    res, out = run_module(emulator, tmp_path, 'cache_clear', {'site': name, 'env': 'dev'}, check=True)
+    res, out = run_module(emulator, tmp_path, 'cache_clear', {'site': name, 'env': 'dev'}, check=True, ansible=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and 'workflow' not in out
     assert writes_since(emulator, since) == [] and cache_rows(db) > 0

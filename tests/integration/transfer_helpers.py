@@ -6,12 +6,14 @@ Everything goes through the emulator's real interfaces: the API, OpenSSH, git an
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import tempfile
 
 from helpers.ansible import run_playbook
+from helpers.modules import run_module_main
 
 MODULE_TASK = '''
 - hosts: localhost
@@ -43,7 +45,6 @@ def task_yaml(name, module, args, extra=''):
 
 
 def _yaml(value):
-    import json
     return json.dumps(value)
 
 
@@ -53,13 +54,36 @@ def run_tasks(emulator, tmp_path, tasks, **kwargs):
     return run_playbook(MODULE_TASK.format(tasks=body), env=play_env(emulator, tmp_path), **kwargs)
 
 
-def run_module(emulator, tmp_path, module, args, **kwargs):
-    """Run one module task named ``step``; returns (PlaybookResult, task result or None)."""
-    res = run_tasks(emulator, tmp_path, [('step', module, args)], **kwargs)
-    try:
-        return res, res.task('step')
-    except KeyError:
-        return res, None
+class ModuleRun:
+    """What run_module returns in place of a PlaybookResult for a module run in-process: ``rc``,
+    ``stdout`` (the result as ansible-playbook prints it: without the invocation), ``stderr`` (what
+    the module wrote there), ``output`` (all of it, for assertion messages)."""
+
+    def __init__(self, result, stderr):
+        self.result = result
+        self.rc = 1 if result.get('failed') else 0
+        self.stdout = json.dumps(dict((k, v) for k, v in result.items() if k != 'invocation'), indent=1, sort_keys=True)
+        self.stderr = stderr
+        self.output = 'rc=%s\n--- stdout\n%s\n--- stderr\n%s' % (self.rc, self.stdout, self.stderr)
+
+
+def run_module(emulator, tmp_path, module, args, check=False, diff=False, **kwargs):
+    """Run one module; returns (result holder with ``rc`` and ``output``, the module's result or None).
+
+    The module runs in the test process (helpers.modules.call_module) against the emulator, with
+    check mode and diff passed as Ansible passes them. With ``ansible=True``, or any argument of
+    run_playbook (``verbosity`` for what a user sees at -vvvv, ``inventory`` for another
+    interpreter), it runs through ansible-playbook as a task named ``step`` (what each module family
+    keeps to prove the Ansible side: argument spec, action plugin, check mode).
+    """
+    if kwargs.pop('ansible', False) or kwargs:
+        res = run_tasks(emulator, tmp_path, [('step', module, args)], check=check, diff=diff, **kwargs)
+        try:
+            return res, res.task('step')
+        except KeyError:
+            return res, None
+    out, _stdout, stderr = run_module_main(module, args, env=play_env(emulator, tmp_path), check_mode=check, diff=diff)
+    return ModuleRun(out, stderr), out
 
 
 def seed(emulator, sites, seed_value=1):

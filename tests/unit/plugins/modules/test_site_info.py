@@ -1,5 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""site_info through the real ansible-playbook against the served stub API (no emulator needed)."""
+"""site_info against the served stub API (no emulator needed): its logic in-process
+(helpers.modules.call_module), and through the real ansible-playbook what only Ansible does
+(module_defaults groups, loops, no_log of the token at -vvvv, the interpreter without requests)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import pytest
 from stub_api import Reply
 
 from helpers.ansible import run_playbook
+from helpers.modules import call_module
 from helpers.secrets import assert_no_secrets
 
 SITE_ID = '22222222-2222-4222-8222-222222222222'
@@ -55,7 +58,17 @@ def env_for(stub, tmp_path, **extra):
     return env
 
 
+@pytest.fixture
+def look(site_api, tmp_path):
+    """look(name, **env) -> site_info's result for ``name``, run in-process with ``env`` (env_for)."""
+    def run(name, **extra):
+        return call_module('site_info', {'name': name, 'api_url': site_api.api_url},
+                           env=env_for(site_api, tmp_path, **extra))
+    return run
+
+
 def test_site_info_reports_site_and_environments(site_api, tmp_path):
+    """Through ansible-playbook: the group's module_defaults reach the module, a loop registers each result."""
     res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', SITE_ID, 'missing']},
                        env=env_for(site_api, tmp_path))
     assert res.rc == 0, res.output
@@ -76,70 +89,69 @@ def test_site_info_reports_site_and_environments(site_api, tmp_path):
     }
     assert by_uuid['site'] == site
     assert missing['exists'] is False and missing['site'] == {}
+    # the three module runs of that playbook logged in once (the session is cached on disk)
+    assert site_api.logins == 1
 
 
-def test_one_login_for_many_module_runs(site_api, tmp_path):
-    env = env_for(site_api, tmp_path)
-    for dummy in range(2):
-        res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'missing', 'alpha']}, env=env)
-        assert res.rc == 0, res.output
-    # six module runs in two ansible-playbook processes, one session
+def test_one_login_for_many_module_runs(site_api, look):
+    # six module runs (each its own client, as each task is), one session
+    for name in ['alpha', 'missing', 'alpha'] * 2:
+        assert look(name).get('failed') is not True
     assert site_api.count('GET', r'site-names/.*') == 6
     assert site_api.logins == 1
 
 
-def test_terminus_token_variable_is_a_fallback(site_api, tmp_path):
-    env = env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None, TERMINUS_MACHINE_TOKEN=TOKEN)
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha']}, env=env)
-    assert res.rc == 0, res.output
+def test_terminus_token_variable_is_a_fallback(site_api, look):
+    out = look('alpha', PANTHEON_MACHINE_TOKEN=None, TERMINUS_MACHINE_TOKEN=TOKEN)
+    assert out.get('failed') is not True, out
     assert site_api.matching('POST', 'authorize/machine-token')[0].body['machine_token'] == TOKEN
 
 
-def test_missing_token_is_a_clear_error(site_api, tmp_path):
-    env = env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None)
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha']}, env=env)
-    assert res.rc != 0
-    msg = res.task('look')['results'][0]['msg']
+def test_missing_token_is_a_clear_error(site_api, look):
+    out = look('alpha', PANTHEON_MACHINE_TOKEN=None)
+    assert out['failed'] is True
+    msg = out['msg']
     assert msg.startswith('No Pantheon machine token') and 'PANTHEON_MACHINE_TOKEN' in msg
-    assert 'Traceback' not in res.stdout + res.stderr
     assert site_api.requests == []
 
 
-def test_invalid_name_is_a_clear_error(site_api, tmp_path):
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['Not A Site!']},
-                       env=env_for(site_api, tmp_path))
-    assert res.rc != 0
-    assert "'Not A Site!' is not a valid Pantheon site name" in res.task('look')['results'][0]['msg']
+def test_invalid_name_is_a_clear_error(site_api, look):
+    out = look('Not A Site!')
+    assert out['failed'] is True
+    assert "'Not A Site!' is not a valid Pantheon site name" in out['msg']
     assert site_api.count('GET', r'site-names/.*') == 0
 
 
-def test_api_errors_fail_cleanly_with_status(site_api, tmp_path):
+def test_api_errors_fail_cleanly_with_status(site_api, look):
     site_api.add('GET', 'site-names/broken', Reply(403, 'You are not allowed to see this'))
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['broken']},
-                       env=env_for(site_api, tmp_path))
-    assert res.rc != 0
-    result = res.task('look')['results'][0]
+    result = look('broken')
+    assert result['failed'] is True
     assert result['msg'] == 'GET site-names/broken failed with HTTP 403: You are not allowed to see this'
     assert result['status'] == 403
-    assert 'Traceback' not in res.stdout + res.stderr
 
 
 def test_no_token_or_session_at_vvvv(site_api, tmp_path):
-    # an API error that echoes the token, to prove redaction as well as no_log
+    # an API error that echoes the token, to prove redaction as well as no_log; then the token
+    # given as a module option rather than the environment
     site_api.add('GET', 'site-names/echo', Reply(400, 'bad request for token %s' % TOKEN))
-    env = env_for(site_api, tmp_path)
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'echo']}, env=env, verbosity=4)
-    assert res.rc != 0
+    play = PLAY + '''      ignore_errors: true
+
+    - name: look with the token as an option
+      pantheon.platform.site_info:
+        name: alpha
+        machine_token: "{{ tok }}"
+      environment:
+        PANTHEON_MACHINE_TOKEN: ""
+      register: by_option
+'''
+    res = run_playbook(play, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'echo'], 'tok': TOKEN},
+                       env=env_for(site_api, tmp_path), verbosity=4)
+    assert res.rc == 0, res.output
     assert 'bad request for token ********' in res.stdout
+    assert 'ok: [localhost] => {' in res.stdout.split('TASK [look with the token as an option]')[1]
     assert site_api.sessions, 'the module should have logged in'
     secrets = {'machine token': TOKEN}
     secrets.update(('session %d' % i, s) for i, s in enumerate(site_api.sessions))
-    assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
-    # and with the token given as a module option rather than the environment
-    play = PLAY.replace('api_url: "{{ api_url }}"', 'api_url: "{{ api_url }}"\n      machine_token: "{{ tok }}"')
-    res = run_playbook(play, extra_vars={'api_url': site_api.api_url, 'names': ['alpha'], 'tok': TOKEN},
-                       env=env_for(site_api, tmp_path, PANTHEON_MACHINE_TOKEN=None), verbosity=4)
-    assert res.rc == 0, res.output
     assert_no_secrets(res.stdout + res.stderr, secrets, where='ansible-playbook -vvvv output')
 
 
