@@ -62,3 +62,24 @@ def test_clone_org_clones_each_site_with_the_suffix(emulator, tmp_path, site_pre
     assert report['target']['site'] == site_prefix + 'alpha-copy'
     assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
     assert report['target']['created'] is False  # alpha-copy existed already: finished, not recreated
+
+    # The same organization through the inventory plugin (what AWX syncs and slices): the same job, and since
+    # alpha-copy now matches, it is re-verified without moving anything.
+    inventory = tmp_path / 'agency.pantheon.yml'
+    inventory.write_text('plugin: pantheon.platform.sites\norganization: %s\ntags: [migrate]\nframework: [drupal]\n'
+                         'environments: false\n' % org, encoding='utf-8')
+    again = tmp_path / 'reports-inventory'
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
+                       inventory=str(inventory), extra_vars={'suffix': '-copy', 'site_clone_report_dir': str(again)})
+    assert res.rc == 0, res.output
+    with open(again / 'fleet-report.json', encoding='utf-8') as f:
+        fleet = json.load(f)
+    assert [s['job'] for s in fleet['sites']] == [site_prefix + 'alpha']  # cold (frozen) and alpha-copy left out
+    report = fleet['sites'][0]
+    assert report['target']['site'] == site_prefix + 'alpha-copy' and report['status'] == 'succeeded'
+    assert report['changed'] is False and report['verification']['status'] == 'match'
+
+    # an inventory and an organization at once is refused before anything runs
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
+                       inventory=str(inventory), extra_vars={'suffix': '-copy', 'organization': org})
+    assert res.rc != 0 and 'not both' in res.output and 'Traceback' not in res.output, res.output
