@@ -19,7 +19,8 @@ rm -rf .tmp/dist .tmp/installed
 for m in $(sed -n 's/^    - \([a-z_]*\)$/\1/p' meta/runtime.yml); do
   ANSIBLE_COLLECTIONS_PATH=$ROOT/.tmp/installed "$ROOT/.venv/bin/ansible-doc" "pantheon.platform.$m" >/dev/null
 done
-echo "built, installed, and ansible-doc renders every module"
+ANSIBLE_COLLECTIONS_PATH=$ROOT/.tmp/installed "$ROOT/.venv/bin/ansible-doc" -t inventory pantheon.platform.sites >/dev/null
+echo "built, installed, and ansible-doc renders every module and the inventory plugin"
 
 echo "==> pytest"
 # worksteal: an idle worker takes queued tests from a busy one (end-to-end tests run 5 s to 3 min).
