@@ -51,9 +51,12 @@ def test_user_has_email_and_profile(emulator, client):
     assert other.status_code == 403 and isinstance(other.json(), str)
 
 
-def test_track_answers_204_at_once(emulator, http):
-    r = http.post(f"{emulator.api_url}/track", json={"exit_code": 0, "duration": "00:00:01"})
-    assert r.status_code == 204
+def test_track_answers_json_that_terminus_can_decode(emulator, http):
+    # what CommandTracker::terminateCommand() sends; Request::request() json_decode()s the answer
+    body = {"exit_code": 0, "duration": "00:00:01", "time_start": "2026-01-02 10:00:00", "time_end": "2026-01-02 10:00:01"}
+    r = http.post(f"{emulator.api_url}/track", json=body)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
+    assert r.json() == {}
 
 
 def test_unknown_paths_get_404_json_string(client):

@@ -73,7 +73,7 @@ def test_user_forms_and_unknown_targets(clients, d7):
     for user in (f"dev.{d7['id']}", f"appserver.dev.{d7['id']}"):
         res = clients.ssh(user, "drush status --format=json")
         assert res.returncode == 0, err(res)
-        assert json.loads(out(res))["root"].endswith(f"/sites/{d7['id']}/envs/dev/code")
+        assert re.fullmatch(r"/srv/bindings/[0-9a-f]{32}/code", json.loads(out(res))["root"])
     missing_env = clients.ssh(f"appserver.live.{d7['id']}", "drush status")
     assert missing_env.returncode == 1
     assert "No Pantheon site or environment matches the SSH user" in err(missing_env)
@@ -252,6 +252,29 @@ def test_drush8_archive_without_sites_directory(emulator, clients, d7):
     names = list(members)
     assert names.index("MANIFEST.ini") < names.index("code/sites/default/default.settings.php")
     archive.unlink()
+
+
+def test_drush_status_shows_platform_paths_and_each_drush_labels(emulator, clients, d7, d10):
+    data_dir = str(emulator.data_dir)
+    roots = {}
+    for site, labels, absent in ((d7, ("Drupal root", "File directory path", "Drush temp directory", "PHP executable"),
+                                  ("DB driver", "Files, Public")),
+                                 (d10, ("Drupal root", "DB driver", "DB hostname", "Files, Public", "Files, Temp",
+                                        "Drush temp", "PHP version"), ("Database driver", "File directory path"))):
+        user = clients.app_user(site["id"])
+        table = out(clients.ssh(user, "drush status"))
+        status = json.loads(out(clients.ssh(user, "drush status --format=json")))
+        assert data_dir not in table and data_dir not in json.dumps(status), "a host path of the emulator"
+        rows = dict(re.match(r"^ (.+?)\s+:\s+(.*?)\s*$", line).groups() for line in table.splitlines())
+        for label in labels:
+            assert label in rows, (label, sorted(rows))
+        for label in absent:
+            assert label not in rows, label
+        roots[site["id"]] = status["root"]
+        assert re.fullmatch(r"/srv/bindings/[0-9a-f]{32}/code", status["root"]) and rows["Drupal root"] == status["root"]
+        assert status["temp"] == "/tmp" and status["drush-temp"] == "/tmp" and status["site"] == "sites/default"
+    assert len(set(roots.values())) == 2, "each environment has its own binding"
+    assert "php-version" not in json.loads(out(clients.ssh(clients.app_user(d7["id"]), "drush status --format=json")))
 
 
 def test_drush8_sql_cli_import_and_broken_streams(emulator, clients, d7):

@@ -161,10 +161,32 @@ def _installed(ctx):
         return False
 
 
+# Labels of `drush status` in table format. Drush 8: core_status_table() in Drush 8.4.12
+# commands/core/core.drush.inc ('field-labels'); Drush 12: StatusCommands::status()
+# #[CLI\FieldLabels] in Drush 12.5.3 src/Commands/core/StatusCommands.php.
+STATUS_LABELS = {
+    8: {"drupal-version": "Drupal version", "uri": "Site URI", "db-driver": "Database driver",
+        "db-hostname": "Database hostname", "db-port": "Database port", "db-username": "Database username",
+        "db-name": "Database name", "db-status": "Database", "bootstrap": "Drupal bootstrap",
+        "php-bin": "PHP executable", "php-os": "PHP OS",
+        "drush-script": "Drush script", "drush-version": "Drush version", "drush-temp": "Drush temp directory",
+        "install-profile": "Install profile", "root": "Drupal root", "site": "Site path",
+        "files": "File directory path", "private": "Private file directory path",
+        "temp": "Temporary file directory path"},
+    12: {"drupal-version": "Drupal version", "uri": "Site URI", "db-driver": "DB driver", "db-hostname": "DB hostname",
+         "db-port": "DB port", "db-username": "DB username", "db-name": "DB name", "db-status": "Database",
+         "bootstrap": "Drupal bootstrap", "php-bin": "PHP binary", "php-os": "PHP OS", "php-version": "PHP version",
+         "drush-script": "Drush script", "drush-version": "Drush version", "drush-temp": "Drush temp",
+         "install-profile": "Install profile", "root": "Drupal root", "site": "Site path", "files": "Files, Public",
+         "private": "Files, Private", "temp": "Files, Temp"},
+}
+
+
 def _status(ctx, major, args, opts, io):
     installed = _installed(ctx)
     db_ok = ctx.paths.db.exists()
     version = DRUSH8_VERSION if major == 8 else DRUSH12_VERSION
+    root = f"{ctx.home_path}/code"
     data = {
         "drupal-version": drupal_version(ctx),
         "uri": f"https://{ctx.store.domain(ctx.site.get('name', 'site'), ctx.env)}",
@@ -178,19 +200,27 @@ def _status(ctx, major, args, opts, io):
         data["db-status"] = "Connected"
     if installed:
         data["bootstrap"] = "Successful"
+    # Platform paths: the Drupal root under the binding (pantheon-systems/terminus #141 shows
+    # /srv/bindings/<id>/code/sites), /tmp as temp (Pantheon's PRESSFLOW_SETTINGS file_temporary_path,
+    # quoted in lando/lando #1273), Drush 8 under /opt/pantheon/drush (the autoloader path in
+    # terminus #2580's -vvv log); the site-local Drush of Drupal 8+ sites in the code's vendor/.
     data.update({
         "php-bin": "/usr/bin/php",
         "php-os": "Linux",
-        "php-version": "8.3.0" if major == 12 else "7.4.33",
-        "drush-script": "/usr/local/bin/drush",
+        "php-version": "8.3.0",
+        "drush-script": "/opt/pantheon/drush/vendor/drush/drush/drush.php" if major == 8 else
+                        f"{root}/vendor/drush/drush/drush",
         "drush-version": version,
-        "drush-temp": str(ctx.paths.tmp),
+        "drush-temp": "/tmp",
         "install-profile": "standard",
-        "root": str(ctx.paths.code),
+        "root": root,
         "site": "sites/default",
         "files": content.files_path(ctx.framework),
-        "temp": str(ctx.paths.tmp),
+        "private": "sites/default/files/private",
+        "temp": "/tmp",
     })
+    if major == 8:
+        del data["php-version"]  # _core_site_status_table() of Drush 8 has no PHP version
     fmt = opts.get("format")
     if fmt == "json":
         io.write(json.dumps(data, indent=4) + "\n")
@@ -200,15 +230,14 @@ def _status(ctx, major, args, opts, io):
         return 0
     if fmt not in (None, True, "table"):
         raise CommandError(f"The format '{fmt}' is not supported; use json, yaml or table.")
-    labels = {"drupal-version": "Drupal version", "uri": "Site URI", "db-driver": "Database driver",
-              "db-hostname": "Database hostname", "db-port": "Database port", "db-username": "Database username",
-              "db-name": "Database name", "db-status": "Database", "bootstrap": "Drupal bootstrap",
-              "php-bin": "PHP binary", "php-os": "PHP OS", "php-version": "PHP version",
-              "drush-script": "Drush script", "drush-version": "Drush version", "drush-temp": "Drush temp",
-              "install-profile": "Install profile", "root": "Drupal root", "site": "Site path",
-              "files": "Public files path", "temp": "Temp path"}
-    width = max(len(v) for v in labels.values())
-    io.write("".join(f" {labels[k]:<{width}} :  {v}\n" for k, v in data.items()))
+    labels = STATUS_LABELS[8 if major == 8 else 12]
+    width = max(len(labels[k]) for k in data)
+    if major == 8:
+        # drush_print_table() of key/value pairs: " label  :  value"
+        io.write("".join(f" {labels[k]:<{width}} :  {v}\n" for k, v in data.items()))
+    else:
+        # consolidation/output-formatters PropertyList as a compact table: " label : value "
+        io.write("".join(f" {labels[k]:<{width}} : {v} \n" for k, v in data.items()))
     return 0
 
 
