@@ -1,27 +1,38 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""playbooks/clone_fleet.yml on the demo fleet at small scale: every strategy and framework, each clone
-verified, the fleet reports (JSON, text, HTML) read back, and the same run again moving nothing."""
+"""`make demo` (hacking/demo.sh) end to end, then its fleet checked and cloned again: the demo starts
+its own emulator with the demo fleet at small scale and clones it with playbooks/clone_fleet.yml
+(every strategy and framework, each clone verified), prints the summary and the HTML report's path,
+and stops its emulator. The test then starts an emulator again on the data the demo kept, reads
+the fleet reports (JSON, text, HTML) and the targets back, runs the same fleet again (nothing
+moves), then in check mode after a source change. One fleet clone for both (the demo and the fleet
+were two tests that cloned the same fleet)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from pathlib import Path
 
+import pytest
+
+from helpers.ansible import REPO, run_playbook
+from pantheon_emulator.pytest_plugin import Emulator
 from site_clone_helpers import (
+    CLONE_FLEET,
     archives_on_source,
     content_state,
     html_rows,
     last_request_id,
-    limits_for,
+    play_env,
     requests_since,
-    run_fleet,
-    seed_demo_fleet,
     state_files,
     writes_since,
 )
 
 SCALE = 0.01  # archive limit 2 MB, URL-import limit 5 MB; d7-large files ~3 MB, d7-huge ~5.5 MB
+DEMO = os.path.join(REPO, 'hacking', 'demo.sh')
 
 EXPECTED = {
     # job: (framework, strategy, [(step, method)])
@@ -33,25 +44,42 @@ EXPECTED = {
 }
 
 
-def clone_the_fleet(emulator, tmp_path):
-    """Seed the fleet and clone it once; the checks below read the outcome."""
-    prefix = 'f%s-' % os.urandom(3).hex()
-    sites = seed_demo_fleet(emulator, prefix, SCALE)
-    reports = tmp_path / 'reports'
-    jobs = dict((job, {'site_clone_source_site': sites[job]['name'],
-                       'site_clone_target_site': '%s%s-clone' % (prefix, job)}) for job in EXPECTED)
-    common = dict(limits_for(SCALE), site_clone_report_dir=str(reports))
-    res = run_fleet(emulator, tmp_path, jobs, common, forks=3)
-    return {'prefix': prefix, 'sites': sites, 'jobs': jobs, 'common': common, 'reports': reports, 'res': res,
-            'tmp_path': tmp_path}
+def make_demo(tmp_path):
+    """Run hacking/demo.sh at SCALE, keeping the emulator's data directory; check what it printed
+    and that it stopped its emulator. Returns the fleet the checks below read."""
+    out = tmp_path / 'demo-output'
+    env = dict(os.environ, DEMO_OUTPUT=str(out), DEMO_SCALE=str(SCALE), DEMO_FORKS='3', TMPDIR=str(tmp_path),
+               DEMO_KEEP='1')
+    proc = subprocess.run(['bash', DEMO], env=env, capture_output=True, text=True, timeout=1200, check=False)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output[-6000:]
+    # the summary table and the report's path are printed
+    assert re.search(r'^JOB\s+SOURCE\s+TARGET\s+FRAMEWORK\s+STRATEGY', proc.stdout, re.M), proc.stdout
+    assert '5 site(s): 5 succeeded, 0 failed; 5 verified' in proc.stdout
+    reports = out / 'reports'
+    assert 'HTML report:      %s' % (reports / 'fleet-report.html') in proc.stdout
+    # the emulator it started is stopped
+    pid = re.search(r'stopping the emulator \(pid (\d+)\)', proc.stderr)
+    assert pid, proc.stderr
+    assert not os.path.exists('/proc/%s' % pid.group(1)) or 'zombie' in open('/proc/%s/status' % pid.group(1)).read()
+    kept = Path(re.search(r'kept (\S+)', proc.stderr).group(1))
+    assert kept.parent == tmp_path and kept.name.startswith('pantheon-demo.')
+    jobs = dict(('demo-' + job, {'site_clone_source_site': 'demo-' + job,
+                                 'site_clone_target_site': 'demo-%s-clone' % job}) for job in EXPECTED)
+    return {'kept': kept, 'inventory': out / 'inventory.yml', 'reports': reports, 'jobs': jobs,
+            'sites': dict((job, {'name': 'demo-' + job}) for job in EXPECTED), 'tmp_path': tmp_path}
+
+
+def run_fleet_again(fleet, emulator, check=False):
+    """clone_fleet.yml over the demo's inventory, against the emulator restarted on its data."""
+    return run_playbook(CLONE_FLEET, inventory=str(fleet['inventory']), env=play_env(emulator, fleet['tmp_path']),
+                        check=check, args=['-f', '3'])
 
 
 def check_every_strategy_clones_and_verifies(fleet):
-    res = fleet['res']
-    assert res.rc == 0, res.output
     with open(fleet['reports'] / 'fleet-report.json', encoding='utf-8') as f:
         data = json.load(f)
-    by_job = dict((site['job'], site) for site in data['sites'])
+    by_job = dict((site['job'][len('demo-'):], site) for site in data['sites'])
     assert sorted(by_job) == sorted(EXPECTED)
     assert data['totals']['succeeded'] == 5 and data['totals']['failed'] == 0 and data['totals']['verified'] == 5
     for job, (framework, strategy, steps) in EXPECTED.items():
@@ -72,7 +100,7 @@ def check_every_strategy_clones_and_verifies(fleet):
         assert all(p['outcome'] != 'failed' for p in report['phases'])
         assert all(p['start'] <= p['end'] for p in report['phases'])
         # the per-site report the role wrote is the one in the fleet report
-        with open(fleet['reports'] / ('%s.json' % job), encoding='utf-8') as f:
+        with open(fleet['reports'] / ('demo-%s.json' % job), encoding='utf-8') as f:
             assert json.load(f)['strategy'] == report['strategy']
     # the split strategies really took the files step after the archive
     assert 'too large' not in by_job['d7-large']['strategy']['reason']
@@ -84,7 +112,6 @@ def check_every_strategy_clones_and_verifies(fleet):
 
 
 def check_nothing_left_behind(fleet, emulator):
-    assert fleet['res'].rc == 0, fleet['res'].output
     for job in ('d7-small', 'd7-large', 'd7-huge'):
         assert archives_on_source(emulator, fleet['sites'][job]['name']) == [], job
     assert state_files(fleet['reports']) == []
@@ -98,10 +125,9 @@ def tree_of(state):
 
 
 def check_targets_have_the_sources_content(fleet, emulator):
-    assert fleet['res'].rc == 0, fleet['res'].output
     for job in EXPECTED:
         source = emulator.state(fleet['sites'][job]['name'], 'live', digest=True)
-        target = emulator.state(fleet['jobs'][job]['site_clone_target_site'], 'dev', digest=True)
+        target = emulator.state(fleet['jobs']['demo-' + job]['site_clone_target_site'], 'dev', digest=True)
         # the archive route commits the archive's code, so compare trees, not commits
         assert tree_of(target) == tree_of(source), job
         assert target['files']['digest'] == source['files']['digest'], job
@@ -111,17 +137,18 @@ def check_targets_have_the_sources_content(fleet, emulator):
 
 
 def check_html_report_has_a_row_per_site(fleet):
-    assert fleet['res'].rc == 0, fleet['res'].output
     rows = html_rows(fleet['reports'] / 'fleet-report.html')
-    assert sorted(rows) == sorted(EXPECTED)
+    assert sorted(rows) == sorted('demo-' + job for job in EXPECTED)
     for job, (framework, strategy, steps) in EXPECTED.items():
-        row = rows[job]
+        row = rows['demo-' + job]
         assert row['attrs']['data-status'] == 'succeeded'
         assert row['attrs']['data-strategy'] == strategy
         assert row['attrs']['data-verification'] == 'match'
         assert row['cells']['framework'].startswith(framework)
         assert row['cells']['strategy'] == strategy
-        assert fleet['jobs'][job]['site_clone_target_site'] in row['cells']['job']
+        assert fleet['jobs']['demo-' + job]['site_clone_target_site'] in row['cells']['job']
+        assert 'demo-%s-clone.dev' % job in row['cells']['job']
+        assert len(row['phases']) >= 8
         assert row['cells']['files'].endswith(('B', 'KB', 'MB'))
         assert row['cells']['error'] == ''
         assert 'code ok' in row['cells']['elements'] and 'home ok' in row['cells']['elements']
@@ -136,9 +163,7 @@ def check_html_report_has_a_row_per_site(fleet):
         assert job in text
 
 
-def check_terminal_summary_names_the_html_report(fleet):
-    res = fleet['res']
-    assert res.rc == 0, res.output
+def check_terminal_summary_names_the_html_report(fleet, res):
     summary = res.task('Show the fleet summary')
     lines = summary['msg']
     assert lines[0].split()[:5] == ['JOB', 'SOURCE', 'TARGET', 'FRAMEWORK', 'STRATEGY']
@@ -146,11 +171,10 @@ def check_terminal_summary_names_the_html_report(fleet):
 
 
 def check_second_run_changes_nothing(fleet, emulator):
-    assert fleet['res'].rc == 0, fleet['res'].output
     since = last_request_id(emulator)
-    res = run_fleet(emulator, fleet['tmp_path'], fleet['jobs'], fleet['common'], forks=3)
+    res = run_fleet_again(fleet, emulator)
     assert res.rc == 0, res.output
-    for job in EXPECTED:
+    for job in fleet['jobs']:
         changed = [t['name'] for t in res.tasks if t['host'] == job and t['result'].get('changed')]
         assert res.stats[job]['changed'] == 0, (job, changed)
     assert writes_since(emulator, since) == []
@@ -163,25 +187,25 @@ def check_second_run_changes_nothing(fleet, emulator):
         assert site['strategy']['name'] == 'none', site['job']
         assert site['verification']['status'] == 'match', site['job']
         assert site['changed'] is False
+    return res
 
 
 def check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator):
-    assert fleet['res'].rc == 0, fleet['res'].output
     source = fleet['sites']['d10']['name']
-    target = fleet['jobs']['d10']['site_clone_target_site']
+    target = fleet['jobs']['demo-d10']['site_clone_target_site']
     # someone adds a file on the source after the clone
     files_dir = emulator.state(source, 'live')['paths']['files']
     with open(os.path.join(files_dir, 'added-after-the-clone.txt'), 'w', encoding='utf-8') as f:
         f.write('new content\n')
     before = content_state(emulator, target, 'dev')
     since = last_request_id(emulator)
-    res = run_fleet(emulator, fleet['tmp_path'], fleet['jobs'], fleet['common'], forks=3, check=True)
+    res = run_fleet_again(fleet, emulator, check=True)
     assert res.rc == 0, res.output
     assert writes_since(emulator, since) == []
     assert content_state(emulator, target, 'dev') == before
     with open(fleet['reports'] / 'fleet-report.check.json', encoding='utf-8') as f:
         data = json.load(f)
-    by_job = dict((site['job'], site) for site in data['sites'])
+    by_job = dict((site['job'][len('demo-'):], site) for site in data['sites'])
     assert by_job['d10']['status'] == 'checked'
     assert by_job['d10']['pending'] == ['files']
     assert [(s['step'], s['method']) for s in by_job['d10']['strategy']['steps']] == [('files', 'url_import')]
@@ -191,14 +215,43 @@ def check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fl
     assert os.path.exists(fleet['reports'] / 'fleet-report.check.html')
 
 
-def test_fleet_of_every_strategy(emulator, tmp_path):
-    """One test, one fleet (pytest-xdist would set a module fixture up once per worker): the first run,
-    what it left, the reports, then the same run again, then check mode after a source change."""
-    fleet = clone_the_fleet(emulator, tmp_path)
+@pytest.mark.slow
+def test_make_demo_then_the_same_fleet_again(tmp_path):
+    """One test, one fleet clone (pytest-xdist would set a module fixture up once per worker): make
+    demo, what it left, the reports, then the same run again, then check mode after a source change."""
+    fleet = make_demo(tmp_path)
     check_every_strategy_clones_and_verifies(fleet)
-    check_nothing_left_behind(fleet, emulator)
-    check_targets_have_the_sources_content(fleet, emulator)
     check_html_report_has_a_row_per_site(fleet)
-    check_terminal_summary_names_the_html_report(fleet)
-    check_second_run_changes_nothing(fleet, emulator)
-    check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator)
+    with open(fleet['reports'] / 'fleet-report.json', encoding='utf-8') as f:
+        methods = dict((s['job'], [st['method'] for st in s['strategy']['steps']]) for s in json.load(f)['sites'])
+    assert methods['demo-d7-large'] == ['archive_import', 'url_import']
+    assert methods['demo-d7-huge'] == ['archive_import', 'files_sync']
+    # the emulator again, on the data the demo kept (its SSH key is still trusted) and on the same
+    # ports (the targets' platform domains, which the WordPress fix-up wrote into its database, keep them)
+    with open(fleet['kept'] / 'emulator.out', encoding='utf-8') as f:
+        first = json.loads(f.readline())
+    emulator = Emulator(fleet['kept'] / 'data', ssh_private_key=fleet['kept'] / 'ssh' / 'id_ed25519',
+                        known_hosts=fleet['kept'] / 'ssh' / 'known_hosts', log_path=tmp_path / 'emulator-again.log',
+                        api_port=first['web_port'], ssh_port=first['ssh_port'])
+    emulator.start()
+    try:
+        check_nothing_left_behind(fleet, emulator)
+        check_targets_have_the_sources_content(fleet, emulator)
+        res = check_second_run_changes_nothing(fleet, emulator)
+        check_terminal_summary_names_the_html_report(fleet, res)
+        check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator)
+    finally:
+        emulator.stop()
+
+
+def test_make_demo_removes_its_emulator_data_and_keeps_the_log_when_it_fails(tmp_path):
+    """The demo's emulator cannot start (a scale that is no number): it fails, says why, keeps the
+    emulator's log in the output directory, and leaves no temporary data directory behind."""
+    out = tmp_path / 'demo-output'
+    env = dict(os.environ, DEMO_OUTPUT=str(out), DEMO_SCALE='tiny', TMPDIR=str(tmp_path))
+    env.pop('DEMO_KEEP', None)
+    proc = subprocess.run(['bash', DEMO], env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode != 0
+    assert 'the emulator stopped while starting' in proc.stderr, proc.stderr
+    assert "invalid float value: 'tiny'" in (out / 'emulator.log').read_text()
+    assert not [p for p in os.listdir(tmp_path) if p.startswith('pantheon-demo.')]
