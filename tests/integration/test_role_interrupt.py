@@ -268,7 +268,7 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
 
 
 def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
-    """Killed in preflight, then in the checkpoint, then in the strategy (each after a short while):
+    """Killed in preflight, then in the checkpoint, then in the strategy (each as the task starts):
     nothing was written, nothing is left to finish, and the next run does the whole clone."""
     name = site_prefix + 'kill-readonly'
     source = emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
@@ -277,12 +277,20 @@ def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, 
     job = '%s.live-to-%s-clone.dev' % (name, name)
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
     since = max([r['id'] for r in emulator.requests()] or [0])
-    for task in READ_ONLY.values():
-        # killed as the task starts (the next step that writes is a module process away)
+    # the first write after each phase (the measuring backup after preflight and the checkpoint, the
+    # target's create_site after the strategy) is held, then refused (503): a run the test is slow
+    # to kill stops there, before it writes anything (its journal comes after the target phase)
+    backup_post = '^/api/sites/%s/environments/live/workflows$' % source['id']
+    create_post = '^/api/users/%s/workflows$' % emulator.user_id
+    guards = {'preflight': backup_post, 'checkpoint': backup_post, 'strategy': create_post}
+    for phase, task in READ_ONLY.items():
+        emulator.faults([{'match': {'channel': 'http', 'method': 'POST', 'path': guards[phase]},
+                          'action': {'hold': site_prefix + phase, 'status': 503}}])
+        # killed as the task starts (kill_at clears the guard afterwards)
         kill_at(emulator, tmp_path, extra, task)
     # the only write: the measuring backup of the source (the run killed in the strategy had made it)
     writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
-              if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]
+              if r['method'] != 'GET' and not r['path'].startswith('/api/authorize') and r['status'] < 400]
     assert writes == [('POST', '/api/sites/%s/environments/live/workflows' % source['id'])], writes
     assert state_files(reports) == [] and archives_on_source(emulator, name) == []
     assert name + '-clone' not in [s['name'] for s in emulator.admin('GET', 'state/sites').json()]
