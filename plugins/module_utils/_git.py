@@ -18,6 +18,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._ssh import code
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream, run
 
 _SHA_RE = re.compile(r'^[0-9a-f]{40}([0-9a-f]{24})?$')
+_DEPLOY_TAG_RE = re.compile(r'^refs/tags/pantheon_(test|live)_([0-9]+)$')
 # Keep git from reading the user's or the system's configuration (hooks, credential helpers,
 # url rewrites) and from asking questions.
 _GIT_ENV = {'GIT_CONFIG_NOSYSTEM': '1', 'GIT_TERMINAL_PROMPT': '0', 'GIT_ASKPASS': 'true',
@@ -83,12 +84,44 @@ class GitWorkspace(object):
 
     def ls_remote(self, remote, ref):
         """The object id ``ref`` points at on ``remote``, or None when it does not exist."""
-        out = self.git(['ls-remote', remote.url, ref], remote=remote)
+        return self.ls_remote_refs(remote, ref).get(ref)
+
+    def ls_remote_refs(self, remote, *patterns):
+        """{ref name: object id} of the refs matching ``patterns`` on ``remote`` (annotated tags also
+        appear peeled, as ``<tag>^{}``)."""
+        out = self.git(['ls-remote', remote.url] + list(patterns), remote=remote)
+        found = {}
         for line in out.splitlines():
             sha, dummy, name = line.partition('\t')
-            if name == ref and _SHA_RE.match(sha):
-                return sha
-        return None
+            if _SHA_RE.match(sha):
+                found[name] = sha
+        return found
+
+    def deployed_code(self, remote, site_env):
+        """(ref, commit) of the code ``site_env`` runs.
+
+        Dev and multidevs run their branch. Test and live run their newest deploy tag
+        (``pantheon_test_N`` / ``pantheon_live_N``), which is often behind master: the environment
+        object's ``target_ref`` names it (``refs/tags/pantheon_test_2`` in Terminus's env-deploy
+        cassette); without it the highest-numbered tag is taken. The commit is the tag peeled.
+        ``(ref, None)`` when the branch does not exist; a test/live without any deploy tag raises."""
+        env = site_env.env
+        if env not in ('test', 'live'):
+            ref = branch_ref(env)
+            return ref, self.ls_remote(remote, ref)
+        tags = self.ls_remote_refs(remote, 'refs/tags/pantheon_%s_*' % env)
+        ref = site_env.info.get('target_ref')
+        if not (isinstance(ref, str) and ref.startswith('refs/tags/') and ref in tags):
+            numbered = []
+            for name in tags:
+                match = _DEPLOY_TAG_RE.match(name)
+                if match and match.group(1) == env:
+                    numbered.append((int(match.group(2)), name))
+            if not numbered:
+                raise PantheonError('%s has no deployed code on the codeserver (no pantheon_%s_N tag): deploy to %s '
+                                    'first, or clone from dev' % (site_env.label, env, env))
+            ref = max(numbered)[1]
+        return ref, tags.get(ref + '^{}') or tags[ref]
 
     def fetch(self, remote, ref, local_ref, depth=None):
         """Fetch ``ref`` of ``remote`` into ``local_ref``; returns the commit id."""

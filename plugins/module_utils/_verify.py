@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
-from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
+from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import PREVIEW_CHARS, summarize_database
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError
@@ -71,13 +71,15 @@ def _note(differences, kind, item, limit):
 
 # --------------------------------------------------------------------------- code
 def compare_code(params, source, target, limit, timeout=None):
-    """Compare the branches of two environments: commit, and tree when the commits differ."""
+    """Compare the code two environments run (branch, or deploy tag for test/live): commit, and
+    tree when the commits differ."""
     with GitWorkspace(timeout=timeout) as workspace:
         src_repo = Codeserver(params, source.site_id, source.site_name)
         dst_repo = Codeserver(params, target.site_id, target.site_name)
-        src_commit = workspace.ls_remote(src_repo, branch_ref(source.env))
-        dst_commit = workspace.ls_remote(dst_repo, branch_ref(target.env))
-        out = dict(source=dict(commit=src_commit), target=dict(commit=dst_commit), differences=_new_differences())
+        src_ref, src_commit = workspace.deployed_code(src_repo, source)
+        dst_ref, dst_commit = workspace.deployed_code(dst_repo, target)
+        out = dict(source=dict(commit=src_commit, ref=src_ref), target=dict(commit=dst_commit, ref=dst_ref),
+                   differences=_new_differences())
         if src_commit is None or dst_commit is None:
             out['match'] = False
             out['differences']['count'] = 1
@@ -86,8 +88,8 @@ def compare_code(params, source, target, limit, timeout=None):
         if src_commit == dst_commit:
             out['match'] = True
             return out
-        workspace.fetch(src_repo, branch_ref(source.env), 'refs/pantheon/source', depth=1)
-        workspace.fetch(dst_repo, branch_ref(target.env), 'refs/pantheon/target', depth=1)
+        workspace.fetch(src_repo, src_ref, 'refs/pantheon/source', depth=1)
+        workspace.fetch(dst_repo, dst_ref, 'refs/pantheon/target', depth=1)
         src_tree = workspace.tree_of('refs/pantheon/source')
         dst_tree = workspace.tree_of('refs/pantheon/target')
         out['source']['tree'] = src_tree

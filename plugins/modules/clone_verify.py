@@ -13,8 +13,10 @@ version_added: 0.1.0
 description:
   - Compares a source environment with a target environment, element by element, and reports for each element
     whether it matches and the first differences found.
-  - V(code) compares the git branches of the two environments. The same commit matches, and different commits
-    with the same tree also match. Otherwise the paths that differ are listed.
+  - V(code) compares the code the two environments run, read from their codeservers: the branch of dev or a
+    multidev, and for test and live the newest deploy tag (C(pantheon_live_N), the environment's C(target_ref)),
+    never C(master). The same commit matches, and different commits with the same tree also match. Otherwise
+    the paths that differ are listed.
   - V(database) reads both databases with the site's own tool (C(drush sql-dump), C(drush sql:dump) or
     C(wp db export -)), streamed and summarized in constant memory. It compares the table lists and, per table,
     the schema, the row count and an order-independent checksum of the rows. For tables that differ, a second
@@ -163,7 +165,8 @@ elements:
     - One report per compared element, each with C(match) (bool) and, for code, database and files, C(source) and
       C(target) summaries and C(differences) with C(missing) (only in the source), C(extra) (only in the target),
       C(changed) (in both, different) and C(count) (all differences).
-    - "code: C(source)/C(target) hold C(commit) (and C(tree) when the commits differ). C(same_tree_different_commit)
+    - "code: C(source)/C(target) hold C(commit) and C(ref) (the branch or deploy tag read), and C(tree) when the
+      commits differ. C(same_tree_different_commit)
       is true when only the commits differ. The differences are paths."
     - "database: C(source)/C(target) hold C(tables) and C(rows). C(missing)/C(extra) are table names. Each
       C(changed) entry has C(table), C(source_rows), C(target_rows), C(schema_changed) and C(rows) with the first
@@ -173,7 +176,8 @@ elements:
   returned: always
   type: dict
   sample:
-    code: {match: true, source: {commit: 3f2a9c1d}, target: {commit: 3f2a9c1d}, differences: {count: 0}}
+    code: {match: true, source: {commit: 3f2a9c1d, ref: refs/tags/pantheon_live_2},
+           target: {commit: 3f2a9c1d, ref: refs/heads/master}, differences: {count: 0}}
     database:
       match: false
       differences:

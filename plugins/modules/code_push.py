@@ -11,10 +11,14 @@ module: code_push
 short_description: Make a Pantheon environment's code the same as another environment's, through git
 version_added: 0.1.0
 description:
-  - Reads the git branch of a source environment (C(master) for dev, test and live, the environment id for a
-    multidev) from the source site's codeserver and pushes that commit to the branch of the target environment
-    of the target site, over C(ssh://codeserver.dev.{site_id}@HOST:PORT/~/repository.git).
-  - O(target_env) must be C(dev) or a multidev. Test and live receive code by deployment from dev, not by push.
+  - Reads the code a source environment runs from the source site's codeserver and pushes that commit to the
+    branch of the target environment of the target site (C(master) for dev, the environment id for a multidev),
+    over C(ssh://codeserver.dev.{site_id}@HOST:PORT/~/repository.git).
+  - The source code of dev is C(master) and of a multidev its branch. Test and live run the newest deploy tag
+    (C(pantheon_test_N) / C(pantheon_live_N), named by the environment's C(target_ref)), which is often behind
+    C(master); the module takes that tag's commit, never C(master).
+  - O(target_env) must be C(dev) or a multidev. Test and live receive code by deployment from dev (the platform's
+    C(deploy) workflow, C(terminus env:deploy)), not by push.
   - The source history is fetched into a temporary bare repository on the host that runs the module, which is
     removed afterwards.
   - After a push the module waits for the C(sync_code) workflow the platform starts for the target environment,
@@ -77,7 +81,7 @@ EXAMPLES = r'''
 
 RETURN = r'''
 source_commit:
-  description: Commit of the source environment's branch.
+  description: Commit the source environment runs (its branch's head, or the commit of its deploy tag).
   returned: success
   type: str
   sample: 3f2a9c1d0e6b4b8a9f7c2d1e0a9b8c7d6e5f4a3b
@@ -95,8 +99,13 @@ target_commit:
       type: str
       returned: success
   sample: {before: 1b2c3d4e5f60718293a4b5c6d7e8f90112233445, after: 3f2a9c1d0e6b4b8a9f7c2d1e0a9b8c7d6e5f4a3b}
+source_ref:
+  description: The ref the source code was read from, the branch or, for test and live, the deploy tag.
+  returned: success
+  type: str
+  sample: refs/tags/pantheon_live_3
 source_branch:
-  description: Branch read from the source site.
+  description: Branch of the source environment (for test and live the code comes from O(source_ref) instead).
   returned: success
   type: str
   sample: master
@@ -175,7 +184,8 @@ def push_code(module):
     client = module.client
     if params['target_env'] in ('test', 'live'):
         raise PantheonError('target_env %s cannot receive a git push: test and live get their code by deployment '
-                            'from dev; push to dev or a multidev' % params['target_env'])
+                            'from dev (the platform tags it pantheon_%s_N; terminus env:deploy); push to dev or a '
+                            'multidev' % (params['target_env'], params['target_env']))
     source = resolve(client, params['site'], params['env'])
     target = resolve(client, params['target_site'], params['target_env'], option='target_site')
     if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
@@ -187,10 +197,11 @@ def push_code(module):
     with GitWorkspace(timeout=params['wait_timeout']) as workspace:
         src_repo = Codeserver(params, source.site_id, source.site_name)
         dst_repo = Codeserver(params, target.site_id, target.site_name)
-        source_commit = workspace.ls_remote(src_repo, branch_ref(source.env))
+        source_ref, source_commit = workspace.deployed_code(src_repo, source)
         if source_commit is None:
             raise PantheonError('The source repository of %s has no branch %s' % (source.label, source_branch))
         before = workspace.ls_remote(dst_repo, branch_ref(target.env))
+        result['source_ref'] = source_ref
         result['source_commit'] = source_commit
         result['target_commit'] = dict(before=before, after=before)
         if before == source_commit:
@@ -204,7 +215,7 @@ def push_code(module):
                                 % target.label)
         if module.check_mode:
             return result
-        workspace.fetch(src_repo, branch_ref(source.env), 'refs/pantheon/source')
+        workspace.fetch(src_repo, source_ref, 'refs/pantheon/source')
         if before and not params['force']:
             workspace.fetch(dst_repo, branch_ref(target.env), 'refs/pantheon/target')
             if not workspace.is_ancestor(before, source_commit):

@@ -204,7 +204,11 @@ def env_state(store, site, env, digest=False):
         "settings": env_row["settings"],
         "target_commit": env_row["target_commit"],
         "code": {"head": content.code_head(paths), "branch": branch_for_env(env),
-                 "repo_head": content.branch_head(paths.repo, branch_for_env(env))
+                 "ref": content.env_ref(paths.repo, env) if (paths.repo / "HEAD").exists() else None,
+                 # the commit the env runs: its deploy tag's for test/live, its branch head otherwise
+                 "repo_head": content.ref_commit(paths.repo, content.env_ref(paths.repo, env))
+                 if (paths.repo / "HEAD").exists() else None,
+                 "master_head": content.branch_head(paths.repo, "master")
                  if (paths.repo / "HEAD").exists() else None,
                  "files": code_files, "bytes": code["bytes"]},
         "db": {"exists": paths.db.exists(), "tables": tables, "error": db_error,

@@ -3,12 +3,13 @@ bodies of ../shared/reference/pantheon-api.md."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 
 from aiohttp import web
 
-from pantheon_emulator import workflows
+from pantheon_emulator import content, workflows
 from pantheon_emulator.store import SITE_NAME_RE, branch_for_env
 from pantheon_emulator.web import signed_url
 
@@ -123,7 +124,8 @@ def env_json(store, site, env):
         "on_server_development": bool(s.get("on_server_development")), "php_version": s.get("php_version"),
         "randseed": uuid.uuid5(uuid.NAMESPACE_OID, site["id"] + env["env"]).hex[:16],
         "styx_cluster": "styx-emu.pantheon.localhost", "styx_clusters_for_cache_clear": [],
-        "target_commit": env["target_commit"], "target_ref": f"refs/heads/{branch_for_env(env['env'])}",
+        "target_commit": env["target_commit"],
+        "target_ref": s.get("target_ref") or f"refs/heads/{branch_for_env(env['env'])}",
         "key": f"{site['id']}!{env['env']}", "is_initialized": bool(s.get("is_initialized")),
         "lock": {"locked": False, "username": None, "password": None}, "environment_variables": {},
         "diffstat": {}, "watchers": 0, "quicksilver_configuration": {},
@@ -252,6 +254,18 @@ async def env_settings(request):
     store = request.app["store"]
     _uid, site = accessible_site(request)
     return web.json_response(settings_json(store, site, env_of(request, site)))
+
+
+async def env_code_log(request):
+    """``GET .../environments/{env}/code-log`` (Terminus ``Commits`` collection, ``env:code-log``)."""
+    store = request.app["store"]
+    _uid, site = accessible_site(request)
+    env = env_of(request, site)["env"]
+    paths = store.env_paths(site["id"], env)
+    refs = {e["env"]: content.env_ref(paths.repo, e["env"]) for e in store.list_envs(site["id"])}
+    loop = asyncio.get_running_loop()
+    commits = await loop.run_in_executor(None, content.code_log, paths.repo, refs.get(env), refs)
+    return web.json_response(commits)
 
 
 async def env_domains(request):
@@ -415,6 +429,7 @@ def add_routes(app):
     r.add_get(f"{p}/sites/{{site}}/environments", environments)
     r.add_get(f"{p}/sites/{{site}}/environments/{{env}}/settings", env_settings)
     r.add_get(f"{p}/sites/{{site}}/environments/{{env}}/domains", env_domains)
+    r.add_get(f"{p}/sites/{{site}}/environments/{{env}}/code-log", env_code_log)
     r.add_get(f"{p}/sites/{{site}}/environments/{{env}}/variables", env_variables)
     r.add_post(f"{p}/sites/{{site}}/environments/{{env}}/workflows", env_workflows_post)
     r.add_get(f"{p}/sites/{{site}}/environments/{{env}}/backups/catalog", backup_catalog)

@@ -327,11 +327,67 @@ def commit_tree(repo, branch, src_dir, message, exclude=(), date=None):
         return sha
 
 
-def checkout_env(paths, branch, framework=None):
+DEPLOY_TAG_RE = re.compile(r"^pantheon_(test|live)_(\d+)$")
+
+
+def deploy_tags(repo, env):
+    """The deploy tags of ``env`` (test or live) in bare ``repo``: [(n, tag name, commit)], oldest first.
+
+    The platform tags each deploy ``pantheon_test_N`` / ``pantheon_live_N`` and checks the newest
+    out (Terminus's env-deploy cassette: ``target_ref: refs/tags/pantheon_test_2``)."""
+    if not (Path(repo) / "HEAD").exists():
+        return []
+    out = git("for-each-ref", "--format=%(refname:short) %(objectname) %(*objectname)",
+              f"refs/tags/pantheon_{env}_*", git_dir=repo, check=False)
+    tags = []
+    for line in out.splitlines():
+        parts = line.split()
+        m = DEPLOY_TAG_RE.match(parts[0]) if parts else None
+        if m and m.group(1) == env:
+            tags.append((int(m.group(2)), parts[0], parts[-1]))
+    return sorted(tags)
+
+
+def newest_deploy_tag(repo, env):
+    """(tag name, commit) of the newest deploy tag of ``env``, or None."""
+    tags = deploy_tags(repo, env)
+    return (tags[-1][1], tags[-1][2]) if tags else None
+
+
+def create_deploy_tag(repo, env, commit, message, date=None):
+    """Tag ``commit`` as the next ``pantheon_{env}_N`` (annotated, the deploy note as its message).
+    Returns the tag name."""
+    tags = deploy_tags(repo, env)
+    name = f"pantheon_{env}_{(tags[-1][0] if tags else 0) + 1}"
+    extra = {"GIT_COMMITTER_DATE": date} if date else None
+    git("tag", "-a", "-m", message or f"Deploy to {env}", name, commit, git_dir=repo, env=extra)
+    return name
+
+
+def env_ref(repo, env):
+    """The full ref an environment runs: the newest deploy tag for test/live (None before the first
+    deploy), the branch for dev and multidevs."""
+    if env in ("test", "live"):
+        tag = newest_deploy_tag(repo, env)
+        return f"refs/tags/{tag[0]}" if tag else None
+    from pantheon_emulator.store import branch_for_env  # pylint: disable=import-outside-toplevel
+    return f"refs/heads/{branch_for_env(env)}"
+
+
+def ref_commit(repo, ref):
+    if not ref or not (Path(repo) / "HEAD").exists():
+        return None
+    return git("rev-parse", "-q", "--verify", f"{ref}^{{commit}}", git_dir=repo, check=False).strip() or None
+
+
+def checkout_env(paths, branch, framework=None, tag=None):
     """Make ``paths.code`` an exact checkout of ``branch`` of the site repository (a clone with
-    origin = the bare repo; untracked files are removed, the files symlink is kept).
-    Returns the HEAD sha, or None when the branch does not exist."""
+    origin = the bare repo; untracked files are removed, the files symlink is kept), or, with
+    ``tag``, of that tag (detached, as test and live run a deploy tag).
+    Returns the HEAD sha, or None when the branch (tag) does not exist."""
     repo = paths.repo
+    if tag:
+        return _checkout_tag(paths, tag, framework)
     sha = branch_head(repo, branch) if (repo / "HEAD").exists() else None
     if not sha:
         return None
@@ -362,6 +418,60 @@ def checkout_env(paths, branch, framework=None):
     exclude.write_text("/" + files_path(framework) + "\n")
     if not fresh:
         git("clean", "-q", "-fd", cwd=code)
+    link_files_dir(paths, framework)
+    return sha
+
+
+def code_log(repo, ref, env_refs, limit=100):
+    """The ``code-log`` answer of an environment running ``ref``: its commits newest first, each with
+    the ``labels`` of the environments whose code contains it (Terminus's env-code-log and env-deploy
+    cassettes; ``Environment::countDeployableCommits`` compares these labels)."""
+    if not ref or not ref_commit(repo, ref):
+        return []
+    reach = {}
+    for env, other in env_refs.items():
+        if other and ref_commit(repo, other):
+            reach[env] = set(git("rev-list", f"{other}^{{commit}}", git_dir=repo).split())
+    sep = "\x1f"
+    out = git("log", f"--max-count={int(limit)}", f"--format=%H{sep}%P{sep}%an{sep}%ae{sep}%cI{sep}%B\x1e",
+              f"{ref}^{{commit}}", git_dir=repo)
+    commits = []
+    for record in out.split("\x1e"):
+        record = record.strip("\n")
+        if not record:
+            continue
+        sha, parents, author, email, when, message = record.split(sep, 5)
+        stamp = when[:19]  # the platform's format: 2016-08-18T23:31:15 (UTC in the cassettes)
+        commits.append({"hash": sha, "parents": parents.split(), "author": author, "email": email,
+                        "datetime": stamp, "message": message.rstrip("\n") + "\n",
+                        "labels": [e for e in env_refs if sha in reach.get(e, ())],
+                        "gravitar_url": "https://secure.gravatar.com/avatar/"
+                                        + hashlib.md5(email.strip().lower().encode()).hexdigest() + "?s=40"})
+    return commits
+
+
+def _checkout_tag(paths, tag, framework):
+    repo = paths.repo
+    sha = ref_commit(repo, f"refs/tags/{tag}")
+    if not sha:
+        return None
+    code = paths.code
+    code.mkdir(parents=True, exist_ok=True)
+    fresh = not (code / ".git").exists()
+    if fresh:
+        git("init", "-q", "--template=", "-b", "master", str(code))
+        if not any(p.name != ".git" for p in code.iterdir()):
+            # borrow the bare repository's objects, as checkout_env does for a fresh branch checkout
+            (code / ".git" / "objects" / "info").mkdir(parents=True, exist_ok=True)
+            (code / ".git" / "objects" / "info" / "alternates").write_text(str(Path(repo).resolve() / "objects") + "\n")
+        git("remote", "add", "origin", str(repo), cwd=code)
+    git("fetch", "-q", "--no-tags", "origin", f"+refs/tags/{tag}:refs/tags/{tag}", cwd=code)
+    git("checkout", "-q", "-f", "--detach", sha, cwd=code)
+    git("reset", "-q", "--hard", sha, cwd=code)
+    exclude = code / ".git" / "info" / "exclude"
+    exclude.parent.mkdir(parents=True, exist_ok=True)
+    exclude.write_text("/" + files_path(framework) + "\n")
+    git("clean", "-q", "-fd", cwd=code)
     link_files_dir(paths, framework)
     return sha
 

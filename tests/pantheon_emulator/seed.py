@@ -371,7 +371,17 @@ def materialize_site(store, site, recipe):
                 write_code_tree(tmp, framework, site["name"], (spec.get("code") or {}).get("files"), seed)
                 Path(tmp, "MULTIDEV.txt").write_text(f"Work on the {env} branch.\n")
                 content.commit_tree(paths.repo, branch, tmp, f"Start {env}", date=COMMIT_DATE)
-        head = content.checkout_env(paths, branch, framework)
+        initialized = spec.get("initialized", True)
+        tag = None
+        if env in ("test", "live") and initialized:
+            # test and live run a deploy tag (pantheon_test_1 / pantheon_live_1 at the seeded commit)
+            found = content.newest_deploy_tag(paths.repo, env)
+            tag = found[0] if found else content.create_deploy_tag(
+                paths.repo, env, "refs/heads/master", f"Deploy to {env}", date=COMMIT_DATE)
+        if env in ("test", "live") and not initialized:
+            head = None  # nothing deployed yet: no tag, no code
+        else:
+            head = content.checkout_env(paths, branch, framework, tag=tag)
         home = None
         if store.runtime.get("web_port"):
             home = "https://" + store.domain(site["name"], env)
@@ -386,8 +396,8 @@ def materialize_site(store, site, recipe):
             generate_files(paths.files, files_spec, seed, site["name"])
             generated[key] = paths.files
         content.link_files_dir(paths, framework)
-        initialized = spec.get("initialized", True)
-        store.update_env(site["id"], env, target_commit=head, is_initialized=bool(initialized))
+        store.update_env(site["id"], env, target_commit=head, is_initialized=bool(initialized),
+                         **({"target_ref": f"refs/tags/{tag}"} if tag else {}))
 
 
 def _ensure_org(store, org_spec):

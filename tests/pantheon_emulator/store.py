@@ -609,6 +609,14 @@ class Store:
             self._x("UPDATE workflows SET data = ? WHERE id = ?", (json.dumps(data), wf_id))
         return self.get_workflow(wf_id)
 
+    def update_workflow_params(self, wf_id, **params):
+        """Add values to a workflow's params (the platform adds e.g. a deploy's target_commit/target_ref)."""
+        with self._lock:
+            row = self._one("SELECT params FROM workflows WHERE id = ?", (wf_id,))
+            if row is not None:
+                merged = dict(json.loads(row["params"]), **params)
+                self._x("UPDATE workflows SET params = ? WHERE id = ?", (json.dumps(merged), wf_id))
+
     def list_workflows(self, site_id):
         """Workflows of a site (site- and env-owned), newest first."""
         rows = self._q("SELECT id FROM workflows WHERE site_id = ? ORDER BY seq DESC", (site_id,))

@@ -27,7 +27,8 @@ from pantheon_emulator import content, faults
 from pantheon_emulator.store import StoreError, branch_for_env
 
 SITE_TYPES = {"deploy_product", "delete_site", "complete_migration"}
-ENV_TYPES = {"do_export", "do_import", "do_migration", "clear_cache", "sync_code", "clone_database", "clone_files"}
+ENV_TYPES = {"do_export", "do_import", "do_migration", "clear_cache", "sync_code", "clone_database", "clone_files",
+             "deploy", "create_environment"}
 USER_TYPES = {"create_site"}
 
 DESCRIPTIONS = {
@@ -42,6 +43,8 @@ DESCRIPTIONS = {
     "sync_code": 'Sync code on "{env}"',
     "clone_database": 'Clone database into "{env}"',
     "clone_files": 'Clone files into "{env}"',
+    "deploy": 'Deploy code to "{env}"',
+    "create_environment": 'Create the "{env}" environment',
 }
 BUCKET = "pantheon-backups"
 DEFAULT_TTL = 365 * 86400
@@ -454,48 +457,119 @@ def h_do_migration(store, wf):
 
 def h_clear_cache(store, wf):
     _site_row, _env_row, paths = _env(store, wf)
-    if paths.db.exists():
-        tables = content.db_tables(paths.db)
-        stmts = [f'DELETE FROM "{t}";' for t in tables if t == "cache" or t.startswith("cache_")]
-        if stmts:
-            content.execute_sql(paths.db, "\n".join(stmts))
+    _clear_caches(paths)
     return f'Cleared caches for "{wf["env"]}"'
 
 
 def h_sync_code(store, wf):
     site, _env_row, paths = _env(store, wf, require_initialized=False)
-    branch = branch_for_env(wf["env"])
-    head = content.checkout_env(paths, branch, site["framework"])
-    if head is None:
-        raise WorkflowFailure(f"Branch {branch} does not exist in the repository of {site['name']}")
+    if wf["env"] in ("test", "live"):
+        # test and live run their newest deploy tag, never a branch
+        found = content.newest_deploy_tag(paths.repo, wf["env"])
+        head = content.checkout_env(paths, None, site["framework"], tag=found[0]) if found else None
+        if head is None:
+            raise WorkflowFailure(f'Nothing has been deployed to "{wf["env"]}" of {site["name"]} yet')
+    else:
+        branch = branch_for_env(wf["env"])
+        head = content.checkout_env(paths, branch, site["framework"])
+        if head is None:
+            raise WorkflowFailure(f"Branch {branch} does not exist in the repository of {site['name']}")
     store.update_env(site["id"], wf["env"], target_commit=head)
     return f'Sync code on "{wf["env"]}"'
 
 
-def _from_env(store, wf, site):
-    src = wf["params"].get("from_environment")
-    if not src or not store.get_env(site["id"], src):
+def _from_env(store, wf, site, src=None):
+    src = src if src is not None else wf["params"].get("from_environment")
+    if not isinstance(src, str) or not store.get_env(site["id"], src):
         raise WorkflowFailure(f"Unknown source environment {src!r}")
     if src == wf["env"]:
         raise WorkflowFailure("The source and target environments are the same")
     return store.env_paths(site["id"], src)
 
 
+def _clone_database(src, paths):
+    content.load_sql(paths.db, "".join(content.dump_sql(src.db)))
+
+
+def _clone_files(src, paths):
+    staging = Path(tempfile.mkdtemp(prefix=".clone-files-", dir=str(paths.tmp)))
+    shutil.rmtree(staging)
+    shutil.copytree(src.files, staging, symlinks=True)
+    content._swap_dir(staging, paths.files)  # pylint: disable=protected-access
+
+
 def h_clone_database(store, wf):
     site, _env_row, paths = _env(store, wf)
-    src = _from_env(store, wf, site)
-    content.load_sql(paths.db, "".join(content.dump_sql(src.db)))
+    _clone_database(_from_env(store, wf, site), paths)
     return f'Cloned database into "{wf["env"]}"'
 
 
 def h_clone_files(store, wf):
     site, _env_row, paths = _env(store, wf)
-    src = _from_env(store, wf, site)
-    staging = Path(tempfile.mkdtemp(prefix=".clone-files-", dir=str(paths.tmp)))
-    shutil.rmtree(staging)
-    shutil.copytree(src.files, staging, symlinks=True)
-    content._swap_dir(staging, paths.files)  # pylint: disable=protected-access
+    _clone_files(_from_env(store, wf, site), paths)
     return f'Cloned files into "{wf["env"]}"'
+
+
+def _clear_caches(paths):
+    if paths.db.exists():
+        tables = content.db_tables(paths.db)
+        stmts = [f'DELETE FROM "{t}";' for t in tables if t == "cache" or t.startswith("cache_")]
+        if stmts:
+            content.execute_sql(paths.db, "\n".join(stmts))
+
+
+def _deploy_code(store, wf, site, paths):
+    """Tag the parent environment's code (test <- dev's master, live <- test's tag) as the next
+    ``pantheon_{env}_N`` and check it out; record target_commit/target_ref on the env and in the
+    workflow's params (Terminus's env-deploy cassette shows both there)."""
+    env = wf["env"]
+    parent = "dev" if env == "test" else "test"
+    commit = content.ref_commit(paths.repo, content.env_ref(paths.repo, parent))
+    if not commit:
+        raise WorkflowFailure(f'Nothing to deploy: the "{parent}" environment of {site["name"]} has no code')
+    tag = content.create_deploy_tag(paths.repo, env, commit, wf["params"].get("annotation") or f"Deploy to {env}")
+    head = content.checkout_env(paths, None, site["framework"], tag=tag)
+    ref = f"refs/tags/{tag}"
+    store.update_env(site["id"], env, target_commit=head, target_ref=ref)
+    store.update_workflow_params(wf["id"], target_commit=head, target_ref=ref)
+    return tag
+
+
+def _content_from(store, wf, site, paths):
+    """``clone_database``/``clone_files`` params of deploy and create_environment: {from_environment}."""
+    p = wf["params"]
+    for key, action in (("clone_files", _clone_files), ("clone_database", _clone_database)):
+        spec = p.get(key)
+        if spec:
+            if not isinstance(spec, dict):
+                raise WorkflowFailure(f"{key} must be an object with from_environment")
+            action(_from_env(store, wf, site, spec.get("from_environment")), paths)
+
+
+def h_deploy(store, wf):
+    if wf["env"] not in ("test", "live"):
+        raise WorkflowFailure("Code can only be deployed to the test and live environments")
+    site, _env_row, paths = _env(store, wf)
+    tag = _deploy_code(store, wf, site, paths)
+    _content_from(store, wf, site, paths)
+    if wf["params"].get("clear_cache"):
+        _clear_caches(paths)
+    # updatedb: the emulated sites have no pending schema updates, so there is nothing to run
+    return f'Deployed code to "{wf["env"]}" ({tag})'
+
+
+def h_create_environment(store, wf):
+    """Initialize test or live (Terminus ``Environment::initializeBindings``): first deploy tag,
+    code checked out, database and files cloned from the previous environment."""
+    if wf["env"] not in ("test", "live"):
+        raise WorkflowFailure("Only the test and live environments are created by deployment")
+    site, env_row, paths = _env(store, wf, require_initialized=False)
+    if env_row["settings"].get("is_initialized"):
+        raise WorkflowFailure(f'The "{wf["env"]}" environment of {site["name"]} is already initialized')
+    tag = _deploy_code(store, wf, site, paths)
+    _content_from(store, wf, site, paths)
+    store.update_env(site["id"], wf["env"], is_initialized=True)
+    return f'Created the "{wf["env"]}" environment ({tag})'
 
 
 HANDLERS = {
@@ -510,4 +584,6 @@ HANDLERS = {
     "sync_code": h_sync_code,
     "clone_database": h_clone_database,
     "clone_files": h_clone_files,
+    "deploy": h_deploy,
+    "create_environment": h_create_environment,
 }
