@@ -57,10 +57,23 @@ def check_env_name(env, option='env'):
                             '(lowercase letters, digits and dashes, at most 11 characters), got %r' % (option, env))
 
 
-def resolve(client, site, env, option='site'):
-    """The SiteEnv for ``site`` (name or UUID) and ``env``; clear errors when either is missing."""
+def refuse_frozen(site, action):
+    """Refuse ``action`` on a frozen site, before anything is posted: Terminus refuses backup:create,
+    import:database, env:clear-cache, env:deploy and most env commands on one
+    (``SiteAwareTrait::requireSiteIsNotFrozen``), and its test and live environments are unavailable."""
+    if site.get('frozen'):
+        raise PantheonError('Site %s is frozen: its test and live environments and many commands are unavailable '
+                            'while it remains frozen, so %s is refused; unfreeze the site first'
+                            % (site.get('name') or site.get('id'), action))
+
+
+def resolve(client, site, env, option='site', write=None):
+    """The SiteEnv for ``site`` (name or UUID) and ``env``; clear errors when either is missing.
+    With ``write`` (what the caller is about to do, for the message), a frozen site is refused."""
     check_env_name(env, option='env' if option == 'site' else 'target_env')
     site_obj = client.get_site(site)
+    if write:
+        refuse_frozen(site_obj, write)
     envs = client.environments(site_obj['id'])
     if env not in envs:
         raise PantheonError('Site %s has no %s environment (it has: %s)%s' % (

@@ -113,6 +113,9 @@ attributes:
     details:
       - The action plugin marks the result of O(state=present) C(no_log) and hides O(path) in the printed result.
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - B(Secrecy.) While the archive exists its name is a secret. The successful result of O(state=present) holds
     RV(path) and RV(url), so the module's action plugin marks that result C(no_log); it is not printed at any
     verbosity, but the registered variable holds everything. Failure messages and the result of O(state=absent)
@@ -403,7 +406,7 @@ def run(module, secrets):
     if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
         raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz (or '
                            '.tar.gz), as this module names archives; refusing to touch anything else', 'invalid_path')
-    target = resolve(module.client, params['site'], params['env'])
+    target = resolve(module.client, params['site'], params['env'], write='a site archive')
     if target.framework not in ('drupal', 'drupal8'):
         raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
                            % (target.label, target.framework or 'unknown framework'), 'unsupported')

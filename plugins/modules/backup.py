@@ -71,6 +71,9 @@ attributes:
     details:
       - Only with O(reuse_within) above 0; otherwise every run creates a backup, as asked.
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - Terminus has no command to delete a backup; the platform removes it when O(keep_for) has passed.
 seealso:
   - module: pantheon.platform.backup_info
@@ -213,7 +216,7 @@ def make_backup(module):
         raise PantheonError('keep_for must be at least 1 day, got %s' % params['keep_for'])
     if params['reuse_within'] < 0:
         raise PantheonError('reuse_within must be 0 (never reuse) or a number of minutes, got %s' % params['reuse_within'])
-    target = resolve(client, params['site'], params['env'])
+    target = resolve(client, params['site'], params['env'], write='a backup (do_export)')
 
     entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
     if params['reuse_within'] > 0:

@@ -38,6 +38,10 @@ attributes:
       - Checks that the site and environment exist and reports C(changed=true) without starting the workflow.
   diff_mode:
     support: none
+notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
 seealso:
   - module: pantheon.platform.site_import
 '''
@@ -88,7 +92,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._target import r
 
 def clear_cache(module):
     params = module.params
-    target = resolve(module.client, params['site'], params['env'])
+    target = resolve(module.client, params['site'], params['env'], write='clearing its caches')
     result = dict(changed=True)
     if module.check_mode:
         return result

@@ -13,7 +13,7 @@ version_added: 0.1.0
 description:
   - Compares a source environment with a target environment, element by element, and reports for each element
     whether it matches and the first differences found.
-  - V(code) compares the code the two environments run, read from their codeservers: the branch of dev or a
+  - V(code) compares the code the two environments run, read from their codeservers, the branch of dev or a
     multidev, and for test and live the newest deploy tag (C(pantheon_live_N), the environment's C(target_ref)),
     never C(master). The same commit matches, and different commits with the same tree also match. Otherwise
     the paths that differ are listed.

@@ -53,6 +53,9 @@ attributes:
     details:
       - The diff shows the target branch's commit before and after.
 notes:
+  - A frozen target site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - The target environment must be in git mode; a dev environment in SFTP mode refuses pushes, so the module
     fails before pushing and says so.
   - The SSH key given by O(ssh_private_key) must be registered with the account, as for any git access.
@@ -105,7 +108,7 @@ source_ref:
   type: str
   sample: refs/tags/pantheon_live_3
 source_branch:
-  description: Branch of the source environment (for test and live the code comes from O(source_ref) instead).
+  description: Branch of the source environment (for test and live the code comes from RV(source_ref) instead).
   returned: success
   type: str
   sample: master
@@ -187,7 +190,7 @@ def push_code(module):
                             'from dev (the platform tags it pantheon_%s_N; terminus env:deploy); push to dev or a '
                             'multidev' % (params['target_env'], params['target_env']))
     source = resolve(client, params['site'], params['env'])
-    target = resolve(client, params['target_site'], params['target_env'], option='target_site')
+    target = resolve(client, params['target_site'], params['target_env'], option='target_site', write='a code push')
     if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
         raise PantheonError('Source %s and target %s use the same branch of the same repository; nothing to push'
                             % (source.label, target.label))

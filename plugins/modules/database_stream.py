@@ -67,6 +67,9 @@ attributes:
   diff_mode:
     support: none
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - "What the target holds after a failure: a download that breaks with O(spool=true) never reaches the target,
     so its database is unchanged. With O(spool=false), or when the SSH connection itself breaks during the import,
     the import is cut off. Whether the previous database survives then depends on the import: the emulator and any
@@ -236,7 +239,7 @@ def _run_import(module, target, argv, sql_chunks, streaming):
 def stream_database(module):
     params = module.params
     client = module.client
-    target_env = resolve(client, params['site'], params['env'])
+    target_env = resolve(client, params['site'], params['env'], write='a database import')
     framework = framework_of(target_env)
     drush = drush_major(client, target_env)
     target = appserver_target(params, target_env.site_id, target_env.env)

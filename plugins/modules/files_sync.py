@@ -86,6 +86,9 @@ attributes:
     details:
       - The diff lists the first 20 paths sent and deleted.
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - The platform refuses single files of 256MB or more. Such files are reported as warnings and make rsync fail
     for them.
   - Large uploads straight into a multi-container live environment may fail without an error on the platform. Upload
@@ -219,7 +222,7 @@ def _prepare_source(module, result):
 
 def sync_files(module):
     params = module.params
-    target_env = resolve(module.client, params['site'], params['env'])
+    target_env = resolve(module.client, params['site'], params['env'], write='a files sync')
     target = appserver_target(params, target_env.site_id, target_env.env)
     result = dict(changed=False)
     src, staging = _prepare_source(module, result)

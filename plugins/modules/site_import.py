@@ -86,6 +86,9 @@ attributes:
       - Judged from the environment's workflow history, so a change made outside workflows (for example a database
         loaded over SSH) is not seen.
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - The import replaces the environment's content; back it up first with M(pantheon.platform.backup) if it matters.
 seealso:
   - module: pantheon.platform.backup_info
@@ -299,7 +302,7 @@ def run_import(module):
     if kind == 'site' and params['env'] != 'dev':
         raise ImportRefused('kind=site imports into the dev environment only (the platform\'s do_migration), '
                             'got env=%s' % params['env'], 'invalid_option')
-    target = resolve(client, params['site'], params['env'])
+    target = resolve(client, params['site'], params['env'], write='an import')
     owner = ('env', target.site_id, target.env)
     result = dict(changed=False, kind=kind)
 

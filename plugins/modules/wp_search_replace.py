@@ -50,6 +50,9 @@ attributes:
   diff_mode:
     support: none
 notes:
+  - A frozen site (the API's C(frozen) field) is refused before anything is posted, with a message naming it, as
+    Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
+    unavailable while it is frozen.
   - The SSH key given by O(ssh_private_key) must be registered with the account.
 seealso:
   - module: pantheon.platform.clone_verify
@@ -104,7 +107,7 @@ def search_replace(module):
         raise PantheonError('search must not be empty')
     if params['search'] == params['replace']:
         raise PantheonError('search and replace are the same (%r); nothing to replace' % params['search'])
-    target = resolve(module.client, params['site'], params['env'])
+    target = resolve(module.client, params['site'], params['env'], write='a search-replace')
     framework = framework_of(target)
     if framework not in ('wordpress', 'wordpress_network'):
         raise PantheonError('Site %s runs %s, not WordPress; wp search-replace needs a WordPress site'

@@ -14,6 +14,10 @@ from pantheon_emulator.store import SITE_NAME_RE, branch_for_env
 from pantheon_emulator.web import signed_url
 
 
+FROZEN_MESSAGE = ("This site is frozen. Its test and live environments and many commands will be unavailable while it "
+                  "remains frozen.")
+
+
 class ApiError(Exception):
     def __init__(self, status, message):
         super().__init__(message)
@@ -353,6 +357,10 @@ async def env_workflows_post(request):
         raise ApiError(400, f"Unsupported environment workflow type {wf_type}.")
     if wf_type in ("do_import", "do_migration") and not isinstance(params.get("url"), str):
         raise ApiError(400, "url is required.")
+    if site["frozen"] and env in ("test", "live"):
+        # a frozen site's test and live are unavailable (Terminus's requireSiteIsNotFrozen message);
+        # the status code the platform answers is a guess
+        raise ApiError(409, FROZEN_MESSAGE)
     return _accepted(store, "env", site["id"], env, uid, wf_type, params)
 
 

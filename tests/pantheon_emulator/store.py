@@ -487,6 +487,8 @@ class Store:
         env = m.group("env")
         if not self.get_env(site["id"], env):
             return None
+        if site["frozen"] and env in ("test", "live"):
+            return None  # a frozen site's test and live are unavailable (no SSH to their appservers)
         return ("appserver", site, env)
 
     # ------------------------------------------------------------------ environments

@@ -206,6 +206,10 @@ async def web_handler(request):
     if request.path == "/pantheon_healthcheck":
         return web.Response(text="OK\n", headers={"X-Pantheon-Styx-Hostname": f"styx-emu-{env}.{site['id'][:8]}"})
     env_row = store.get_env(site["id"], env)
+    if site.get("frozen") and env in ("test", "live"):
+        # "This site is frozen. Its test and live environments ... will be unavailable" (Terminus,
+        # SiteAwareTrait::requireSiteIsNotFrozen); the page the platform serves is a guess
+        return _page(503, "Site frozen", f"The {env} environment of {site['name']} is unavailable: the site is frozen.")
     if not env_row["settings"].get("is_initialized"):
         return _page(404, "Environment not initialized",
                      f"The {env} environment of {site['name']} has not been initialized.")
