@@ -11,9 +11,8 @@ import json
 import os
 import time
 
-from helpers.inprocess import emulator_args, run_module
 from site_clone_helpers import clone_site, read_report
-from transfer_helpers import commit_change, seed
+from transfer_helpers import commit_change, run_module, seed
 
 ONLY_ON_MASTER = 'NOT_DEPLOYED.txt'
 
@@ -35,12 +34,9 @@ def _source_ahead_of_live(emulator, prefix, framework='drupal8'):
 
 def test_code_push_and_verify_use_the_live_tag_not_master(emulator, site_prefix, tmp_path):
     src, dst, tagged, ahead = _source_ahead_of_live(emulator, site_prefix)
-    env = {'PANTHEON_CACHE_DIR': str(tmp_path / 'cache')}
-    conn = emulator_args(emulator)
-
-    failed, out = run_module('code_push', dict(conn, site=src['name'], env='live', target_site=dst['name'],
-                                               target_env='dev'), env=env)
-    assert not failed, out.get('msg')
+    res, out = run_module(emulator, tmp_path, 'code_push',
+                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev'))
+    assert res.rc == 0, res.output
     assert out['source_ref'] == 'refs/tags/pantheon_live_1'
     assert out['source_commit'] == tagged != ahead
     assert out['target_commit']['after'] == tagged
@@ -48,15 +44,17 @@ def test_code_push_and_verify_use_the_live_tag_not_master(emulator, site_prefix,
     assert state['code']['head'] == tagged
     assert not os.path.exists(os.path.join(state['paths']['code'], ONLY_ON_MASTER))
 
-    failed, out = run_module('clone_verify', dict(conn, site=src['name'], env='live', target_site=dst['name'],
-                                                  target_env='dev', elements=['code']), env=env)
-    assert not failed, out.get('msg')
+    res, out = run_module(emulator, tmp_path, 'clone_verify',
+                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev',
+                               elements=['code']))
+    assert res.rc == 0, res.output
     code = out['elements']['code']
     assert code['match'] is True and code['source'] == {'commit': tagged, 'ref': 'refs/tags/pantheon_live_1'}
     # what a collection reading master would have compared: the commit that is not deployed
-    failed, out = run_module('clone_verify', dict(conn, site=src['name'], env='dev', target_site=dst['name'],
-                                                  target_env='dev', elements=['code'], fail_on_mismatch=False), env=env)
-    assert not failed, out.get('msg')
+    res, out = run_module(emulator, tmp_path, 'clone_verify',
+                          dict(site=src['name'], env='dev', target_site=dst['name'], target_env='dev',
+                               elements=['code'], fail_on_mismatch=False))
+    assert res.rc == 0, res.output
     code = out['elements']['code']
     assert code['match'] is False and code['source']['commit'] == ahead
     assert code['differences']['missing'] == [ONLY_ON_MASTER]
@@ -68,9 +66,9 @@ def test_code_push_and_verify_use_the_live_tag_not_master(emulator, site_prefix,
                       json={'type': 'deploy', 'params': {'updatedb': 0, 'clear_cache': 0, 'annotation': 'ship'}},
                       timeout=30).json()
         emulator_wait(emulator, src['id'], wf['id'])
-    failed, out = run_module('code_push', dict(conn, site=src['name'], env='live', target_site=dst['name'],
-                                               target_env='dev'), env=env)
-    assert not failed, out.get('msg')
+    res, out = run_module(emulator, tmp_path, 'code_push',
+                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev'))
+    assert res.rc == 0, res.output
     assert out['source_ref'] == 'refs/tags/pantheon_live_2' and out['source_commit'] == ahead and out['changed']
 
 
@@ -92,10 +90,9 @@ def test_code_push_from_a_live_never_deployed_fails_clearly(emulator, site_prefi
         {'name': site_prefix + 'raw', 'framework': 'drupal8', 'envs': {'dev': {}, 'live': {'initialized': False}}},
         {'name': site_prefix + 'to', 'framework': 'drupal8', 'envs': ['dev']},
     ])
-    failed, out = run_module('code_push', dict(emulator_args(emulator), site=site_prefix + 'raw', env='live',
-                                               target_site=site_prefix + 'to'),
-                             env={'PANTHEON_CACHE_DIR': str(tmp_path / 'cache')})
-    assert failed
+    res, out = run_module(emulator, tmp_path, 'code_push', dict(site=site_prefix + 'raw', env='live',
+                                                                target_site=site_prefix + 'to'))
+    assert res.rc != 0
     assert 'no deployed code' in out['msg'] and 'pantheon_live_N' in out['msg'] and site_prefix + 'raw.live' in out['msg']
     assert 'Traceback' not in out['msg']
     assert emulator.state(sites[site_prefix + 'to']['name'], 'dev')['code']['head']

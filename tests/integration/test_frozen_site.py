@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from helpers.inprocess import emulator_args, run_module
 from site_clone_helpers import clone_site, last_request_id, read_report, requests_since, writes_since
-from transfer_helpers import seed
+from transfer_helpers import run_module, seed
 
-SSH_MODULES = {'files_sync', 'database_stream', 'wp_search_replace', 'archive', 'code_push'}
 # module -> (its arguments, with FROZEN / OTHER standing for the frozen site and a normal one)
 WRITERS = {
     'backup': dict(site='FROZEN', env='dev'),
@@ -54,10 +52,8 @@ def _args(spec, frozen, other):
 def test_writing_modules_refuse_a_frozen_site_before_posting(emulator, frozen_pair, tmp_path, module, check_mode):
     frozen, other = frozen_pair
     since = last_request_id(emulator)
-    conn = emulator_args(emulator, ssh=module in SSH_MODULES)
-    failed, out = run_module(module, dict(conn, **_args(WRITERS[module], frozen, other)),
-                             check_mode=check_mode, env={'PANTHEON_CACHE_DIR': str(tmp_path / 'cache')})
-    assert failed, out
+    res, out = run_module(emulator, tmp_path, module, _args(WRITERS[module], frozen, other), check=check_mode)
+    assert res.rc != 0, res.output
     assert 'Site %s is frozen' % frozen['name'] in out['msg'], out['msg']
     assert 'unfreeze' in out['msg'] and 'Traceback' not in out['msg']
     # nothing was posted, nothing ran over SSH: only reads of the API (and the login)
@@ -68,9 +64,8 @@ def test_writing_modules_refuse_a_frozen_site_before_posting(emulator, frozen_pa
 
 def test_a_normal_site_is_not_refused(emulator, frozen_pair, tmp_path):
     _frozen, other = frozen_pair
-    failed, out = run_module('cache_clear', dict(emulator_args(emulator, ssh=False), site=other['name'], env='dev'),
-                             env={'PANTHEON_CACHE_DIR': str(tmp_path / 'cache')})
-    assert not failed and out['changed'], out
+    res, out = run_module(emulator, tmp_path, 'cache_clear', dict(site=other['name'], env='dev'))
+    assert res.rc == 0 and out['changed'], res.output
 
 
 def test_role_refuses_a_frozen_target_before_anything_is_posted(emulator, frozen_pair, tmp_path):
