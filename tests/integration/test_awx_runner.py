@@ -30,6 +30,7 @@ from jinja2 import sandbox
 
 from helpers.ansible import REPO, ansible_env
 from helpers.secrets import assert_no_secrets
+from site_clone_helpers import last_request_id, requests_since
 from test_inventory_sites import unsafe_free
 from transfer_helpers import play_env
 
@@ -143,7 +144,7 @@ def test_sliced_fleet_through_ansible_runner(emulator, tmp_path, site_prefix):
     with open(emulator.ssh_private_key, encoding='utf-8') as f:
         credential = {'machine_token': emulator.machine_token, 'ssh_key': f.read().strip()}
     secrets = {'machine token': emulator.machine_token}
-    first_request = len(emulator.requests())
+    first_request = last_request_id(emulator)
     children_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.time()
 
@@ -224,7 +225,7 @@ keyed_groups:
     assert list((volume / 'clone-reports' / '.state').iterdir()) == []
     assert_no_secrets(output_text(volume / 'clone-reports'), secrets, where='the reports')
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    api = [r for r in emulator.requests()[first_request:] if r['path'].startswith('/api/')]
+    api = [r for r in requests_since(emulator, first_request) if r['path'].startswith('/api/')]
     print('\nansible-runner sliced fleet: %d sites in %d slices: %.1f s wall, %.1f s CPU (ansible processes), '
           '%d API requests (%.0f per site)'
           % (len(SITES), SLICES, time.time() - wall,

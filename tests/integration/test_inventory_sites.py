@@ -10,6 +10,7 @@ import subprocess
 
 from helpers.ansible import VENV_BIN, ansible_env
 from helpers.secrets import assert_no_secrets
+from site_clone_helpers import last_request_id, requests_since
 from transfer_helpers import play_env
 
 
@@ -130,13 +131,13 @@ def test_user_and_organization_memberships_each_site_once(emulator, tmp_path, si
 plugin: pantheon.platform.sites
 name_pattern: '^%s'
 ''' % site_prefix)
-    since = len(emulator.requests())
+    since = last_request_id(emulator)
     data = listing(emulator, tmp_path, path)
     names = sorted(n[len(site_prefix):] for n in data['_meta']['hostvars'])
     assert names == ['alpha', 'alpha-copy', 'bravo', 'cold', 'delta', 'outsider']
     assert data['_meta']['hostvars'][site_prefix + 'outsider']['pantheon_organization'] is None
     assert data['_meta']['hostvars'][site_prefix + 'outsider']['pantheon_tags'] == []
-    paths = [r['path'] for r in emulator.requests()[since:]]
+    paths = [r['path'] for r in requests_since(emulator, since)]
     assert any(p.startswith('/api/users/') and p.endswith('/memberships/sites') for p in paths), paths
     # every site is a direct membership (owner) and an organization site too, yet read once
     for site_id in ids.values():
@@ -155,10 +156,10 @@ def test_organization_sites_are_paged(emulator, tmp_path, site_prefix):
                    'sites': [{'name': '%ss%03d' % (site_prefix, i), 'org': org, 'lazy': True,
                               'framework': 'drupal'} for i in range(105)]})
     path = write_inventory(tmp_path, 'plugin: pantheon.platform.sites\norganization: %s\nenvironments: false\n' % org)
-    since = len(emulator.requests())
+    since = last_request_id(emulator)
     data = listing(emulator, tmp_path, path)
     assert len(data['_meta']['hostvars']) == 105
-    pages = [r for r in emulator.requests()[since:] if r['path'].startswith('/api/organizations/')]
+    pages = [r for r in requests_since(emulator, since) if r['path'].startswith('/api/organizations/')]
     assert len(pages) == 2, pages
 
 
@@ -173,10 +174,10 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: %s
 cache_timeout: 3600
 ''' % (org, cache_dir))
-    since = len(emulator.requests())
+    since = last_request_id(emulator)
     first = listing(emulator, tmp_path, path)
     assert len(first['_meta']['hostvars']) == 5
-    api_calls = len([r for r in emulator.requests()[since:] if r['path'].startswith('/api/')])
+    api_calls = len([r for r in requests_since(emulator, since) if r['path'].startswith('/api/')])
     assert api_calls > 0
     cached = ''.join(f.read_text(encoding='utf-8') for f in cache_dir.iterdir())
     assert site_prefix + 'bravo' in cached
@@ -186,10 +187,10 @@ cache_timeout: 3600
         sessions.append(json.loads(f.read_text(encoding='utf-8'))['session'])
     assert sessions and not [s for s in sessions if s in cached]
 
-    since = len(emulator.requests())
+    since = last_request_id(emulator)
     second = listing(emulator, tmp_path, path)
     assert second == first
-    assert [r for r in emulator.requests()[since:] if r['path'].startswith('/api/')] == []
+    assert [r for r in requests_since(emulator, since) if r['path'].startswith('/api/')] == []
 
     # another token never reads this token's cached sites
     other = emulator.add_user(site_prefix + 'cache@example.com', sites=[])
@@ -198,9 +199,9 @@ cache_timeout: 3600
     assert 'No organization' in proc.stderr, proc.stderr
 
     # --flush-cache reads the API again
-    since = len(emulator.requests())
+    since = last_request_id(emulator)
     listing(emulator, tmp_path, path, args=('--list', '--flush-cache'))
-    assert [r for r in emulator.requests()[since:] if r['path'].startswith('/api/organizations/')]
+    assert [r for r in requests_since(emulator, since) if r['path'].startswith('/api/organizations/')]
 
 
 def test_bad_token_bad_options_clear_errors(emulator, tmp_path):
