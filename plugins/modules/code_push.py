@@ -163,7 +163,7 @@ def _sync_workflows(client, site_id, env):
 def wait_for_sync(client, target, known_ids, timeout):
     """Wait for the sync_code workflow started by our push (one whose id was not in ``known_ids``)."""
     deadline = time.time() + timeout
-    interval = SYNC_POLL_FIRST
+    interval = SYNC_POLL_FIRST * client.poll_interval
     while True:
         fresh = [wf for wf_id, wf in _sync_workflows(client, target.site_id, target.env).items() if wf_id not in known_ids]
         if fresh:
@@ -179,7 +179,7 @@ def wait_for_sync(client, target, known_ids, timeout):
             raise WorkflowTimeout({'id': None, 'type': 'sync_code', 'result': None,
                                    'active_description': 'no sync_code workflow appeared for %s' % target.label}, timeout)
         time.sleep(min(interval, max(deadline - time.time(), 0.1)))
-        interval = min(interval * 1.5, SYNC_POLL_MAX)
+        interval = min(interval * 1.5, SYNC_POLL_MAX * client.poll_interval)
 
 
 def push_code(module):

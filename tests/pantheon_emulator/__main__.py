@@ -27,6 +27,10 @@ def _limit_args(parser):
     g.add_argument("--signed-url-ttl", type=float, help="lifetime of signed backup URLs in seconds (default 3600)")
     g.add_argument("--session-ttl", type=float, help="lifetime of API sessions in seconds (default 86400)")
     g.add_argument("--workflow-delay", type=float, help="extra seconds each workflow runs (default 0)")
+    g.add_argument("--workflow-scale", type=float,
+                   help="run workflows with the realistic timing profile (durations by type and size, one "
+                        "workflow at a time per site, queued states) scaled by this factor, e.g. 0.01; "
+                        "0 (default) turns the profile off")
     g.add_argument("--scale", type=float, help="shrink the demo fleet's large files by this factor; the 500MB and "
                    "256MB limits shrink with it unless given explicitly")
     g.add_argument("--seed", type=int, default=1, help="seed for generated content (default 1)")
@@ -43,7 +47,8 @@ def _apply_limits(store, args):
         values["max_file_bytes"] = int(args.max_file_mb * MIB)
     elif scale:
         values["max_file_bytes"] = int(256 * MIB * scale)
-    for name in ("ssh_idle_timeout", "ssh_session_timeout", "signed_url_ttl", "session_ttl", "workflow_delay"):
+    for name in ("ssh_idle_timeout", "ssh_session_timeout", "signed_url_ttl", "session_ttl", "workflow_delay",
+                 "workflow_scale"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
     if values:

@@ -44,6 +44,8 @@ DEFAULT_CONFIG = {
     "session_ttl": 86400,
     # Extra seconds every workflow spends "running" before it does its work.
     "workflow_delay": 0.0,
+    # Timing profile (workflows.PROFILE) scale factor; 0 = off (workflows run at once, in parallel).
+    "workflow_scale": 0.0,
     # Host name used in API/storage URLs.
     "public_host": "localhost",
     # Domain suffix of environment web addresses.
@@ -51,7 +53,7 @@ DEFAULT_CONFIG = {
 }
 
 LIMIT_KEYS = ("url_import_max_bytes", "max_file_bytes", "ssh_idle_timeout", "ssh_session_timeout",
-              "signed_url_ttl", "session_ttl", "workflow_delay")
+              "signed_url_ttl", "session_ttl", "workflow_delay", "workflow_scale")
 
 SITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,51}$")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,10}$")
@@ -174,7 +176,8 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        self._executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="workflow")
+        # queued workflows (timing profile) wait in their thread, so allow many
+        self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="workflow")
         # Runtime values (not persisted): ports the servers listen on.
         self.runtime = {"web_port": None, "ssh_port": None}
         with self._lock:
@@ -234,7 +237,7 @@ class Store:
 
     def limits(self):
         """The limits (url_import_max_bytes, max_file_bytes, ssh_idle_timeout, ssh_session_timeout,
-        signed_url_ttl, session_ttl, workflow_delay)."""
+        signed_url_ttl, session_ttl, workflow_delay, workflow_scale)."""
         conf = self.config()
         return {k: conf[k] for k in LIMIT_KEYS}
 
@@ -618,6 +621,15 @@ class Store:
             if row is not None:
                 merged = dict(json.loads(row["params"]), **params)
                 self._x("UPDATE workflows SET params = ? WHERE id = ?", (json.dumps(merged), wf_id))
+
+    def workflows_ahead(self, wf):
+        """Unfinished workflows of the same site created before ``wf`` (the platform runs one
+        workflow per site at a time, in order)."""
+        if not wf.get("site_id"):
+            return []
+        rows = self._q("SELECT id FROM workflows WHERE site_id = ? AND seq < ? AND json_extract(data, '$.result') IS NULL "
+                       "ORDER BY seq", (wf["site_id"], wf["seq"]))
+        return [r["id"] for r in rows]
 
     def list_workflows(self, site_id):
         """Workflows of a site (site- and env-owned), newest first."""

@@ -138,15 +138,87 @@ def to_api(store, wf):
     return out
 
 
+# ====================================================================== timing profile
+# Seconds at scale 1: (fixed part, seconds per GiB of the environment's content). Only used when
+# the ``workflow_scale`` setting is above 0. All numbers are guesses from the issue's "tens of
+# seconds to many minutes" and Terminus's own waits (site:create waits for create_site, then
+# deploy_product, then the wake check; env:deploy and import:* poll every 5 s): see README.
+PROFILE = {
+    "create_site": (90, 0), "deploy_product": (60, 0), "delete_site": (30, 0), "complete_migration": (5, 0),
+    "do_export": (30, 120), "do_import": (45, 180), "do_migration": (120, 300),
+    "clear_cache": (10, 0), "sync_code": (15, 0), "clone_database": (30, 120), "clone_files": (30, 60),
+    "deploy": (30, 0), "create_environment": (60, 60),
+}
+GIB = 1024 ** 3
+QUEUE_POLL = 0.02
+
+
+def profile_seconds(wf_type, size_bytes, scale):
+    fixed, per_gib = PROFILE.get(wf_type, (10, 0))
+    return (fixed + per_gib * (size_bytes or 0) / GIB) * scale
+
+
+def content_bytes(store, wf):
+    """Bytes of the environment a workflow works on (database + files), for its duration."""
+    if not wf.get("site_id") or not wf.get("env") or not store.get_site(wf["site_id"]):
+        return 0
+    paths = store.env_paths(wf["site_id"], wf["env"])
+    size = paths.db.stat().st_size if paths.db.exists() else 0
+    return size + content.files_summary(paths.files)["bytes"]
+
+
+def _task(store, wf_id, task_type, **extra):
+    """Move the workflow to a new current task: ``waiting_for_task`` changes (keeping what clients
+    read from it: create_site's site_id, do_export's params.folder)."""
+    wf = store.get_workflow(wf_id)
+    base = dict(wf.get("waiting_for_task") or {})
+    base.update(id=str(uuid.uuid4()), type=task_type, fn_name=task_type, site_id=base.get("site_id", wf["site_id"]),
+                environment=wf["env"], queued_at=time.time(), **extra)
+    store.update_workflow(wf_id, waiting_for_task=base, task_ids=(wf.get("task_ids") or []) + [base["id"]])
+
+
+def _wait_in_queue(store, wf):
+    """Wait while an earlier workflow of the same site is unfinished (phase stays ``created``)."""
+    ahead = store.workflows_ahead(wf)
+    shown = None
+    while ahead:
+        if ahead[0] != shown:
+            shown = ahead[0]
+            _task(store, wf["id"], "queued_behind_workflow", waiting_for_workflow_id=shown)
+        time.sleep(QUEUE_POLL)
+        ahead = store.workflows_ahead(wf)
+
+
+def _run_profiled(store, wf, handler, scale):
+    """Prepare (the fixed part), do the work, and finish the size-dependent part (the queue is
+    waited for before, in run_workflow)."""
+    _task(store, wf["id"], f"{wf['type']}_prepare")
+    fixed, per_gib = PROFILE.get(wf["type"], (10, 0))
+    export_size = content_bytes(store, wf) if wf["type"] == "do_export" else None
+    time.sleep(fixed * scale + (per_gib * export_size / GIB * scale if export_size else 0))
+    _task(store, wf["id"], wf["type"])
+    started = time.monotonic()
+    active = handler(store, wf)
+    if per_gib and export_size is None:
+        rest = per_gib * content_bytes(store, wf) / GIB * scale - (time.monotonic() - started)
+        if rest > 0:
+            _task(store, wf["id"], f"{wf['type']}_finalize")
+            time.sleep(rest)
+    return active
+
+
 # ====================================================================== running
 def run_workflow(store, wf_id):
     """Run one workflow to completion (called in a store thread)."""
     wf = store.get_workflow(wf_id)
     if wf is None or wf["result"] is not None:
         return
-    store.update_workflow(wf_id, phase="started", started_at=time.time(), step=2)
+    scale = float(store.get_config("workflow_scale") or 0)
     fault = None
     try:
+        if scale:
+            _wait_in_queue(store, wf)
+        store.update_workflow(wf_id, phase="started", started_at=time.time(), step=2)
         fault = store.fault_for("workflow", wf["owner"], wf["type"])
         if fault and fault.get("hold"):
             faults.holds_of(store).block(fault["hold"])
@@ -158,7 +230,7 @@ def run_workflow(store, wf_id):
         handler = HANDLERS.get(wf["type"])
         if handler is None:
             raise WorkflowFailure(f"Unsupported workflow type {wf['type']}")
-        active = handler(store, wf) or wf.get("description")
+        active = (_run_profiled(store, wf, handler, scale) if scale else handler(store, wf)) or wf.get("description")
         finish(store, wf_id, "succeeded", active_description=active)
     except WorkflowFailure as exc:
         finish(store, wf_id, "failed", reason=str(exc))
