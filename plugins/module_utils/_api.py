@@ -74,6 +74,24 @@ POLL_SLOW = 5.0
 _QUERY_RE = re.compile(r'(\S)\?[^\s\'"<>)]+')
 
 
+WEB_PORT_ENV = 'PANTHEON_WEB_PORT'
+
+
+def web_origin(domain):
+    """``https://<domain>``, the origin of an environment's web at its platform domain.
+
+    Platform domains carry no port (the API answers bare host names, and the platform serves
+    HTTPS on 443). Only a stand-in platform such as the test emulator, whose every environment's
+    web listens on one loopback port, sets PANTHEON_WEB_PORT: that port is then added to a domain
+    that names none. Unset, as against the real platform, nothing changes."""
+    port = os.environ.get(WEB_PORT_ENV, '').strip()
+    if not port or ':' in domain:
+        return 'https://%s' % domain
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise PantheonError('%s must be a TCP port number (1-65535), got %r' % (WEB_PORT_ENV, port))
+    return 'https://%s:%d' % (domain, int(port))
+
+
 def redact_query(text):
     """Hide every query string in ``text`` (``path?a=b`` -> ``path?<hidden>``)."""
     if not text:
@@ -753,7 +771,7 @@ class PantheonClient:
         return data if isinstance(data, list) else []
 
     def platform_domain(self, site_id, env):
-        """The last domain with type == "platform" (``host[:port]``)."""
+        """The last domain with type == "platform" (a host name; web_origin() makes its URL)."""
         found = None
         for domain in self.domains(site_id, env):
             if isinstance(domain, dict) and domain.get('type') == 'platform' and domain.get('id'):
@@ -794,7 +812,7 @@ class PantheonClient:
     def healthcheck(self, domain, timeout=30):
         """GET https://{domain}/pantheon_healthcheck without credentials. Returns the HTTP status or None."""
         try:
-            resp = self.http.get('https://%s/pantheon_healthcheck' % domain, timeout=timeout,
+            resp = self.http.get('%s/pantheon_healthcheck' % web_origin(domain), timeout=timeout,
                                  headers={'Authorization': None}, verify=self.verify)
         except requests.exceptions.RequestException as e:
             self.debug('health check of %s failed: %s' % (domain, self._exc_text(e)))
@@ -812,8 +830,8 @@ class PantheonClient:
                 return True
             remaining = deadline - time.time()
             if remaining <= 0:
-                raise PantheonError('https://%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
-                                    % (domain, timeout, 'HTTP %s' % last if last else 'no connection'))
+                raise PantheonError('%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
+                                    % (web_origin(domain), timeout, 'HTTP %s' % last if last else 'no connection'))
             time.sleep(min(interval, remaining))
             interval = min(interval * 1.5, 5.0)
 

@@ -32,7 +32,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
 from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import PREVIEW_CHARS, summarize_database
@@ -242,7 +242,7 @@ def check_home(client, target, params, path='/', timeout=60):
     if not HAS_REQUESTS:
         raise PantheonError('The Python library "requests" is required: %s' % REQUESTS_IMPORT_ERROR)
     domain = client.platform_domain(target.site_id, target.env)
-    url = 'https://%s%s' % (domain, path if path.startswith('/') else '/' + path)
+    url = '%s%s' % (web_origin(domain), path if path.startswith('/') else '/' + path)
     verify = False if not params.get('validate_certs', True) else (params.get('ca_path') or True)
     out = dict(url=url, status=None, title=None, error=None)
     for attempt in range(HOME_ATTEMPTS):

@@ -224,7 +224,7 @@ partial_removed:
   type: int
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
 from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
@@ -349,7 +349,7 @@ def present(module, target, ssh, domain, secrets):
                            'name', 'invalid_path')
     path = params['path'] or new_archive_path(fmt)
     secrets.extend([path, file_name(path)])
-    url = 'https://%s/%s' % (domain, path)
+    url = '%s/%s' % (web_origin(domain), path)
     if params['path']:
         exists, size = public_state(url, params)
         if exists:
@@ -383,7 +383,7 @@ def find_strays(module, ssh, name, target):
 
 def absent(module, target, ssh, domain):
     path = module.params['path']
-    url = 'https://%s/%s' % (domain, path)
+    url = '%s/%s' % (web_origin(domain), path)
     exists = public_state(url, module.params)[0]
     strays = find_strays(module, ssh, file_name(path), target)
     result = dict(changed=exists or bool(strays), url_status=404, strays_removed=len(strays))

@@ -97,7 +97,7 @@ def test_environments_settings_domains_variables(emulator, client, make_site):
     assert settings["drush_version"] == 12 and settings["is_initialized"] is False
     assert settings["framework"] == "drupal8"
     domains = client.get(f"sites/{site['id']}/environments/dev/domains").json()
-    assert domains == [{"id": f"dev-{site['name']}.pantheonsite.localhost:{emulator.web_port}", "type": "platform",
+    assert domains == [{"id": f"dev-{site['name']}.pantheonsite.localhost", "type": "platform",
                         "environment": "dev", "site_id": site["id"], "dns_zone_name": "pantheonsite.localhost",
                         "key": domains[0]["key"], "deletable": False}]
     variables = client.get(f"sites/{site['id']}/environments/dev/variables").json()

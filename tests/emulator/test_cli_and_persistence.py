@@ -121,7 +121,7 @@ def test_exports_lines(tmp_path):
                             text=True)
     try:
         info = json.loads(proc.stdout.readline())
-        exports = dict(proc.stdout.readline().strip()[len("export "):].split("=", 1) for _i in range(5))
+        exports = dict(proc.stdout.readline().strip()[len("export "):].split("=", 1) for _i in range(6))
     finally:
         proc.terminate()
         proc.wait(15)
@@ -131,7 +131,8 @@ def test_exports_lines(tmp_path):
     assert exports["PANTHEON_API_URL"] == info["api_url"] and exports["PANTHEON_CA_PATH"] == info["ca_path"]
     assert exports["PANTHEON_MACHINE_TOKEN"] == info["machine_token"]
     assert set(exports) == {"PANTHEON_API_URL", "PANTHEON_CA_PATH", "PANTHEON_MACHINE_TOKEN", "PANTHEON_SSH_HOST",
-                            "PANTHEON_SSH_PORT"}
+                            "PANTHEON_SSH_PORT", "PANTHEON_WEB_PORT"}
+    assert exports["PANTHEON_WEB_PORT"] == str(info["web_port"])
     assert proc.returncode == 0
 
 

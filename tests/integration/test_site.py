@@ -96,7 +96,10 @@ def test_create_is_idempotent_and_check_mode_changes_nothing(emulator, env, site
     assert looked['exists'] is True and looked['site']['id'] == site['id']
     dev = looked['site']['environments']['dev']
     assert dev['initialized'] is True and dev['platform_domain'].startswith('dev-%s.' % name)
-    health = emulator.http().get('https://%s/pantheon_healthcheck' % dev['platform_domain'], timeout=30)
+    # A bare host, as the platform's API answers; the emulator's web is on its loopback port.
+    assert ':' not in dev['platform_domain']
+    health = emulator.http().get('https://%s:%s/pantheon_healthcheck' % (dev['platform_domain'], emulator.web_port),
+                                 timeout=30)
     assert health.status_code == 200
 
     again = res.task('again')

@@ -127,7 +127,8 @@ async def _serve(args):
         if args.exports:
             exports = {"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],
                        "PANTHEON_MACHINE_TOKEN": token, "PANTHEON_SSH_HOST": info["ssh_host"],
-                       "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port)}
+                       "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port),
+                       "PANTHEON_WEB_PORT": str(info["web_port"])}
             for key, value in exports.items():
                 print(f"export {key}={shlex.quote(value)}", flush=True)
         await stop.wait()

@@ -276,7 +276,9 @@ async def env_domains(request):
     store = request.app["store"]
     _uid, site = accessible_site(request)
     env = env_of(request, site)["env"]
-    host = store.domain(site["name"], env)
+    # The bare host, as the platform answers (Terminus' domain lists show no port); the web's
+    # loopback port is in the startup JSON, GET /_emulator/config and PANTHEON_WEB_PORT.
+    host = store.platform_host(site["name"], env)
     return web.json_response([{"id": host, "type": "platform", "environment": env, "site_id": site["id"],
                                "dns_zone_name": store.get_config("dns_zone"), "key": host, "deletable": False}])
 

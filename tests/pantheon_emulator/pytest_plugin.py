@@ -127,7 +127,8 @@ class Emulator:
     def env(self):
         env = {"PANTHEON_API_URL": self.api_url, "PANTHEON_CA_PATH": self.ca_path,
                "PANTHEON_MACHINE_TOKEN": self.machine_token, "PANTHEON_SSH_HOST": self.ssh_host,
-               "PANTHEON_SSH_PORT": "" if self.ssh_port is None else str(self.ssh_port)}
+               "PANTHEON_SSH_PORT": "" if self.ssh_port is None else str(self.ssh_port),
+               "PANTHEON_WEB_PORT": str(self.web_port)}
         if self.ssh_private_key:
             env["PANTHEON_SSH_KEY"] = self.ssh_private_key
         if self.known_hosts:

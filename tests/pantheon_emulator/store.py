@@ -564,9 +564,14 @@ class Store:
             seed.materialize_site(self, site, site["pending"])
             self._x("UPDATE sites SET pending = NULL WHERE id = ?", (site_id,))
 
+    def platform_host(self, site_name, env):
+        """The environment's platform domain as the API names it: a host name, no port."""
+        return f"{env}-{site_name}.{self.get_config('dns_zone')}"
+
     def domain(self, site_name, env):
+        """Where the emulated web answers for the environment: the platform host and the loopback port."""
         port = self.runtime.get("web_port")
-        host = f"{env}-{site_name}.{self.get_config('dns_zone')}"
+        host = self.platform_host(site_name, env)
         return f"{host}:{port}" if port else host
 
     # ------------------------------------------------------------------ workflows

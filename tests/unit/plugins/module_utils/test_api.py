@@ -20,6 +20,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     TransportError,
     WorkflowFailed,
     WorkflowTimeout,
+    web_origin,
 )
 
 SITE_ID = '22222222-2222-4222-8222-222222222222'
@@ -285,8 +286,20 @@ def test_find_site_by_name_and_uuid(stub, make_client):
 def test_platform_domain_is_last_platform_entry(stub, make_client):
     stub.add('GET', 'sites/s/environments/dev/domains', Reply(200, [
         {'id': 'one.example', 'type': 'platform'}, {'id': 'custom.example', 'type': 'custom'},
-        {'id': 'dev-alpha.pantheonsite.localhost:8443', 'type': 'platform'}]))
-    assert make_client().platform_domain('s', 'dev') == 'dev-alpha.pantheonsite.localhost:8443'
+        {'id': 'dev-alpha.pantheonsite.io', 'type': 'platform'}]))
+    assert make_client().platform_domain('s', 'dev') == 'dev-alpha.pantheonsite.io'
+
+
+def test_web_origin_adds_a_port_only_when_pantheon_web_port_is_set(monkeypatch):
+    monkeypatch.delenv('PANTHEON_WEB_PORT', raising=False)
+    assert web_origin('dev-alpha.pantheonsite.io') == 'https://dev-alpha.pantheonsite.io'
+    monkeypatch.setenv('PANTHEON_WEB_PORT', '8443')
+    assert web_origin('dev-alpha.pantheonsite.localhost') == 'https://dev-alpha.pantheonsite.localhost:8443'
+    assert web_origin('dev-alpha.example:9000') == 'https://dev-alpha.example:9000'
+    for bad in ('http', '0', '70000'):
+        monkeypatch.setenv('PANTHEON_WEB_PORT', bad)
+        with pytest.raises(PantheonError, match='PANTHEON_WEB_PORT must be a TCP port number'):
+            web_origin('dev-alpha.pantheonsite.localhost')
 
 
 # ---------------------------------------------------------------- workflows
