@@ -75,8 +75,10 @@ def test_backup_waits_through_the_queue_and_polls_on_the_schedule(emulator, site
                 emulator.release(hold)
             releaser = threading.Thread(target=release_when_queued, daemon=True)
             releaser.start()
+            started = time.monotonic()
             out = _module(emulator, tmp_path, 'backup', {'site': site['name'], 'env': 'dev', 'elements': ['database'],
                                                          'reuse_within': 0})
+            waited = time.monotonic() - started  # the module's whole run: every poll falls inside it
             releaser.join(60)
     finally:
         emulator.clear_faults()
@@ -86,14 +88,14 @@ def test_backup_waits_through_the_queue_and_polls_on_the_schedule(emulator, site
     assert export['result'] == 'succeeded' and export['started_at'] >= first['finished_at']
     assert export['queued_time'] > 0
     # polls spaced as the schedule says: at most one per 1.5 units in the first 60 units, one per
-    # 5 units after (plus the first and a possible last); a loaded machine only makes them fewer
+    # 5 units after (plus the first and a possible last), counted against the module's own run
+    # time as the test measured it around the call (an upper bound of the polling span: a loaded
+    # machine only makes polls fewer). The spacing of each pair of polls is checked on a virtual
+    # clock in tests/unit/plugins/module_utils/test_polling.py, where no scheduling jitter enters.
     polls = _polls(emulator, site['id'], export['id'], since)
-    waited = polls[-1]['time'] - polls[0]['time']
     fast = min(waited, 60 * UNIT)
     bound = 2 + math.ceil(fast / (1.5 * UNIT)) + math.ceil(max(0.0, waited - 60 * UNIT) / (5 * UNIT))
     assert 1 <= len(polls) <= bound, (len(polls), waited)
-    gaps = [b['time'] - a['time'] for a, b in zip(polls, polls[1:])]
-    assert all(g >= UNIT * 0.9 for g in gaps), 'never faster than one poll per unit'
 
 
 def test_wait_timeout_then_the_running_import_is_adopted(emulator, sites, tmp_path):
