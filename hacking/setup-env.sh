@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a fresh machine for `make test` / `make demo`:
 #   * Debian packages (when run as root): rsync, git, openssh-client, libnss-myhostname
-#     (so *.localhost names of the emulator's environments resolve to loopback);
+#     (so *.localhost names of the emulator's environments resolve to loopback), mariadb-server
+#     and mariadb-client (the emulator runs its own mariadbd; the system service is not started);
 #   * a virtualenv in .venv built from the newest CPython >= 3.12 found (ansible-core 2.21 needs it),
 #     with requirements-test.txt and requirements-dev.txt (lint and release tools), rebuilt when
 #     either file changes;
@@ -22,12 +23,23 @@ command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 command -v ssh >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 if ! getent hosts probe.pantheonsite.localhost >/dev/null 2>&1; then need_pkgs+=(libnss-myhostname); fi
+if ! command -v mariadbd >/dev/null 2>&1 && [ ! -x /usr/sbin/mariadbd ]; then need_pkgs+=(mariadb-server); fi
+command -v mariadb-install-db >/dev/null 2>&1 || [ -x /usr/bin/mariadb-install-db ] || need_pkgs+=(mariadb-server)
+command -v mysqldump >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
+command -v mysql >/dev/null 2>&1 || need_pkgs+=(mariadb-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${need_pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+    # policy-rc.d 101: the packages' maintainer scripts must not start the system's mariadb
+    # service (the emulator starts its own mariadbd on its own socket and port).
+    norc=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && norc=1
+    fi
+    apt-get install -y -qq --no-install-recommends $(printf '%s\n' "${need_pkgs[@]}" | sort -u) >/dev/null
+    [ -z "$norc" ] || rm -f /usr/sbin/policy-rc.d
   else
     log "missing system packages: ${need_pkgs[*]} (install them, or run as root)"; exit 1
   fi

@@ -10,9 +10,17 @@ reader of SQL dumps that summarizes each table (schema, row count, order-indepen
 in constant memory.
 
 The dumps come from the site's own tool (``drush sql-dump``, ``drush sql:dump`` or
-``wp db export -``), so two environments of the same framework produce the same text for the
-same data. The reader understands both MySQL dumps (backquoted names, backslash escapes,
-multi-row ``INSERT``) and SQLite dumps (double-quoted names, doubled quotes).
+``wp db export -``), that is ``mysqldump`` on the platform's MariaDB, so two environments of the
+same framework produce the same text for the same data. The reader understands mysqldump's
+output as written (backquoted names, backslash escapes, raw binary bytes, extended ``INSERT``s
+with lines of many MB, ``/*!...*/`` and ``/*M!...*/`` comments, ``LOCK TABLES``, triggers and
+views with ``DEFINER``s inside ``DELIMITER`` blocks); SQLite dumps (double-quoted names,
+doubled quotes) are read too.
+
+Why a dump and not ``CHECKSUM TABLE``: the only database access Pantheon gives over SSH is
+through Drush and WP-CLI; a dump through them works for every framework and Drush version, and
+hashing its rows lets the comparison neutralize URL rewrites (``replacements``) and name the rows
+that differ. ``CHECKSUM TABLE`` would give neither, and its value depends on the row format.
 """
 
 from __future__ import annotations
@@ -113,6 +121,7 @@ class DumpReader(object):
         self.tables = {}
         self.statements = 0
         self.backslash = None   # MySQL dumps escape with backslashes, SQLite dumps do not
+        self._delimiter = None  # inside a mysqldump ``DELIMITER ;;`` block (triggers, routines)
         # scanner state
         self._in_statement = False
         self._kind = None       # 'insert', 'create', 'index', 'other'
@@ -202,6 +211,18 @@ class DumpReader(object):
         if not self._in_statement:
             stripped = line.strip()
             if not stripped or stripped.startswith(b'--') or stripped.startswith(b'#'):
+                return
+            if stripped[:10].upper() == b'DELIMITER ':
+                # mysqldump wraps triggers and routines (with their DEFINERs) in DELIMITER ;; ...
+                # DELIMITER ; -- their bodies hold ';' and no table data, so the block is skipped
+                delimiter = stripped[10:].strip()
+                self._delimiter = None if delimiter == b';' else delimiter
+                return
+            if self._delimiter is not None:
+                return
+            if stripped.startswith(b'/*') and stripped.endswith(b'*/') and b';' not in stripped:
+                # a comment line on its own, such as MariaDB's first line
+                # /*M!999999\- enable the sandbox mode */ (no statement, no ';')
                 return
             self._in_statement = True
             pos = self._start(line)

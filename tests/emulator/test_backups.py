@@ -7,7 +7,8 @@ import gzip
 import io
 import os
 import re
-import sqlite3
+import secrets
+import subprocess
 import tarfile
 import time
 import urllib.parse
@@ -89,11 +90,25 @@ def test_archives_match_the_environment(emulator, client, http, exported):
     assert any(not n.isascii() for n in files), "unicode names survive"
     assert any(d.startswith("files_live/empty-0") for d in dirs), "empty folders are kept"
 
-    sql = gzip.decompress(http.get(db_url).content).decode()
-    db = sqlite3.connect(":memory:")
-    db.executescript(sql)
-    counts = {t: db.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0]
-              for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")}
+    sql = gzip.decompress(http.get(db_url).content)
+    # a real mysqldump (the header MariaDB's mysqldump writes), with Drush's --single-transaction dump options
+    assert re.match(rb"^(/\*M!999999\\- enable the sandbox mode \*/ ?\n)?-- (MariaDB|MySQL) dump \d+\.\d+", sql), sql[:80]
+    assert b"CREATE TABLE `node` (" in sql and b"LOCK TABLES `node` WRITE;" in sql
+    assert b"\n-- Dump completed on " in sql[-100:], "mysqldump finished the dump"
+    # loaded into a scratch database by the mysql client, it holds the environment's tables and rows
+    scratch = "scratch_" + secrets.token_hex(6)
+    mysql = emulator.mysql_argv()
+    subprocess.run(mysql + ["-e", f"CREATE DATABASE {scratch}"], check=True)
+    try:
+        subprocess.run(mysql + [scratch], input=sql, check=True)
+        out = subprocess.run(mysql + ["--batch", "--skip-column-names", "-e",
+                                      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                                      f"'{scratch}'"], capture_output=True, check=True).stdout.decode().split()
+        counts = {t: int(subprocess.run(mysql + ["--batch", "--skip-column-names", scratch, "-e",
+                                                 f"SELECT COUNT(*) FROM `{t}`"],
+                                                capture_output=True, check=True).stdout) for t in out}
+    finally:
+        subprocess.run(mysql + ["-e", f"DROP DATABASE {scratch}"], check=True)
     assert counts == state["db"]["tables"] and counts["node"] == 9
 
 

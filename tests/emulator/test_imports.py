@@ -104,10 +104,12 @@ def _drush8_archive(files=None, sql_names=("pantheon.sql",), manifest=True, docr
         base.update(files or {})
         for rel, data in base.items():
             add(f"{docroot}/{rel}", data)
-        dump = sql or ("CREATE TABLE variable (name VARCHAR(128) PRIMARY KEY, value BLOB);\n"
-                       "INSERT INTO variable VALUES('site_name','s:8:\"Migrated\";');\n"
-                       "CREATE TABLE node (nid INTEGER PRIMARY KEY, title, body, status);\n"
-                       "INSERT INTO node VALUES(1,'From the archive','body',1);\n")
+        dump = sql or ("CREATE TABLE `variable` (`name` varchar(128) NOT NULL, `value` longblob NOT NULL, "
+                       "PRIMARY KEY (`name`));\n"
+                       "INSERT INTO `variable` VALUES ('site_name','s:8:\\\"Migrated\\\";');\n"
+                       "CREATE TABLE `node` (`nid` int(10) unsigned NOT NULL, `title` varchar(255) NOT NULL, "
+                       "`status` int(11) NOT NULL, PRIMARY KEY (`nid`));\n"
+                       "INSERT INTO `node` VALUES (1,'From the archive',1);\n")
         for name in sql_names:
             add(name, dump.encode())
     return buf.getvalue()

@@ -24,7 +24,7 @@ def _snapshot(store, name, env):
     site = store.find_site_by_name(name)
     paths = store.env_paths(site["id"], env)
     return {"site_id": site["id"], "files": content.files_summary(paths.files, digest=True),
-            "db": "".join(content.dump_sql(paths.db)), "head": content.code_head(paths),
+            "db": paths.db.digest(), "tables": content.db_tables(paths.db), "head": content.code_head(paths),
             "code": sorted(rel for rel, _p, _st in content.walk_files(paths.code) if not rel.startswith(".git/"))}
 
 

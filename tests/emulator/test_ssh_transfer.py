@@ -45,7 +45,7 @@ def test_rsync_upload_with_temp_dir_and_download(emulator, clients, site, tmp_pa
     assert (tmp_path / "index.php").read_bytes() == (env_dir(emulator, site["id"]) / "code" / "index.php").read_bytes()
 
 
-@pytest.mark.parametrize("target", ["../escape/", "/etc/", "/tmp/", "tmp/", "~/", "database.sqlite",
+@pytest.mark.parametrize("target", ["../escape/", "/etc/", "/tmp/", "tmp/", "~/", "home-file.txt",
                                     "files/../../escape/"])
 def test_rsync_writes_outside_files_and_code_are_refused(emulator, clients, site, tmp_path, target):
     src = tmp_path / "src"
@@ -81,10 +81,12 @@ def test_rsync_refused_options_and_links(emulator, clients, site, tmp_path):
 def test_sftp_is_confined(emulator, clients, site, tmp_path):
     local = tmp_path / "up.txt"
     local.write_text("sftp upload\n")
+    # a file at the top of the home (outside code/, files/, tmp/) that sftp must not remove
+    (env_dir(emulator, site["id"]) / "home-file.txt").write_text("stays\n")
     batch = "\n".join([
         "pwd", "cd files", "put up.txt sftp-up.txt", "mkdir sftp-dir", "put up.txt sftp-dir/inner.txt",
         "-put up.txt /top-level.txt", "-mkdir /newdir", "-put up.txt ../../escape.txt",
-        "-get /etc/hostname got-hostname", "-rm /database.sqlite", "-put up.txt /tmp/tmp.txt",
+        "-get /etc/hostname got-hostname", "-rm /home-file.txt", "-put up.txt /tmp/tmp.txt",
         "cd /code", "put up.txt code-up.txt", "rm code-up.txt", "get /files/sftp-up.txt back.txt",
     ]) + "\n"
     res = clients.sftp(clients.app_user(site["id"]), batch, cwd=tmp_path)
@@ -96,7 +98,7 @@ def test_sftp_is_confined(emulator, clients, site, tmp_path):
     assert not (home / "top-level.txt").exists() and not (home / "newdir").exists()
     assert not (home / "tmp" / "tmp.txt").exists()
     assert not list(home.parent.parent.parent.rglob("escape.txt"))
-    assert (home / "database.sqlite").exists()
+    assert (home / "home-file.txt").read_text() == "stays\n"
     assert not (tmp_path / "got-hostname").exists()
     assert (tmp_path / "back.txt").read_text() == "sftp upload\n"
     assert res.stderr.count("Permission denied") >= 5, res.stderr

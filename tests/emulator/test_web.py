@@ -51,8 +51,11 @@ def test_files_are_served_with_range(emulator, http, sites):
         assert part.status_code == 206 and part.content == data[100:200]
         assert http.head(f"{base}/{prefix}/{rel}").headers["Content-Length"] == str(len(data))
         assert http.get(f"{base}/{prefix}/no-such-file.txt").status_code == 404
-        escape = http.get(f"{base}/{prefix}/%2e%2e/%2e%2e/%2e%2e/database.sqlite")
-        assert escape.status_code == 404 and b"SQLite format" not in escape.content
+        # a file next to files/ in the environment's home is not served through the files path
+        (Path(state["paths"]["root"]) / "home-file.txt").write_bytes(b"not public")
+        for up in ("%2e%2e/", "%2e%2e/%2e%2e/envs/dev/", "%2e%2e/%2e%2e/%2e%2e/sites/%s/envs/dev/" % state["site"]["id"]):
+            escape = http.get(f"{base}/{prefix}/{up}home-file.txt")
+            assert escape.status_code == 404 and b"not public" not in escape.content
 
 
 def test_wrong_framework_path_is_404(emulator, http, sites):
@@ -69,11 +72,15 @@ def test_unknown_host_and_uninitialized_env(emulator, http, sites):
 
 def test_broken_database_gives_500(emulator, http, make_site):
     site = make_site("drupal")
-    db = Path(emulator.state(site["name"], "dev")["paths"]["db"])
-    db.write_bytes(b"this is not a database" * 100)
+    assert http.get(emulator.web_url(site["name"], "dev") + "/").status_code == 200
+    conn = emulator.db(site["name"], "dev")
+    with conn.cursor() as cur:
+        cur.execute("DROP TABLE node")  # a database Drupal cannot read
     r = http.get(emulator.web_url(site["name"], "dev") + "/")
     assert r.status_code == 500 and "unexpected error" in r.text
-    db.unlink()
+    with conn.cursor() as cur:
+        cur.execute("DROP DATABASE `%s`" % conn.db.decode())  # no database at all
+    conn.close()
     assert http.get(emulator.web_url(site["name"], "dev") + "/").status_code == 500
     assert http.get(emulator.web_url(site["name"], "dev") + "/pantheon_healthcheck").status_code == 200
 

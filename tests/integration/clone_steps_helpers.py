@@ -8,7 +8,8 @@ import io
 import json
 import os
 import re
-import sqlite3
+import secrets
+import subprocess
 import tarfile
 import urllib.parse
 
@@ -60,21 +61,28 @@ def statuses(res, task):
     return [t['status'] for t in res.tasks if t['name'] == task]
 
 
-def table_counts(sql_text):
-    """{table: rows} of an SQL dump loaded into a fresh SQLite database."""
-    db = sqlite3.connect(':memory:')
-    db.executescript(sql_text)
-    return dict((name, db.execute('SELECT COUNT(*) FROM "%s"' % name).fetchone()[0])
-                for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+def table_counts(emulator, dump):
+    """{table: rows} of an SQL dump (bytes) loaded by the mysql client into a scratch database on
+    the emulator's MariaDB."""
+    scratch = 'scratch_' + secrets.token_hex(6)
+    mysql = emulator.mysql_argv()
 
-
-def db_dump(state):
-    """The SQL text of an environment's database (read-only)."""
-    db = sqlite3.connect('file:%s?mode=ro' % state['paths']['db'], uri=True)
+    def run(*args, **kwargs):
+        return subprocess.run(mysql + list(args), capture_output=True, check=True, **kwargs).stdout.decode()
+    run('-e', 'CREATE DATABASE %s' % scratch)
     try:
-        return list(db.iterdump())
+        run(scratch, input=dump)
+        names = run('--batch', '--skip-column-names', '-e', "SELECT TABLE_NAME FROM information_schema.TABLES "
+                    "WHERE TABLE_SCHEMA = '%s'" % scratch).split()
+        return dict((name, int(run('--batch', '--skip-column-names', scratch, '-e', 'SELECT COUNT(*) FROM `%s`' % name)))
+                    for name in names)
     finally:
-        db.close()
+        run('-e', 'DROP DATABASE %s' % scratch)
+
+
+def db_dump(emulator, state):
+    """A digest of an environment's database content as MariaDB holds it (tables, rows, bytes)."""
+    return emulator.state(state['site']['name'], state['env'], digest=True)['db']['digest']
 
 
 def tree(root, skip_links=False):

@@ -130,7 +130,7 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
         assert b'\nsitedir = "sites/default"\n' in got['MANIFEST.ini']
         sqls = [n for n in got if n.endswith('.sql')]
         assert sqls == ['pantheon.sql']
-        assert table_counts(got['pantheon.sql'].decode()) == state['db']['tables']
+        assert table_counts(emulator, got['pantheon.sql']) == state['db']['tables']
         assert got.get('code/index.php') is not None and got.get('code/sites/default/settings.php') is not None
         in_archive = dict((n[len('code/sites/default/files/'):], data) for n, data in got.items()
                           if n.startswith('code/sites/default/files/') and data is not None)
@@ -347,7 +347,7 @@ def test_drush12_archive(emulator, sites, tmp_path):
     assert resp.status_code == 200 and len(resp.content) == d12['size']
     got = tar_members(resp.content)
     assert b'generator: \'Drush archive:dump\'' in got['MANIFEST.yml']
-    assert table_counts(got['database/database.sql'].decode()) == state['db']['tables']
+    assert table_counts(emulator, got['database/database.sql']) == state['db']['tables']
     assert 'code/index.php' in got and 'code/sites/default/settings.php' not in got
     source_files = dict((k, v) for k, v in tree(state['paths']['files']).items() if not ANY_ARCHIVE_NAME.fullmatch(k))
     assert dict((n[len('files/'):], d) for n, d in got.items() if n.startswith('files/') and d is not None

@@ -31,7 +31,7 @@ def download(emulator, url):
 def check_archive(emulator, element, blob, state):
     """The downloaded archive of ``element`` holds the environment's content."""
     if element == 'database':
-        assert table_counts(gzip.decompress(blob).decode('utf-8')) == state['db']['tables']
+        assert table_counts(emulator, gzip.decompress(blob)) == state['db']['tables']
         return
     members = dict((name, data) for name, data in tar_members(blob).items() if data is not None)
     if element == 'files':

@@ -205,8 +205,6 @@ def test_missing_credentials_are_named(emulator, tmp_path, site_prefix, env):
 def test_target_drift_is_repaired_with_the_reused_backup(emulator, tmp_path, site_prefix):
     """A target changed behind the role's back is cloned again on the next run, even though the role
     reuses the backup it measured (whose import the workflow history already shows as done)."""
-    import sqlite3  # pylint: disable=import-outside-toplevel
-
     name = site_prefix + 'drift'
     emulator.seed({'seed': 9, 'sites': [small_site(name, framework='drupal8')]})
     reports = tmp_path / 'reports'
@@ -217,11 +215,12 @@ def test_target_drift_is_repaired_with_the_reused_backup(emulator, tmp_path, sit
     assert [s['method'] for s in read_report(reports, job)['strategy']['steps'] if s['step'] == 'database'] == \
         ['url_import']
 
-    db_path = emulator.state(target, 'dev')['paths']['db']
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("UPDATE node SET title = 'changed behind the role' WHERE nid = 1").rowcount == 1
+    conn = emulator.db(target, 'dev')
+    with conn.cursor() as cur:
+        assert cur.execute("UPDATE node_field_data SET title = 'changed behind the role' WHERE nid = 1") == 1
     # Same row counts: only a value differs, which the checkpoint must still find.
-    assert content_state(emulator, target, 'dev')['tables']['node'] == content_state(emulator, name, 'live')['tables']['node']
+    assert content_state(emulator, target, 'dev')['tables']['node_field_data'] == \
+        content_state(emulator, name, 'live')['tables']['node_field_data']
 
     second = clone_site(emulator, tmp_path, name, target, reports)
     assert second.rc == 0, second.output[-6000:]
@@ -229,8 +228,10 @@ def test_target_drift_is_repaired_with_the_reused_backup(emulator, tmp_path, sit
     outcomes = dict((p['name'], p['outcome']) for p in report['phases'])
     assert outcomes['database'] == 'changed'
     assert report['verification']['status'] == 'match'
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute('SELECT title FROM node WHERE nid = 1').fetchone()[0] != 'changed behind the role'
+    with conn.cursor() as cur:
+        cur.execute('SELECT title FROM node_field_data WHERE nid = 1')
+        assert cur.fetchone()[0] != 'changed behind the role'
+    conn.close()
 
 
 def test_a_target_left_half_created_is_finished_then_cloned(emulator, tmp_path, site_prefix):

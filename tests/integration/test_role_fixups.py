@@ -3,33 +3,35 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from site_clone_helpers import last_request_id, requests_since, writes_since
 from transfer_helpers import run_module
 
 
-def option(db_path, name):
-    db = sqlite3.connect('file:%s?mode=ro' % db_path, uri=True)
+def _fetch(db, sql, args=()):
+    """One value, read back from the environment's MariaDB database with its own credentials."""
+    emulator, site, env = db
+    conn = emulator.db(site, env)
     try:
-        return db.execute('SELECT option_value FROM wp_options WHERE option_name = ?', (name,)).fetchone()[0]
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            return cur.fetchone()[0]
     finally:
-        db.close()
+        conn.close()
 
 
-def cache_rows(db_path):
-    db = sqlite3.connect('file:%s?mode=ro' % db_path, uri=True)
-    try:
-        return db.execute('SELECT COUNT(*) FROM cache').fetchone()[0]
-    finally:
-        db.close()
+def option(db, name):
+    return _fetch(db, 'SELECT option_value FROM wp_options WHERE option_name = %s', (name,))
+
+
+def cache_rows(db):
+    return _fetch(db, 'SELECT COUNT(*) FROM cache')
 
 
 def test_wp_search_replace(emulator, tmp_path, site_prefix):
     name = site_prefix + 'wp'
     emulator.seed({'seed': 2, 'sites': [{'name': name, 'framework': 'wordpress', 'envs': ['dev', 'test', 'live'],
                                          'db': {'posts': 4}, 'files': {'count': 1, 'size': 100}}]})
-    db = emulator.state(name, 'dev')['paths']['db']
+    db = (emulator, name, 'dev')
     home = option(db, 'home')
     old = home.split('://', 1)[1]
     args = {'site': name, 'env': 'dev', 'search': old, 'replace': 'dev-elsewhere.example.test'}
@@ -68,7 +70,7 @@ def test_cache_clear(emulator, tmp_path, site_prefix):
     name = site_prefix + 'cc'
     emulator.seed({'seed': 2, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev'], 'db': {'nodes': 2},
                                          'files': {'count': 1, 'size': 100}}]})
-    db = emulator.state(name, 'dev')['paths']['db']
+    db = (emulator, name, 'dev')
     assert cache_rows(db) > 0
 
     since = last_request_id(emulator)

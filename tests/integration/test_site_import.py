@@ -43,7 +43,7 @@ def sites(emulator):
 
 def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
     src, dst = emulator.state(sites['src'], 'dev'), emulator.state(sites['dst'], 'dev')
-    assert db_dump(src) != db_dump(dst)
+    assert db_dump(emulator, src) != db_dump(emulator, dst)
     assert src['files'] != dst['files']
     dst_id = dst['site']['id']
     since = last_request_id(emulator)
@@ -142,7 +142,7 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
     assert len(workflow_posts(emulator, since, dst_id)) == 3
 
     after = emulator.state(sites['dst'], 'dev', digest=True)
-    assert db_dump(after) == db_dump(src)
+    assert db_dump(emulator, after) == db_dump(emulator, src)
     assert after['files']['digest'] == emulator.state(sites['src'], 'dev', digest=True)['files']['digest']
     assert after['home_status'] == 200
 
@@ -198,7 +198,7 @@ def test_later_replacement_makes_the_import_run_again(emulator, sites, tmp_path)
     assert res.task('import A')['changed'] is True
     assert res.task('import B')['changed'] is True
     assert res.task('import A again')['changed'] is True
-    assert db_dump(emulator.state(sites['dst'], 'test')) == db_dump(emulator.state(sites['src'], 'dev'))
+    assert db_dump(emulator, emulator.state(sites['dst'], 'test')) == db_dump(emulator, emulator.state(sites['src'], 'dev'))
 
 
 def test_site_import_of_a_drush8_archive(emulator, sites, tmp_path):
@@ -244,7 +244,7 @@ def test_site_import_of_a_drush8_archive(emulator, sites, tmp_path):
     assert workflow_posts(emulator, since, dst_id) == []
 
     after = emulator.state(sites['dst2'], 'dev', digest=True)
-    assert db_dump(after) == db_dump(src)
+    assert db_dump(emulator, after) == db_dump(emulator, src)
     assert code_tree(after) == code_tree(src)
     assert after['files']['digest'] == emulator.state(sites['src'], 'dev', digest=True)['files']['digest']
     assert after['home_status'] == 200

@@ -89,6 +89,8 @@ async def _serve(args):
         loop.add_signal_handler(sig, stop.set)
     store = Store(args.data_dir)
     try:
+        # MariaDB first, from the main thread (its watchdog stops it if this process dies)
+        store.mariadb.ensure()
         _apply_limits(store, args)
         if args.faults:
             _load_faults(store, args.faults)
@@ -122,7 +124,8 @@ async def _serve(args):
         info = {"api_url": f"https://{host}:{port}/api", "admin_url": f"https://{host}:{port}/_emulator",
                 "ca_path": str(ca_path), "ssh_host": "127.0.0.1", "ssh_port": ssh_port,
                 "machine_token": token, "user_id": user["id"], "web_port": port,
-                "data_dir": str(store.data_dir)}
+                "data_dir": str(store.data_dir), "mariadb_port": store.mariadb.port,
+                "mariadb_started_in": store.mariadb.started_in}
         print(json.dumps(info), flush=True)
         if args.exports:
             exports = {"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],

@@ -211,12 +211,12 @@ def env_state(store, site, env, digest=False):
                  "master_head": content.branch_head(paths.repo, "master")
                  if (paths.repo / "HEAD").exists() else None,
                  "files": code_files, "bytes": code["bytes"]},
-        "db": {"exists": paths.db.exists(), "tables": tables, "error": db_error,
-               "bytes": paths.db.stat().st_size if paths.db.exists() else 0},
+        "db": {"exists": paths.db.exists(), "tables": tables, "error": db_error, "name": paths.db.name,
+               "bytes": paths.db.size(), **({"digest": paths.db.digest()} if digest and tables else {})},
         "files": content.files_summary(paths.files, digest=digest),
         "home_status": status,
         "paths": {"root": str(paths.root), "code": str(paths.code), "files": str(paths.files),
-                  "db": str(paths.db), "repo": str(paths.repo)},
+                  "db": paths.db.name, "repo": str(paths.repo)},
     }
 
 

@@ -287,10 +287,13 @@ async def env_variables(request):
     store = request.app["store"]
     _uid, site = accessible_site(request)
     env = env_of(request, site)
-    host = f"dbserver.{env['env']}.{site['id']}.drush.in"
+    # The environment's own database and user on the emulator's MariaDB (every Pantheon
+    # environment has one, so it is created here if nothing made it yet).
+    db = store.env_paths(site["id"], env["env"], materialize=False).db
+    await asyncio.get_running_loop().run_in_executor(None, db.create)
     return web.json_response({
-        "DB_HOST": host, "DB_PORT": 10000 + int(site["id"][:3], 16) % 20000, "DB_USER": "pantheon",
-        "DB_PASSWORD": env["db_password"], "DB_NAME": "pantheon", "CACHE_HOST": None, "CACHE_PORT": None,
+        "DB_HOST": "127.0.0.1", "DB_PORT": store.mariadb.port, "DB_USER": db.user,
+        "DB_PASSWORD": env["db_password"], "DB_NAME": db.name, "CACHE_HOST": None, "CACHE_PORT": None,
         "CACHE_PASSWORD": None, "CACHE_BINDING_ID": None, "BUILD_STEP": site["framework"] == "drupal8",
         "PANTHEON_SITE": site["id"], "PANTHEON_SITE_NAME": site["name"], "PANTHEON_ENVIRONMENT": env["env"],
         "FRAMEWORK": site["framework"], "FILEMOUNT": "sites/default/files" if site["framework"] != "wordpress"

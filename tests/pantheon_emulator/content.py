@@ -1,4 +1,4 @@
-"""Environment content: SQLite databases and their SQL dumps, backup archives, the Drush 8
+"""Environment content: MariaDB databases (``mariadb.Database``) and their dumps, backup archives, the Drush 8
 archive format, files archives, git plumbing, and the home page rendered from the database.
 
 Everything here works on paths (``store.EnvPaths``), never on HTTP, so the SSH side can reuse it.
@@ -14,7 +14,6 @@ import io
 import os
 import re
 import shutil
-import sqlite3
 import stat
 import subprocess
 import tarfile
@@ -39,183 +38,70 @@ def files_path(framework):
 
 
 # ====================================================================== SQL
-_CREATE_RE = re.compile(r'^CREATE\s+(TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|`[^`]+`|\[[^\]]+\]|[^\s(]+)',
-                        re.IGNORECASE)
+# Every environment database is a ``mariadb.Database`` (``EnvPaths.db``) on the emulator's MariaDB.
+def dump_chunks(db):
+    """The bytes of ``mysqldump`` of ``db`` (Drush's options), in chunks. A database that does
+    not exist yet is created empty first (every Pantheon environment has one)."""
+    if not db.exists():
+        db.create()
+    yield from db.dump_chunks()
 
 
-def dump_sql(db_path):
-    """Yield the SQL text of a SQLite database (``iterdump``), one statement per item, each
-    ending with a newline. Like mysqldump, each ``CREATE TABLE``/``CREATE VIEW`` is preceded by
-    ``DROP TABLE/VIEW IF EXISTS``, so a dump can also be replayed into an existing database
-    (:func:`execute_sql`). A missing database yields an empty transaction."""
-    db_path = Path(db_path)
-    if not db_path.exists():
-        yield "BEGIN TRANSACTION;\n"
-        yield "COMMIT;\n"
-        return
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        for statement in conn.iterdump():
-            m = _CREATE_RE.match(statement)
-            if m:
-                yield f"DROP {m.group(1).upper()} IF EXISTS {m.group(2)};\n"
-            yield statement + "\n"
-    finally:
-        conn.close()
+def dump_sql_bytes(db):
+    return b"".join(dump_chunks(db))
 
 
-def dump_sql_bytes(db_path):
-    return "".join(dump_sql(db_path)).encode()
-
-
-def _iter_lines(source):
-    """Text lines from a str, bytes, or a text/binary file-like object (gzip detected)."""
+def _source_chunks(source):
+    """Byte chunks of SQL input: str, bytes (gzip detected), a path, a binary file object
+    (gzip detected) or an iterable of byte chunks. Bytes pass through untouched: no newline translation, no decoding."""
     if isinstance(source, str):
-        yield from io.StringIO(source)
+        yield source.encode("utf-8")
         return
     if isinstance(source, (bytes, bytearray)):
         data = bytes(source)
-        if data[:2] == b"\x1f\x8b":
-            data = gzip.decompress(data)
-        yield from io.StringIO(data.decode("utf-8"))
+        yield gzip.decompress(data) if data[:2] == b"\x1f\x8b" else data
         return
     if isinstance(source, os.PathLike):
         with open(source, "rb") as fh:
-            yield from _iter_lines(fh)
+            yield from _source_chunks(fh)
         return
-    first = source.read(0)
-    if isinstance(first, bytes):
-        buffered = io.BufferedReader(source) if not hasattr(source, "peek") else source
-        if buffered.peek(2)[:2] == b"\x1f\x8b":
-            buffered = gzip.GzipFile(fileobj=buffered)
-        yield from io.TextIOWrapper(buffered, encoding="utf-8")
-    else:
-        yield from source
+    if not hasattr(source, "read"):
+        yield from source  # an iterable of byte chunks (e.g. another database's dump_chunks)
+        return
+    buffered = source if hasattr(source, "peek") else io.BufferedReader(source)
+    if buffered.peek(2)[:2] == b"\x1f\x8b":
+        buffered = gzip.GzipFile(fileobj=buffered)
+    yield from iter(lambda: buffered.read(CHUNK), b"")
 
 
-def iter_statements(source):
-    """Split SQL text (str, bytes, stream) into complete statements."""
-    buf = []
-    for line in _iter_lines(source):
-        start = 0
-        pos = line.find(";")
-        while pos != -1:
-            buf.append(line[start:pos + 1])
-            text = "".join(buf)
-            if sqlite3.complete_statement(text):
-                buf = []
-                stmt = text.strip()
-                if stmt and stmt != ";":
-                    yield stmt
-            else:
-                buf = [text]
-            start = pos + 1
-            pos = line.find(";", start)
-        if start < len(line):
-            buf.append(line[start:])
-    rest = "".join(buf).strip()
-    if rest and any(ln.strip() and not ln.strip().startswith("--") for ln in rest.splitlines()):
-        raise ContentError(f"incomplete SQL statement at the end of the input: {rest[:80]!r}")
-
-
-_TXN_RE = re.compile(r"^\s*(BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?|COMMIT(\s+TRANSACTION)?|"
-                     r"END(\s+TRANSACTION)?)\s*;\s*$", re.IGNORECASE)
-
-
-def _run_statements(conn, source):
-    count = 0
-    conn.execute("BEGIN")
-    for stmt in iter_statements(source):
-        if _TXN_RE.match(stmt):
-            continue
-        try:
-            conn.execute(stmt)
-        except sqlite3.Error as exc:
-            conn.execute("ROLLBACK")
-            raise ContentError(f"SQL error in statement {count + 1}: {exc} ({stmt[:80]!r})") from None
-        count += 1
-    conn.execute("COMMIT")
-    return count
-
-
-def load_sql(db_path, source):
-    """Replace a database with the result of running ``source`` (SQL text, bytes, gzip bytes or a
-    stream) in a fresh database. Transactional: the new file replaces the old one atomically only
-    when every statement succeeded; on error the old database is kept and ContentError is raised.
-    Returns the number of statements run."""
-    db_path = Path(db_path)
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".load-", suffix=".sqlite", dir=str(db_path.parent))
-    os.close(fd)
-    os.unlink(tmp)
+def load_sql(db, source, replace=True):
+    """Import SQL into ``db`` by piping it into ``mysql``, as the platform's database import does.
+    With ``replace`` the existing tables are dropped first. Not transactional: when a statement
+    fails, the ones before it stay applied (a half-imported database, as on the platform) and
+    ContentError carries mysql's own message (``ERROR 1064 (42000) at line N: ...``)."""
+    if replace:
+        db.reset()
     try:
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            # A private new file, renamed into place only when complete: no journal needed.
-            conn.execute("PRAGMA journal_mode=OFF")
-            conn.execute("PRAGMA synchronous=OFF")
-            count = _run_statements(conn, source)
-        finally:
-            conn.close()
-        os.replace(tmp, db_path)
-        return count
-    except UnicodeDecodeError as exc:
-        raise ContentError(f"the SQL input is not UTF-8 text: {exc}") from None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        db.run_sql(_source_chunks(source))
+    except (OSError, EOFError, gzip.BadGzipFile, zlib_error()) as exc:
         raise ContentError(f"cannot read the SQL input: {exc}") from None
-    finally:
-        for suffix in ("", "-journal", "-wal", "-shm"):
-            try:
-                os.unlink(tmp + suffix)
-            except OSError:
-                pass
 
 
-def execute_sql(db_path, source):
-    """Run SQL statements against an existing database (``sql-cli`` semantics) in one
-    transaction; on error nothing is changed. Returns the number of statements.
-
-    The transaction commits only when ``source`` ends normally: if reading the stream raises
-    (e.g. the SSH client went away without EOF), nothing is committed."""
-    conn = sqlite3.connect(str(db_path), isolation_level=None)
-    try:
-        return _run_statements(conn, source)
-    finally:
-        conn.close()
+def execute_sql(db, source):
+    """Run SQL against the existing database (``sql-cli`` semantics); errors as in load_sql."""
+    return load_sql(db, source, replace=False)
 
 
-def query(db_path, sql, params=()):
-    """Run one query; returns (column names, rows). Missing database -> ContentError."""
-    if not Path(db_path).exists():
+def query(db, sql, params=None):
+    """Run one statement (PyMySQL ``%s`` parameters); returns (column names, rows)."""
+    if not db.exists():
         raise ContentError("database does not exist")
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) if sql.lstrip().upper().startswith(
-        ("SELECT", "PRAGMA", "WITH")) else sqlite3.connect(str(db_path))
-    try:
-        cur = conn.execute(sql, params)
-        cols = [d[0] for d in cur.description or ()]
-        rows = cur.fetchall()
-        conn.commit()
-        return cols, rows
-    except sqlite3.Error as exc:
-        raise ContentError(f"SQL error: {exc}") from None
-    finally:
-        conn.close()
+    return db.query(sql, params)
 
 
-def db_tables(db_path):
+def db_tables(db):
     """{table: row count} of a database ({} when missing); raises ContentError when unreadable."""
-    if not Path(db_path).exists():
-        return {}
-    try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            names = [r[0] for r in conn.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-            return {n: conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0] for n in names}
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        raise ContentError(f"database unreadable: {exc}") from None
+    return db.tables()
 
 
 # ====================================================================== files
@@ -530,9 +416,10 @@ def make_backup(paths, out_dir, prefix, env, framework, elements=("code", "datab
         elif element == "database":
             name = f"{prefix}_database.sql.gz"
             target = out_dir / name
-            with gzip.open(str(target) + ".part", "wt", encoding="utf-8", compresslevel=6) as fh:
-                for stmt in dump_sql(paths.db):
-                    fh.write(stmt)
+            # mysqldump output, gzipped (Pantheon's ``*_database.sql.gz``)
+            with gzip.open(str(target) + ".part", "wb", compresslevel=6) as fh:
+                for data in dump_chunks(paths.db):
+                    fh.write(data)
         elif element == "files":
             name = f"{prefix}_files.tar.gz"
             target = out_dir / name
@@ -762,49 +649,75 @@ def _php_unserialize_string(value):
     return m.group(2) if m else (value or "")
 
 
-def render_home(db_path, framework, site_name="", env=""):
+def _php_serialized_field(value, field):
+    """The string ``field`` of a PHP-serialized array (Drupal 8+ ``config`` data), else None."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    m = re.search(r's:%d:"%s";s:(\d+):"' % (len(field), re.escape(field)), value or "")
+    if not m:
+        return None
+    start = m.end()
+    raw = value[start:].encode()[:int(m.group(1))]
+    return raw.decode("utf-8", "replace")
+
+
+def render_home(db, framework, site_name="", env=""):
     """Render an environment's home page from its database. Returns (status, html).
 
-    Drupal: ``variable(name, value)`` site_name + published ``node(nid, title, body, status)``.
-    WordPress: ``wp_options`` blogname/home + published ``wp_posts``. A missing database, missing
-    tables or unreadable data give HTTP 500 with an error page, as a broken site would."""
-    db_path = Path(db_path)
-    if not db_path.exists() or db_path.stat().st_size == 0:
-        return 500, _error_page(framework, "the database is missing or empty")
+    Drupal 7: ``variable`` site_name + published ``node`` rows with ``field_data_body``;
+    Drupal 8+: ``config`` system.site + published ``node_field_data`` with ``node__body``;
+    WordPress: ``wp_options`` blogname/home + published ``wp_posts``. A missing or empty
+    database, missing tables or unreadable data give HTTP 500 with an error page, as a broken
+    site would."""
     try:
-        conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-        try:
-            if framework == "wordpress":
-                opts = dict(conn.execute(
-                    "SELECT option_name, option_value FROM wp_options WHERE option_name IN ('blogname', 'home', "
-                    "'siteurl')").fetchall())
-                title = opts.get("blogname") or site_name
-                posts = conn.execute("SELECT ID, post_title, post_content FROM wp_posts WHERE post_status = 'publish' "
-                                     "AND post_type IN ('post', 'page') ORDER BY ID" if _has_column(
-                                         conn, "wp_posts", "post_type") else
-                                     "SELECT ID, post_title, post_content FROM wp_posts WHERE post_status = 'publish' "
-                                     "ORDER BY ID").fetchall()
-                extra = f'<link rel="home" href="{html.escape(str(opts.get("home", "")))}">'
+        tables = db.tables()
+        if not tables:
+            return 500, _error_page(framework, "the database is missing or empty")
+        if framework == "wordpress":
+            _c, rows = db.query("SELECT option_name, option_value FROM wp_options WHERE option_name IN "
+                                "('blogname', 'home', 'siteurl')")
+            opts = dict(rows)
+            title = opts.get("blogname") or site_name
+            _c, posts = db.query("SELECT ID, post_title, post_content FROM wp_posts WHERE post_status = 'publish' "
+                                 "AND post_type IN ('post', 'page') ORDER BY ID")
+            extra = f'<link rel="home" href="{html.escape(str(opts.get("home", "")))}">'
+        else:
+            title = None
+            if "config" in tables:
+                _c, rows = db.query("SELECT data FROM config WHERE collection = '' AND name = 'system.site'")
+                title = _php_serialized_field(rows[0][0], "name") if rows else None
+            if title is None and "variable" in tables:
+                _c, rows = db.query("SELECT value FROM variable WHERE name = 'site_name'")
+                title = _php_unserialize_string(rows[0][0]) if rows else None
+            title = title if title is not None else site_name
+            if "node_field_data" in tables:
+                _c, posts = db.query(
+                    "SELECT n.nid, n.title, b.body_value FROM node_field_data n LEFT JOIN node__body b ON "
+                    "b.entity_id = n.nid AND b.langcode = n.langcode AND b.deleted = 0 AND b.delta = 0 "
+                    "WHERE n.status = 1 ORDER BY n.nid")
+            elif "field_data_body" in tables:
+                _c, posts = db.query(
+                    "SELECT n.nid, n.title, b.body_value FROM node n LEFT JOIN field_data_body b ON "
+                    "b.entity_type = 'node' AND b.entity_id = n.nid AND b.deleted = 0 AND b.delta = 0 "
+                    "WHERE n.status = 1 ORDER BY n.nid")
             else:
-                row = conn.execute("SELECT value FROM variable WHERE name = 'site_name'").fetchone()
-                title = _php_unserialize_string(row[0]) if row else site_name
-                posts = conn.execute("SELECT nid, title, body FROM node WHERE status = 1 ORDER BY nid").fetchall()
-                extra = ""
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
+                _c, posts = db.query("SELECT nid, title, NULL FROM node WHERE status = 1 ORDER BY nid")
+            extra = ""
+    except ContentError as exc:
         return 500, _error_page(framework, f"the database cannot be read ({exc})")
     items = "\n".join(
-        f'<article id="post-{pid}"><h2>{html.escape(str(t))}</h2><div>{html.escape(str(b or ""))}</div></article>'
+        f'<article id="post-{pid}"><h2>{html.escape(_text(t))}</h2><div>{html.escape(_text(b))}</div></article>'
         for pid, t, b in posts)
-    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(str(title))}</title>{extra}"
-            f"</head>\n<body class=\"{framework} env-{html.escape(env)}\"><h1 id=\"site-name\">{html.escape(str(title))}"
+    page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(_text(title))}</title>{extra}"
+            f"</head>\n<body class=\"{framework} env-{html.escape(env)}\"><h1 id=\"site-name\">{html.escape(_text(title))}"
             f"</h1>\n<main data-count=\"{len(posts)}\">\n{items}\n</main></body></html>\n")
     return 200, page
 
 
-def _has_column(conn, table, column):
-    return any(r[1] == column for r in conn.execute(f'PRAGMA table_info("{table}")'))
+def _text(value):
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _error_page(framework, detail):

@@ -159,6 +159,30 @@ class Emulator:
             s.headers["Authorization"] = "Bearer " + r.json()["session"]
         return s
 
+    # ------------------------------------------------------------------ MariaDB
+    def db_credentials(self, site, env):
+        """DB_HOST/DB_PORT/DB_USER/DB_PASSWORD/DB_NAME of an environment (site id or name), as
+        the API's ``variables`` endpoint gives them."""
+        site_id = site if isinstance(site, str) and len(site) == 36 else self.state(site, env)["site"]["id"]
+        r = self.api().get(f"{self.api_url}/sites/{site_id}/environments/{env}/variables", timeout=60)
+        r.raise_for_status()
+        return {k: v for k, v in r.json().items() if k.startswith("DB_")}
+
+    def db(self, site, env):
+        """A PyMySQL connection to an environment's database over TCP with its own credentials
+        (bytes come back as MariaDB holds them). Close it when done."""
+        import pymysql  # pylint: disable=import-outside-toplevel
+        c = self.db_credentials(site, env)
+        return pymysql.connect(host=c["DB_HOST"], port=int(c["DB_PORT"]), user=c["DB_USER"],
+                               password=c["DB_PASSWORD"], database=c["DB_NAME"], charset="utf8mb4",
+                               autocommit=True)
+
+    def mysql_argv(self, program="mysql"):
+        """argv of a MariaDB client program connected as root to the emulator's server (socket)."""
+        run = json.loads((Path(self.data_dir) / "mariadb" / "run.json").read_text())
+        return [program, "--no-defaults", f"--socket={run['socket']}", "--user=root",
+                "--default-character-set=utf8mb4"]
+
     def seed(self, recipe):
         """Create sites from a recipe (see pantheon_emulator.seed); returns [{id, name, framework, envs, created}]."""
         return self.admin("POST", "seed", json=recipe).json()["sites"]

@@ -12,7 +12,8 @@ Recipe (JSON)::
         "envs": ["dev", "test", "live"] | {"dev": {...env spec...}, "mdev1": {}},
         # defaults for every env (an env spec overrides them):
         "code": {"files": {"sites/all/modules/custom/x/x.module": "<?php\\n"}},
-        "db": {"nodes": 10, "site_name": "My site", "padding": "5MB"},    # posts for WordPress
+        "db": {"nodes": 10, "site_name": "My site", "padding": "5MB",     # posts for WordPress
+               "big_row": "3MB"},                          # one row of that size (a multi-MB dump line)
         "files": {"count": 20, "size": [512, 4096] | 2048 | "2KB", "compressible": true,
                   "unicode": true, "depth": 2, "folders": 3, "empty_dirs": 1,
                   "big": [{"name": "media/a.bin", "size": "100MB", "compressible": false}]},
@@ -28,7 +29,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
@@ -159,92 +159,231 @@ def _sentence(rng, words):
     return " ".join(rng.choice(LOREM) for _i in range(words)).capitalize()
 
 
-def php_string(value):
-    return f's:{len(value.encode())}:"{value}";'
+# Core tables as the frameworks create them on MySQL/MariaDB (column types from Drupal 7's
+# system/node/user/field schema, Drupal 8+'s entity storage, WordPress's wp-admin/includes/schema.php),
+# trimmed to the columns a site needs to render and that tools touch.
+_ENGINE = " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_general_ci"
+_D7_SCHEMA = [
+    "CREATE TABLE `variable` (`name` varchar(128) NOT NULL DEFAULT '', `value` longblob NOT NULL, "
+    "PRIMARY KEY (`name`))",
+    "CREATE TABLE `node` (`nid` int(10) unsigned NOT NULL AUTO_INCREMENT, `vid` int(10) unsigned DEFAULT NULL, "
+    "`type` varchar(32) NOT NULL DEFAULT '', `language` varchar(12) NOT NULL DEFAULT '', "
+    "`title` varchar(255) NOT NULL DEFAULT '', `uid` int(11) NOT NULL DEFAULT 0, `status` int(11) NOT NULL DEFAULT 1, "
+    "`created` int(11) NOT NULL DEFAULT 0, `changed` int(11) NOT NULL DEFAULT 0, `comment` int(11) NOT NULL DEFAULT 0, "
+    "`promote` int(11) NOT NULL DEFAULT 0, `sticky` int(11) NOT NULL DEFAULT 0, "
+    "`tnid` int(10) unsigned NOT NULL DEFAULT 0, `translate` int(11) NOT NULL DEFAULT 0, PRIMARY KEY (`nid`), "
+    "UNIQUE KEY `vid` (`vid`), KEY `node_type` (`type`(4)), KEY `node_status_type` (`status`,`type`,`nid`))",
+    "CREATE TABLE `field_data_body` (`entity_type` varchar(128) NOT NULL DEFAULT '', "
+    "`bundle` varchar(128) NOT NULL DEFAULT '', `deleted` tinyint(4) NOT NULL DEFAULT 0, "
+    "`entity_id` int(10) unsigned NOT NULL, `revision_id` int(10) unsigned DEFAULT NULL, "
+    "`language` varchar(32) NOT NULL DEFAULT '', `delta` int(10) unsigned NOT NULL, `body_value` longtext, "
+    "`body_summary` longtext, `body_format` varchar(255) DEFAULT NULL, "
+    "PRIMARY KEY (`entity_type`,`entity_id`,`deleted`,`delta`,`language`))",
+    "CREATE TABLE `users` (`uid` int(10) unsigned NOT NULL DEFAULT 0, `name` varchar(60) NOT NULL DEFAULT '', "
+    "`pass` varchar(128) NOT NULL DEFAULT '', `mail` varchar(254) DEFAULT '', `theme` varchar(255) NOT NULL DEFAULT '', "
+    "`signature` varchar(255) NOT NULL DEFAULT '', `signature_format` varchar(255) DEFAULT NULL, "
+    "`created` int(11) NOT NULL DEFAULT 0, `access` int(11) NOT NULL DEFAULT 0, `login` int(11) NOT NULL DEFAULT 0, "
+    "`status` tinyint(4) NOT NULL DEFAULT 0, `timezone` varchar(32) DEFAULT NULL, "
+    "`language` varchar(12) NOT NULL DEFAULT '', `picture` int(11) NOT NULL DEFAULT 0, `init` varchar(254) DEFAULT '', "
+    "`data` longblob, PRIMARY KEY (`uid`), UNIQUE KEY `name` (`name`))",
+    "CREATE TABLE `system` (`filename` varchar(255) NOT NULL DEFAULT '', `name` varchar(255) NOT NULL DEFAULT '', "
+    "`type` varchar(12) NOT NULL DEFAULT '', `owner` varchar(255) NOT NULL DEFAULT '', "
+    "`status` int(11) NOT NULL DEFAULT 0, `bootstrap` int(11) NOT NULL DEFAULT 0, "
+    "`schema_version` smallint(6) NOT NULL DEFAULT -1, `weight` int(11) NOT NULL DEFAULT 0, `info` blob, "
+    "PRIMARY KEY (`filename`))",
+] + [
+    f"CREATE TABLE `{name}` (`cid` varchar(255) NOT NULL DEFAULT '', `data` longblob, "
+    "`expire` int(11) NOT NULL DEFAULT 0, `created` int(11) NOT NULL DEFAULT 0, "
+    "`serialized` smallint(6) NOT NULL DEFAULT 0, PRIMARY KEY (`cid`), KEY `expire` (`expire`))"
+    for name in ("cache", "cache_bootstrap", "cache_page")
+]
+_D8_SCHEMA = [
+    "CREATE TABLE `config` (`collection` varchar(255) NOT NULL DEFAULT '', `name` varchar(255) NOT NULL DEFAULT '', "
+    "`data` longblob DEFAULT NULL, PRIMARY KEY (`collection`,`name`))",
+    "CREATE TABLE `key_value` (`collection` varchar(128) NOT NULL DEFAULT '', `name` varchar(128) NOT NULL DEFAULT '', "
+    "`value` longblob NOT NULL, PRIMARY KEY (`collection`,`name`))",
+    "CREATE TABLE `node` (`nid` int(10) unsigned NOT NULL AUTO_INCREMENT, `vid` int(10) unsigned DEFAULT NULL, "
+    "`type` varchar(32) CHARACTER SET ascii NOT NULL, `uuid` varchar(128) CHARACTER SET ascii NOT NULL, "
+    "`langcode` varchar(12) CHARACTER SET ascii NOT NULL, PRIMARY KEY (`nid`), UNIQUE KEY `node_field__uuid__value` "
+    "(`uuid`), UNIQUE KEY `node__vid` (`vid`))",
+    "CREATE TABLE `node_field_data` (`nid` int(10) unsigned NOT NULL, `vid` int(10) unsigned NOT NULL, "
+    "`type` varchar(32) CHARACTER SET ascii NOT NULL, `langcode` varchar(12) CHARACTER SET ascii NOT NULL, "
+    "`status` tinyint(4) NOT NULL, `uid` int(10) unsigned NOT NULL, `title` varchar(255) NOT NULL, "
+    "`created` int(11) NOT NULL, `changed` int(11) DEFAULT NULL, `promote` tinyint(4) DEFAULT NULL, "
+    "`sticky` tinyint(4) DEFAULT NULL, `default_langcode` tinyint(4) NOT NULL, PRIMARY KEY (`nid`,`langcode`), "
+    "KEY `node__status_type` (`status`,`type`,`nid`))",
+    "CREATE TABLE `node__body` (`bundle` varchar(128) CHARACTER SET ascii NOT NULL DEFAULT '', "
+    "`deleted` tinyint(4) NOT NULL DEFAULT 0, `entity_id` int(10) unsigned NOT NULL, "
+    "`revision_id` int(10) unsigned NOT NULL, `langcode` varchar(32) CHARACTER SET ascii NOT NULL DEFAULT '', "
+    "`delta` int(10) unsigned NOT NULL, `body_value` longtext NOT NULL, `body_summary` longtext DEFAULT NULL, "
+    "`body_format` varchar(255) DEFAULT NULL, PRIMARY KEY (`entity_id`,`deleted`,`delta`,`langcode`))",
+    "CREATE TABLE `users` (`uid` int(10) unsigned NOT NULL, `uuid` varchar(128) CHARACTER SET ascii NOT NULL, "
+    "`langcode` varchar(12) CHARACTER SET ascii NOT NULL, PRIMARY KEY (`uid`), UNIQUE KEY `user_field__uuid__value` "
+    "(`uuid`))",
+    "CREATE TABLE `users_field_data` (`uid` int(10) unsigned NOT NULL, `langcode` varchar(12) CHARACTER SET ascii "
+    "NOT NULL, `name` varchar(60) NOT NULL, `pass` varchar(255) DEFAULT NULL, `mail` varchar(254) DEFAULT NULL, "
+    "`status` tinyint(4) DEFAULT NULL, `created` int(11) DEFAULT NULL, `default_langcode` tinyint(4) NOT NULL, "
+    "PRIMARY KEY (`uid`,`langcode`), UNIQUE KEY `user__name` (`name`,`langcode`))",
+] + [
+    f"CREATE TABLE `{name}` (`cid` varchar(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT '', "
+    "`data` longblob DEFAULT NULL, `expire` int(11) NOT NULL DEFAULT 0, `created` decimal(14,3) NOT NULL DEFAULT 0.000, "
+    "`serialized` smallint(6) NOT NULL DEFAULT 0, `tags` longtext DEFAULT NULL, "
+    "`checksum` varchar(255) CHARACTER SET ascii NOT NULL, PRIMARY KEY (`cid`), KEY `expire` (`expire`))"
+    for name in ("cache_bootstrap", "cache_config", "cache_data", "cache_default", "cache_render")
+]
+_WP_SCHEMA = [
+    "CREATE TABLE `wp_options` (`option_id` bigint(20) unsigned NOT NULL AUTO_INCREMENT, "
+    "`option_name` varchar(191) NOT NULL DEFAULT '', `option_value` longtext NOT NULL, "
+    "`autoload` varchar(20) NOT NULL DEFAULT 'yes', PRIMARY KEY (`option_id`), UNIQUE KEY `option_name` "
+    "(`option_name`), KEY `autoload` (`autoload`))",
+    "CREATE TABLE `wp_posts` (`ID` bigint(20) unsigned NOT NULL AUTO_INCREMENT, "
+    "`post_author` bigint(20) unsigned NOT NULL DEFAULT 0, `post_date` datetime NOT NULL DEFAULT '0000-00-00 00:00:00', "
+    "`post_date_gmt` datetime NOT NULL DEFAULT '0000-00-00 00:00:00', `post_content` longtext NOT NULL, "
+    "`post_title` text NOT NULL, `post_excerpt` text NOT NULL, `post_status` varchar(20) NOT NULL DEFAULT 'publish', "
+    "`comment_status` varchar(20) NOT NULL DEFAULT 'open', `ping_status` varchar(20) NOT NULL DEFAULT 'open', "
+    "`post_password` varchar(255) NOT NULL DEFAULT '', `post_name` varchar(200) NOT NULL DEFAULT '', "
+    "`to_ping` text NOT NULL, `pinged` text NOT NULL, `post_modified` datetime NOT NULL DEFAULT '0000-00-00 00:00:00', "
+    "`post_modified_gmt` datetime NOT NULL DEFAULT '0000-00-00 00:00:00', `post_content_filtered` longtext NOT NULL, "
+    "`post_parent` bigint(20) unsigned NOT NULL DEFAULT 0, `guid` varchar(255) NOT NULL DEFAULT '', "
+    "`menu_order` int(11) NOT NULL DEFAULT 0, `post_type` varchar(20) NOT NULL DEFAULT 'post', "
+    "`post_mime_type` varchar(100) NOT NULL DEFAULT '', `comment_count` bigint(20) NOT NULL DEFAULT 0, "
+    "PRIMARY KEY (`ID`), KEY `post_name` (`post_name`(191)), KEY `type_status_date` "
+    "(`post_type`,`post_status`,`post_date`,`ID`))",
+    "CREATE TABLE `wp_postmeta` (`meta_id` bigint(20) unsigned NOT NULL AUTO_INCREMENT, "
+    "`post_id` bigint(20) unsigned NOT NULL DEFAULT 0, `meta_key` varchar(255) DEFAULT NULL, `meta_value` longtext, "
+    "PRIMARY KEY (`meta_id`), KEY `post_id` (`post_id`), KEY `meta_key` (`meta_key`(191)))",
+    "CREATE TABLE `wp_users` (`ID` bigint(20) unsigned NOT NULL AUTO_INCREMENT, "
+    "`user_login` varchar(60) NOT NULL DEFAULT '', `user_pass` varchar(255) NOT NULL DEFAULT '', "
+    "`user_email` varchar(100) NOT NULL DEFAULT '', `user_registered` datetime NOT NULL DEFAULT '0000-00-00 00:00:00', "
+    "PRIMARY KEY (`ID`), KEY `user_login_key` (`user_login`))",
+]
+# Content every seeded database carries, so each route is exercised with it: utf8mb4 (emoji,
+# 4-byte characters), CR LF inside text, and binary values (NUL, 0x1a, quotes, backslashes).
+SPECIAL_TEXT = "Caf\u00e9 \U0001F680 \U0001F600 \u65e5\u672c\u8a9e \U00010348\r\nline two\r\n\ttab \\ back'slash \"q\""
+SPECIAL_BINARY = bytes(range(256)) + b"\r\n\x00\x1a'\"\\\r"
 
 
-def build_database(db_path, framework, site_name, env, spec, seed, home_url=None):
-    """Create a fresh database with the framework's tables and ``spec`` rows (atomic replace)."""
+def php_serialize(value):
+    """PHP serialize() of str/int/dict (lengths in bytes, as PHP counts them)."""
+    if isinstance(value, bool):
+        return f"b:{int(value)};"
+    if isinstance(value, int):
+        return f"i:{value};"
+    if isinstance(value, dict):
+        return f"a:{len(value)}:{{" + "".join(php_serialize(k) + php_serialize(v) for k, v in value.items()) + "}"
+    return f's:{len(str(value).encode())}:"{value}";'
+
+
+def build_database(db, framework, site_name, env, spec, seed, home_url=None):
+    """Replace the environment's database with the framework's core tables and ``spec`` rows."""
     rng = seeded_random("db", seed, site_name, env)
     count = int(spec.get("nodes", spec.get("posts", spec.get("rows", 10))))
     title = spec.get("site_name") or f"{site_name} ({env})"
     now = 1705320000
-    fd, tmp = tempfile.mkstemp(prefix=".seed-", suffix=".sqlite", dir=str(Path(db_path).parent))
-    os.close(fd)
-    os.unlink(tmp)
-    conn = sqlite3.connect(tmp)
+    db.reset()
+    conn = db.connect(autocommit=False)
     try:
-        conn.execute("PRAGMA journal_mode=OFF")
-        conn.execute("PRAGMA synchronous=OFF")
         cur = conn.cursor()
         if framework == "wordpress":
-            cur.executescript(
-                "CREATE TABLE wp_options (option_id INTEGER PRIMARY KEY, option_name VARCHAR(191) UNIQUE NOT NULL,"
-                " option_value TEXT NOT NULL, autoload VARCHAR(20) NOT NULL DEFAULT 'yes');"
-                "CREATE TABLE wp_posts (ID INTEGER PRIMARY KEY, post_author INTEGER, post_date TEXT,"
-                " post_content TEXT, post_title TEXT, post_excerpt TEXT, post_status VARCHAR(20),"
-                " post_name VARCHAR(200), post_type VARCHAR(20), guid VARCHAR(255));"
-                "CREATE TABLE wp_postmeta (meta_id INTEGER PRIMARY KEY, post_id INTEGER, meta_key VARCHAR(255),"
-                " meta_value TEXT);"
-                "CREATE TABLE wp_users (ID INTEGER PRIMARY KEY, user_login VARCHAR(60), user_pass VARCHAR(255),"
-                " user_email VARCHAR(100), user_registered TEXT);")
+            for stmt in _WP_SCHEMA:
+                cur.execute(stmt + _ENGINE)
             home = home_url or f"https://{env}-{site_name}.pantheonsite.localhost"
-            for name, value in (("siteurl", home), ("home", home), ("blogname", title),
-                                ("blogdescription", "Just another WordPress site"), ("admin_email", "admin@example.com"),
-                                ("template", "twentytwentyfour"), ("stylesheet", "twentytwentyfour")):
-                cur.execute("INSERT INTO wp_options (option_name, option_value) VALUES (?, ?)", (name, value))
-            cur.execute("INSERT INTO wp_users VALUES (1, 'admin', ?, 'admin@example.com', '2024-01-15 12:00:00')",
+            options = [("siteurl", home), ("home", home), ("blogname", title),
+                       ("blogdescription", "Just another WordPress site"), ("admin_email", "admin@example.com"),
+                       ("template", "twentytwentyfour"), ("stylesheet", "twentytwentyfour"),
+                       ("widget_text", php_serialize({"title": SPECIAL_TEXT, "url": home + "/\U0001F680"})),
+                       ("emulator_special", SPECIAL_TEXT)]
+            cur.executemany("INSERT INTO wp_options (option_name, option_value) VALUES (%s, %s)", options)
+            cur.execute("INSERT INTO wp_users VALUES (1, 'admin', %s, 'admin@example.com', '2024-01-15 12:00:00')",
                         ("$P$B" + rng.getrandbits(120).to_bytes(15, "big").hex(),))
+            posts, meta = [], []
             for i in range(1, count + 1):
-                slug = f"post-{i}"
-                cur.execute("INSERT INTO wp_posts VALUES (?, 1, ?, ?, ?, '', ?, ?, 'post', ?)",
-                            (i, "2024-01-15 12:00:00", _sentence(rng, 40), f"{_sentence(rng, 4)} #{i}",
-                             "publish" if i % 7 else "draft", slug, f"{home}/?p={i}"))
-                cur.execute("INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (?, '_edit_last', '1')",
-                            (i,))
+                body = _sentence(rng, 40) + (("\r\n" + SPECIAL_TEXT) if i == 1 else "")
+                posts.append((i, "2024-01-15 12:00:00", "2024-01-15 12:00:00", body, f"{_sentence(rng, 4)} #{i}",
+                              "publish" if i % 7 else "draft", f"post-{i}", "2024-01-15 12:00:00",
+                              "2024-01-15 12:00:00", f"{home}/?p={i}"))
+                meta.append((i, "_edit_last", "1"))
+            cur.executemany(
+                "INSERT INTO wp_posts (ID, post_author, post_date, post_date_gmt, post_content, post_title, "
+                "post_excerpt, post_status, post_name, to_ping, pinged, post_modified, post_modified_gmt, "
+                "post_content_filtered, guid, post_type) VALUES (%s, 1, %s, %s, %s, %s, '', %s, %s, '', '', %s, %s, "
+                "'', %s, 'post')", posts)
+            cur.executemany("INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (%s, %s, %s)", meta)
+            big_table, big_sql = "wp_options", "INSERT INTO wp_options (option_name, option_value, autoload) " \
+                                                "VALUES (%s, %s, 'no')"
+        elif framework == "drupal8":
+            for stmt in _D8_SCHEMA:
+                cur.execute(stmt + _ENGINE)
+            cur.execute("INSERT INTO config VALUES ('', 'system.site', %s)",
+                        (php_serialize({"uuid": str(uuid.UUID(int=rng.getrandbits(128))), "name": title,
+                                        "mail": "admin@example.com", "slogan": SPECIAL_TEXT}).encode(),))
+            cur.execute("INSERT INTO key_value VALUES ('state', 'system.private_key', %s)",
+                        (php_serialize(rng.getrandbits(256).to_bytes(32, "big").hex()).encode(),))
+            cur.execute("INSERT INTO key_value VALUES ('state', 'emulator.binary', %s)", (SPECIAL_BINARY,))
+            cur.execute("INSERT INTO users VALUES (0, %s, 'en'), (1, %s, 'en')",
+                        (str(uuid.UUID(int=rng.getrandbits(128))), str(uuid.UUID(int=rng.getrandbits(128)))))
+            cur.execute("INSERT INTO users_field_data VALUES (0, 'en', '', NULL, NULL, 0, 0, 1), "
+                        "(1, 'en', 'admin', %s, 'admin@example.com', 1, %s, 1)",
+                        ("$S$D" + rng.getrandbits(200).to_bytes(25, "big").hex(), now))
+            nodes, data, bodies = [], [], []
+            for i in range(1, count + 1):
+                nodes.append((i, i, str(uuid.UUID(int=rng.getrandbits(128)))))
+                data.append((i, i, 0 if i % 7 == 0 else 1, f"{_sentence(rng, 4)} #{i}", now + i, now + i))
+                bodies.append((i, i, _sentence(rng, 40) + (("\r\n" + SPECIAL_TEXT) if i == 1 else "")))
+            cur.executemany("INSERT INTO node VALUES (%s, %s, 'article', %s, 'en')", nodes)
+            cur.executemany("INSERT INTO node_field_data VALUES (%s, %s, 'article', 'en', %s, 1, %s, %s, %s, 1, 0, 1)",
+                            data)
+            cur.executemany("INSERT INTO node__body VALUES ('article', 0, %s, %s, 'en', 0, %s, '', 'basic_html')",
+                            bodies)
+            cur.executemany("INSERT INTO cache_default VALUES (%s, %s, -1, %s, 0, '', '0')",
+                            [(f"cache:{i}", _sentence(rng, 8).encode(), now) for i in range(5)])
+            big_table, big_sql = "cache_data", "INSERT INTO cache_data VALUES (%s, %s, -1, 0, 0, '', '0')"
         else:
-            cur.executescript(
-                "CREATE TABLE variable (name VARCHAR(128) NOT NULL PRIMARY KEY, value BLOB NOT NULL);"
-                "CREATE TABLE node (nid INTEGER PRIMARY KEY, vid INTEGER, type VARCHAR(32), title VARCHAR(255),"
-                " body TEXT, uid INTEGER, status INTEGER, created INTEGER, changed INTEGER);"
-                "CREATE TABLE users (uid INTEGER PRIMARY KEY, name VARCHAR(60), pass VARCHAR(128),"
-                " mail VARCHAR(254), status INTEGER, created INTEGER);"
-                "CREATE TABLE system (filename VARCHAR(255) PRIMARY KEY, name VARCHAR(255), type VARCHAR(12),"
-                " status INTEGER, schema_version INTEGER);"
-                "CREATE TABLE cache (cid VARCHAR(255) PRIMARY KEY, data BLOB, expire INTEGER, created INTEGER);"
-                "CREATE TABLE cache_page (cid VARCHAR(255) PRIMARY KEY, data BLOB, expire INTEGER, created INTEGER);")
+            for stmt in _D7_SCHEMA:
+                cur.execute(stmt + _ENGINE)
             variables = {"site_name": title, "site_mail": "admin@example.com",
                          "file_public_path": "sites/default/files",
                          "cron_key": rng.getrandbits(128).to_bytes(16, "big").hex(),
-                         "drupal_private_key": rng.getrandbits(256).to_bytes(32, "big").hex()}
-            for name, value in variables.items():
-                cur.execute("INSERT INTO variable VALUES (?, ?)", (name, php_string(value)))
-            if framework == "drupal8":
-                cur.execute("CREATE TABLE config (collection VARCHAR(255) NOT NULL DEFAULT '', name VARCHAR(255),"
-                            " data BLOB, PRIMARY KEY (collection, name))")
-                cur.execute("INSERT INTO config VALUES ('', 'system.site', ?)", (f"name: '{title}'\n",))
-            cur.execute("INSERT INTO users VALUES (0, '', '', '', 0, 0)")
-            cur.execute("INSERT INTO users VALUES (1, 'admin', ?, 'admin@example.com', 1, ?)",
-                        ("$S$D" + rng.getrandbits(200).to_bytes(25, "big").hex(), now))
-            for module in ("system", "node", "user", "field", "filter"):
-                cur.execute("INSERT INTO system VALUES (?, ?, 'module', 1, 7000)",
-                            (f"modules/{module}/{module}.module", module))
+                         "drupal_private_key": rng.getrandbits(256).to_bytes(32, "big").hex(),
+                         "site_slogan": SPECIAL_TEXT}
+            cur.executemany("INSERT INTO variable VALUES (%s, %s)",
+                            [(name, php_serialize(value).encode()) for name, value in variables.items()])
+            cur.execute("INSERT INTO users (uid, name, pass, mail, created, status, data) VALUES "
+                        "(0, '', '', '', 0, 0, NULL), (1, 'admin', %s, 'admin@example.com', %s, 1, %s)",
+                        ("$S$D" + rng.getrandbits(200).to_bytes(25, "big").hex(), now, b"a:0:{}"))
+            cur.executemany("INSERT INTO `system` (filename, name, type, status, schema_version) "
+                            "VALUES (%s, %s, 'module', 1, 7000)",
+                            [(f"modules/{m}/{m}.module", m) for m in ("system", "node", "user", "field", "filter")])
+            nodes, bodies = [], []
             for i in range(1, count + 1):
-                cur.execute("INSERT INTO node VALUES (?, ?, 'article', ?, ?, 1, ?, ?, ?)",
-                            (i, i, f"{_sentence(rng, 4)} #{i}", _sentence(rng, 40), 0 if i % 7 == 0 else 1,
-                             now + i, now + i))
-            for i in range(5):
-                cur.execute("INSERT INTO cache VALUES (?, ?, 0, ?)", (f"cache:{i}", _sentence(rng, 8), now))
+                nodes.append((i, i, f"{_sentence(rng, 4)} #{i}", 0 if i % 7 == 0 else 1, now + i, now + i))
+                bodies.append((i, i, _sentence(rng, 40) + (("\r\n" + SPECIAL_TEXT) if i == 1 else "")))
+            cur.executemany("INSERT INTO node (nid, vid, type, language, title, uid, status, created, changed) "
+                            "VALUES (%s, %s, 'article', 'und', %s, 1, %s, %s, %s)", nodes)
+            cur.executemany("INSERT INTO field_data_body VALUES ('node', 'article', 0, %s, %s, 'und', 0, %s, '', "
+                            "'filtered_html')", bodies)
+            cur.executemany("INSERT INTO cache VALUES (%s, %s, 0, %s, 0)",
+                            [(f"cache:{i}", _sentence(rng, 8).encode(), now) for i in range(5)])
+            cur.execute("INSERT INTO cache_bootstrap VALUES ('emulator:binary', %s, 0, %s, 0)", (SPECIAL_BINARY, now))
+            big_table, big_sql = "cache", "INSERT INTO cache VALUES (%s, %s, 0, 0, 0)"
+        big_rows = parse_size(spec.get("big_row", 0), "db.big_row")
+        if big_rows:
+            # one row of that many bytes (a multi-MB line in mysqldump output), text for WordPress
+            value = rng.randbytes(big_rows // 2 + 1).hex()[:big_rows]
+            cur.execute(big_sql, ("emulator_big_row", value if big_table == "wp_options" else value.encode()))
         padding = parse_size(spec.get("padding", 0), "db.padding")
         if padding:
-            cur.execute("CREATE TABLE emulator_padding (id INTEGER PRIMARY KEY, data TEXT)")
+            cur.execute("CREATE TABLE `emulator_padding` (`id` int(11) NOT NULL, `data` longtext, PRIMARY KEY (`id`))"
+                        + _ENGINE)
             row = 32 * 1024
-            for i in range((padding + row - 1) // row):
-                cur.execute("INSERT INTO emulator_padding VALUES (?, ?)", (i, rng.randbytes(row // 2).hex()))
+            cur.executemany("INSERT INTO emulator_padding VALUES (%s, %s)",
+                            [(i, rng.randbytes(row // 2).hex()) for i in range((padding + row - 1) // row)])
         conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
     finally:
         conn.close()
-    os.replace(tmp, db_path)
 
 
 # ====================================================================== files
@@ -500,6 +639,7 @@ def validate_recipe(store, recipe):
                     raise StoreError(f"{where}.{env}: files.big entries need name and size")
                 parse_size(big["size"], f"{where}.{env}.files.big.size")
             parse_size((env_spec.get("db") or {}).get("padding", 0), f"{where}.{env}.db.padding")
+            parse_size((env_spec.get("db") or {}).get("big_row", 0), f"{where}.{env}.db.big_row")
 
 
 def make_seed_backup(store, site, spec):

@@ -28,6 +28,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from pantheon_emulator import mariadb
+
 MIB = 1024 * 1024
 
 DEFAULT_CONFIG = {
@@ -94,7 +96,7 @@ class EnvPaths:
     root: Path
     code: Path
     files: Path
-    db: Path
+    db: object      # mariadb.Database: the environment's own database on the emulator's MariaDB
     tmp: Path
 
 
@@ -178,6 +180,8 @@ class Store:
         self._db.executescript(_SCHEMA)
         # queued workflows (timing profile) wait in their thread, so allow many
         self._executor = ThreadPoolExecutor(max_workers=32, thread_name_prefix="workflow")
+        # The MariaDB server of this data directory, started on first use (``serve`` starts it at once)
+        self.mariadb = mariadb.Server(self.data_dir)
         # Runtime values (not persisted): ports the servers listen on.
         self.runtime = {"web_port": None, "ssh_port": None}
         with self._lock:
@@ -206,6 +210,7 @@ class Store:
         self._executor.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             self._db.close()
+        self.mariadb.stop()
 
     # ------------------------------------------------------------------ config / limits
     def _config_get(self, key):
@@ -474,6 +479,7 @@ class Store:
             self._x("DELETE FROM sites WHERE id = ?", (site_id,))
         shutil.rmtree(self.data_dir / "sites" / site_id, ignore_errors=True)
         shutil.rmtree(self.data_dir / "backups" / site_id, ignore_errors=True)
+        mariadb.drop_site_databases(self.mariadb, site_id)
 
     def site_for_ssh_user(self, username):
         """Parse an SSH user name: ``{env}.{site_id}``, ``appserver.{env}.{site_id}`` or
@@ -545,12 +551,17 @@ class Store:
         site_root = self.data_dir / "sites" / site_id
         root = site_root / "envs" / env
         paths = EnvPaths(site_root=site_root, repo=site_root / "repository.git", root=root,
-                         code=root / "code", files=root / "files", db=root / "database.sqlite", tmp=root / "tmp")
+                         code=root / "code", files=root / "files", tmp=root / "tmp",
+                         db=mariadb.Database(self.mariadb, site_id, env, password=lambda: self._db_password(site_id, env)))
         for p in (paths.code, paths.files, paths.tmp):
             p.mkdir(parents=True, exist_ok=True)
         if materialize:
             self.ensure_materialized(site_id)
         return paths
+
+    def _db_password(self, site_id, env):
+        row = self._one("SELECT db_password FROM envs WHERE site_id = ? AND env = ?", (site_id, env))
+        return row["db_password"] if row else None
 
     def ensure_materialized(self, site_id):
         """Create the content of a site seeded lazily (``pending`` recipe), once."""

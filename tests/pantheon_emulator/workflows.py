@@ -163,7 +163,7 @@ def content_bytes(store, wf):
     if not wf.get("site_id") or not wf.get("env") or not store.get_site(wf["site_id"]):
         return 0
     paths = store.env_paths(wf["site_id"], wf["env"])
-    size = paths.db.stat().st_size if paths.db.exists() else 0
+    size = paths.db.size()
     return size + content.files_summary(paths.files)["bytes"]
 
 
@@ -319,7 +319,7 @@ def h_deploy_product(store, wf):
     sha = framework_skeleton_commit(store, site, upstream["framework"])
     paths = store.env_paths(site["id"], "dev")
     head = content.checkout_env(paths, "master", upstream["framework"])
-    paths.db.touch()
+    paths.db.create()
     store.update_env(site["id"], "dev", target_commit=head or sha)
     return f"Deployed {upstream['label']}"
 
@@ -507,15 +507,14 @@ def h_do_migration(store, wf):
         with tempfile.TemporaryDirectory(prefix=".migration-", dir=str(paths.tmp)) as tmp:
             try:
                 code_dir, files_dir, sql = archive.extract(Path(tmp) / "x", store.get_config("max_file_bytes"))
-                # Database first into a new file (atomic), then code, then files.
-                staged_db = Path(tmp) / "staged.sqlite"
+                # Database first (piped into mysql, not transactional: a broken dump leaves the
+                # database half-imported and the workflow failed), then code, then files.
                 with open(sql, "rb") as fh:
-                    content.load_sql(staged_db, fh)
+                    content.load_sql(paths.db, fh)
             except content.ContentError as exc:
                 raise WorkflowFailure(f"Import failed: {exc}") from None
             sha = content.commit_tree(paths.repo, "master", code_dir, "Imported site archive",
                                       exclude=[content.files_path(site["framework"])])
-            os.replace(staged_db, paths.db)
             content._swap_dir(files_dir, paths.files)  # pylint: disable=protected-access
             head = content.checkout_env(paths, "master", site["framework"])
             store.update_env(site["id"], "dev", target_commit=head or sha)
@@ -560,7 +559,7 @@ def _from_env(store, wf, site, src=None):
 
 
 def _clone_database(src, paths):
-    content.load_sql(paths.db, "".join(content.dump_sql(src.db)))
+    content.load_sql(paths.db, content.dump_chunks(src.db))
 
 
 def _clone_files(src, paths):
@@ -585,7 +584,7 @@ def h_clone_files(store, wf):
 def _clear_caches(paths):
     if paths.db.exists():
         tables = content.db_tables(paths.db)
-        stmts = [f'DELETE FROM "{t}";' for t in tables if t == "cache" or t.startswith("cache_")]
+        stmts = [f'DELETE FROM `{t}`;' for t in tables if t == "cache" or t.startswith("cache_")]
         if stmts:
             content.execute_sql(paths.db, "\n".join(stmts))
 

@@ -289,10 +289,11 @@ def _add_filtered(tar, env_root, root, arcroot, excludes, check_settings=False):
         stack.extend(reversed(subdirs))
 
 
-def _dump_to(db_path, out):
+def _dump_to(db, out):
+    """The archive's SQL: ``mysqldump`` output, byte for byte (Drush runs sql-dump)."""
     with open(out, "wb") as fh:
-        for stmt in content.dump_sql(db_path):
-            fh.write(stmt.encode())
+        for data in content.dump_chunks(db):
+            fh.write(data)
 
 
 __all__ = ["drush8_archive", "drush12_archive", "parse_tar_options", "gnu_exclude", "LimitReached"]

@@ -263,7 +263,7 @@ def _sql_query(ctx, major, args, opts, io):
         path = ctx.resolve_user_path(opts["file"], "--file")
         if not path.is_file():
             raise CommandError(f"Unable to find {opts['file']}")
-        query = path.read_text(errors="replace")
+        query = path.read_bytes()
     if not query.strip():
         raise CommandError("Missing argument: query" if major == 8 else
                            'Not enough arguments (missing: "query").')
@@ -314,7 +314,7 @@ def _clear_cache_tables(ctx):
         return 0
     names = [t for t in tables if t == "cache" or t.startswith("cache_")]
     for name in names:
-        content.query(ctx.paths.db, f'DELETE FROM "{name}"')
+        content.query(ctx.paths.db, f"DELETE FROM `{name}`")
     return len(names)
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
-import re
-import sqlite3
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,7 +126,7 @@ class EnvContext:
 
         Absolute paths are platform paths: ``/srv/bindings/<binding>/...`` is the home and
         ``/tmp/...`` the environment's ``tmp/``. A path that leads outside the home, or onto the
-        database or the repository, is not writable for the SSH user. ``..`` is refused."""
+        repository, is not writable for the SSH user. ``..`` is refused."""
         if ".." in arg.split("/"):
             raise CommandError(f"{what} {arg}: '..' is not allowed")
         root = Path(self.paths.root)
@@ -144,7 +142,7 @@ class EnvContext:
             path = (root if cwd == "home" else Path(self.paths.code)) / arg
         real = str(real_deepest(path))
         top_real = os.path.realpath(root)
-        if not (real == top_real or real.startswith(top_real + "/")) or real == os.path.realpath(self.paths.db):
+        if not (real == top_real or real.startswith(top_real + "/")):
             raise CommandError(f"{what} {arg}: not writable (outside the SSH home)")
         return path
 
@@ -156,13 +154,8 @@ class EnvContext:
 
 
 # ---------------------------------------------------------------------- SQL helpers
-_CREATE_RE = re.compile(
-    r"^\s*CREATE\s+(?:TEMP(?:ORARY)?\s+)?(TABLE|INDEX|UNIQUE\s+INDEX|VIEW|TRIGGER)\s+(?:IF\s+NOT\s+EXISTS\s+)?"
-    r"(?:\"([^\"]+)\"|`([^`]+)`|\[([^\]]+)\]|'([^']+)'|([A-Za-z_][A-Za-z0-9_$]*))", re.IGNORECASE)
-_BEGIN_RE = re.compile(r"^\s*BEGIN(\s+(DEFERRED|IMMEDIATE|EXCLUSIVE))?(\s+TRANSACTION)?\s*;\s*$", re.IGNORECASE)
-_COMMIT_RE = re.compile(r"^\s*(COMMIT|END)(\s+TRANSACTION)?\s*;\s*$", re.IGNORECASE)
-
-
+# Drush and WP-CLI shell out to the mysql client programs; so do these helpers, against the
+# environment's own database (``ctx.paths.db``, a ``mariadb.Database``).
 def spool_stdin(io, ctx, prefix):
     """Copy the command's stdin to a temporary file in the env's tmp/; returns its Path."""
     path = ctx.temp_path(prefix, ".sql")
@@ -179,119 +172,49 @@ def spool_stdin(io, ctx, prefix):
     return path
 
 
-def apply_sql(db_path, source):
-    """Run SQL from ``source`` (a path) against the database as the MySQL client would run a
-    dump, in one transaction: ``CREATE`` of an object that exists replaces it (MySQL dumps carry
-    ``DROP ... IF EXISTS`` before each ``CREATE``; SQLite dumps do not), other tables are kept.
-    An explicit ``BEGIN TRANSACTION`` without its ``COMMIT`` means the stream was cut: nothing
-    is applied. On any error nothing is applied and CommandError is raised. Returns the number
-    of statements run."""
-    db_path = Path(db_path)
-    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
-    count = 0
-    open_txn = False
+def apply_sql(db, source):
+    """Pipe the SQL file ``source`` into ``mysql`` (``drush sql-cli``, ``wp db import``): the
+    bytes go in unchanged; statements before an error stay applied (mysql stops at the first
+    error, as it does without ``--force``). On error CommandError carries mysql's stderr."""
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for stmt in content.iter_statements(Path(source)):
-                if _BEGIN_RE.match(stmt):
-                    open_txn = True
-                    continue
-                if _COMMIT_RE.match(stmt):
-                    open_txn = False
-                    continue
-                m = _CREATE_RE.match(stmt)
-                if m:
-                    kind = m.group(1).split()[-1].upper()
-                    name = next(g for g in m.groups()[1:] if g)
-                    row = conn.execute("SELECT type FROM sqlite_master WHERE name = ?", (name,)).fetchone()
-                    if row and row[0].upper() == kind:
-                        conn.execute(f'DROP {kind} "{name}"')
-                conn.execute(stmt)
-                count += 1
-            if open_txn:
-                raise content.ContentError("the SQL input ended inside a transaction (no COMMIT): the stream was cut")
-        except (content.ContentError, sqlite3.Error, UnicodeDecodeError) as exc:
-            conn.execute("ROLLBACK")
-            text = str(exc) if not isinstance(exc, sqlite3.Error) else f"SQL error after {count} statements: {exc}"
-            raise CommandError(f"ERROR at statement {count + 1}: {text}\nNothing was changed.") from None
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return count
+        db.run_sql(Path(source))
+    except content.ContentError as exc:
+        raise CommandError(f"{exc}\n") from None
 
 
-def drop_all_tables(db_path):
-    """Drop every table, view, index and trigger (``sql-drop`` / ``wp db reset``). Returns the table count."""
-    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
+def drop_all_tables(db):
+    """Drop every table and view (``sql-drop`` / ``wp db reset``). Returns the table count."""
+    return db.reset()
+
+
+def run_query(db, sql, header):
+    """Run SQL through ``mysql --batch`` (``drush sql-query`` runs ``mysql ... --silent < file``,
+    ``wp db query`` runs ``mysql`` with the query on stdin); returns its output, column names
+    first when ``header``."""
+    if not db.exists():
+        raise CommandError(f"ERROR 1049 (42000): Unknown database '{db.name}'\n")
+    args = ["--batch"] + ([] if header else ["--skip-column-names"])
     try:
-        conn.execute("BEGIN IMMEDIATE")
-        objects = conn.execute("SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-                               "AND type IN ('view', 'table')").fetchall()
-        for kind, name in objects:
-            conn.execute(f'DROP {kind.upper()} IF EXISTS "{name}"')
-        conn.execute("COMMIT")
-        return sum(1 for k, _name in objects if k == "table")
-    finally:
-        conn.close()
+        return db.run_sql(sql.encode("utf-8") if isinstance(sql, str) else sql, args)
+    except content.ContentError as exc:
+        raise CommandError(f"{exc}\n") from None
 
 
-def mysql_cell(value):
-    """A value as the mysql client prints it in batch mode (tab-separated output)."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\0", "\\0")
-
-
-def run_query(db_path, sql, header):
-    """Run one or more statements; return output text as ``mysql --batch`` prints it
-    (column names first when ``header``)."""
-    if not Path(db_path).exists():
-        raise CommandError("ERROR 1049 (42000): Unknown database 'pantheon'")
-    out = []
-    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
-    try:
-        statements = list(content.iter_statements(sql if sql.rstrip().endswith(";") else sql + ";"))
-        for stmt in statements:
-            cur = conn.execute(stmt)
-            if cur.description:
-                rows = cur.fetchall()
-                if header and rows:
-                    out.append("\t".join(d[0] for d in cur.description))
-                out.extend("\t".join(mysql_cell(v) for v in row) for row in rows)
-    except (sqlite3.Error, content.ContentError) as exc:
-        raise CommandError(f"ERROR 1064 (42000): {exc}") from None
-    finally:
-        conn.close()
-    return "".join(line + "\n" for line in out)
-
-
-def stream_dump(db_path, io, gzip_level=None):
-    """Write the SQL dump of ``db_path`` to the channel (optionally gzipped)."""
+def stream_dump(db, io, gzip_level=None):
+    """Write ``mysqldump`` of ``db`` to the channel (optionally gzipped)."""
     import zlib  # pylint: disable=import-outside-toplevel
     comp = zlib.compressobj(gzip_level, zlib.DEFLATED, 31) if gzip_level else None
-    buf = []
-    size = 0
-    for stmt in content.dump_sql(db_path):
-        data = stmt.encode()
-        buf.append(data)
-        size += len(data)
-        if size >= 1 << 16:
-            chunk = b"".join(buf)
-            io.write(comp.compress(chunk) if comp else chunk)
-            buf, size = [], 0
-    chunk = b"".join(buf)
-    io.write((comp.compress(chunk) + comp.flush()) if comp else chunk)
+    try:
+        for data in content.dump_chunks(db):
+            io.write(comp.compress(data) if comp else data)
+    except content.ContentError as exc:
+        raise CommandError(f"{exc}\n") from None
+    if comp:
+        io.write(comp.flush())
 
 
-def write_dump_file(db_path, path, gzip_level=None, limit=0):
-    """Write the SQL dump to ``path`` (gzipped when asked); ``limit`` caps the file size."""
+def write_dump_file(db, path, gzip_level=None, limit=0):
+    """Write ``mysqldump`` of ``db`` to ``path`` (gzipped when asked); ``limit`` caps the file size."""
     import gzip  # pylint: disable=import-outside-toplevel
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -299,8 +222,10 @@ def write_dump_file(db_path, path, gzip_level=None, limit=0):
         capped = CappedWriter(raw, limit)
         fh = gzip.GzipFile(fileobj=capped, mode="wb", compresslevel=gzip_level, mtime=0) if gzip_level else capped
         try:
-            for stmt in content.dump_sql(db_path):
-                fh.write(stmt.encode())
+            for data in content.dump_chunks(db):
+                fh.write(data)
+        except content.ContentError as exc:
+            raise CommandError(f"{exc}\n") from None
         finally:
             if fh is not capped:
                 fh.close()

@@ -9,9 +9,10 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-import sqlite3
 
-from pantheon_emulator import content
+import pymysql
+
+from pantheon_emulator import content, mariadb
 from pantheon_emulator.ssh import phpser
 from pantheon_emulator.ssh.channel import CommandError
 from pantheon_emulator.ssh.envctx import (
@@ -85,7 +86,7 @@ def run(ctx, argv, io):
 def is_installed(db_path):
     prefix = table_prefix(db_path)
     try:
-        _cols, rows = content.query(db_path, f"SELECT option_value FROM \"{prefix}options\" WHERE option_name = 'siteurl'")
+        _cols, rows = content.query(db_path, f"SELECT option_value FROM `{prefix}options` WHERE option_name = 'siteurl'")
     except content.ContentError:
         return False
     return bool(rows)
@@ -118,7 +119,7 @@ def _db_query(ctx, args, opts, io):
     else:
         spool = spool_stdin(io, ctx, ".wpq-")
         try:
-            sql = spool.read_text(errors="replace")
+            sql = spool.read_bytes()
         finally:
             spool.unlink(missing_ok=True)
     if not sql.strip():
@@ -182,7 +183,7 @@ def _db_tables(ctx, args, opts, io):
 
 
 def _db_size(ctx, args, opts, io):
-    size = ctx.paths.db.stat().st_size if ctx.paths.db.exists() else 0
+    size = ctx.paths.db.size()
     if opts.get("size_format") == "b" or opts.get("size_format") is None and opts.get("format") == "json":
         io.write(json.dumps([{"Name": "pantheon", "Size": f"{size} B"}]) + "\n")
     else:
@@ -196,7 +197,7 @@ def _option_get(ctx, args, opts, io):
         raise error("Please provide the option name.")
     prefix = table_prefix(ctx.paths.db)
     try:
-        _cols, rows = content.query(ctx.paths.db, f'SELECT option_value FROM "{prefix}options" WHERE option_name = ?',
+        _cols, rows = content.query(ctx.paths.db, f'SELECT option_value FROM `{prefix}options` WHERE option_name = %s',
                                     (args[0],))
     except content.ContentError as exc:
         raise error(f"Error establishing a database connection ({exc})") from None
@@ -225,57 +226,85 @@ def _cache_flush(ctx, args, opts, io):
 
 
 # ---------------------------------------------------------------------- search-replace
-def _text_columns(conn, table):
-    cols = []
-    for _cid, name, decl, _notnull, _default, pk in conn.execute(f'PRAGMA table_info("{table}")'):
-        decl = (decl or "").upper()
-        numeric = any(t in decl for t in ("INT", "REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL", "BOOL"))
-        cols.append((name, numeric, pk))
-    return cols
+_NUMERIC_TYPES = {"tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "float",
+                  "double", "real", "bit", "year"}
 
 
-def search_replace(db_path, old, new, tables=None, all_tables=False, dry_run=False, skip_columns=(),
+def _columns(cur, schema, table):
+    """[(column, numeric, is_binary)] and the primary key columns of a table (information_schema)."""
+    cur.execute("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_KEY FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s "
+                "AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION", (schema, table))
+    cols, keys = [], []
+    for name, dtype, key in cur.fetchall():
+        dtype = dtype.lower()
+        cols.append((name, dtype in _NUMERIC_TYPES, "blob" in dtype or "binary" in dtype))
+        if key == "PRI":
+            keys.append(name)
+    return cols, keys
+
+
+def search_replace(db, old, new, tables=None, all_tables=False, dry_run=False, skip_columns=(),
                    include_columns=()):
     """Replace ``old`` with ``new`` in every text value of the selected tables (serialized PHP
-    values keep valid lengths). Returns a list of (table, column, rows changed, type)."""
+    values keep valid lengths), row by row through the primary key as WP-CLI's
+    ``Search_Replace_Command`` does (tables without one are skipped). Returns a list of
+    (table, column, rows changed, type)."""
     report = []
-    conn = sqlite3.connect(str(db_path), isolation_level=None, timeout=30)
+    q = mariadb.quote_name
     try:
-        existing = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
-        prefix = table_prefix(db_path)
+        existing = sorted(content.db_tables(db))
+        prefix = table_prefix(db)
         if tables:
             chosen = [t for t in existing if any(fnmatch.fnmatchcase(t, pat) for pat in tables)]
         elif all_tables:
             chosen = existing
         else:
             chosen = [t for t in existing if t.startswith(prefix)]
-        conn.execute("BEGIN IMMEDIATE")
-        for table in chosen:
-            for column, numeric, _pk in _text_columns(conn, table):
-                if column in skip_columns or (include_columns and column not in include_columns):
-                    continue
-                changed = 0
-                kind = "SQL"
-                rows = conn.execute(f'SELECT rowid, "{column}" FROM "{table}" WHERE CAST("{column}" AS TEXT) '
-                                    f'LIKE ? ESCAPE \'\\\'', ("%" + _like_escape(old) + "%",)).fetchall()
-                for rowid, value in rows:
-                    if not isinstance(value, str) or old not in value:
-                        continue
-                    updated, serialized = phpser.replace(value, old, new)
-                    if serialized:
-                        kind = "PHP"
-                    if updated != value:
-                        changed += 1
-                        if not dry_run:
-                            conn.execute(f'UPDATE "{table}" SET "{column}" = ? WHERE rowid = ?', (updated, rowid))
-                if not numeric or changed:
-                    report.append((table, column, changed, kind))
-        conn.execute("ROLLBACK" if dry_run else "COMMIT")
-    except sqlite3.Error as exc:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
+        conn = db.connect(autocommit=False)
+    except content.ContentError as exc:
         raise error(f"Database error: {exc}") from None
+    try:
+        with conn.cursor() as cur:
+            for table in chosen:
+                columns, keys = _columns(cur, db.name, table)
+                if not keys:
+                    continue
+                for column, numeric, binary in columns:
+                    if column in skip_columns or (include_columns and column not in include_columns):
+                        continue
+                    changed = 0
+                    kind = "SQL"
+                    if not numeric:
+                        key_list = ", ".join(q(k) for k in keys)
+                        cur.execute(f"SELECT {key_list}, {q(column)} FROM {q(table)} WHERE "
+                                    f"INSTR(CAST({q(column)} AS BINARY), CAST(%s AS BINARY)) > 0", (old,))
+                        for row in cur.fetchall():
+                            value = row[-1]
+                            if isinstance(value, bytes):
+                                try:
+                                    value = value.decode("utf-8")
+                                except UnicodeDecodeError:
+                                    continue
+                            if not isinstance(value, str) or old not in value:
+                                continue
+                            updated, serialized = phpser.replace(value, old, new)
+                            if serialized:
+                                kind = "PHP"
+                            if updated != value:
+                                changed += 1
+                                if not dry_run:
+                                    where = " AND ".join(f"{q(k)} = %s" for k in keys)
+                                    cur.execute(f"UPDATE {q(table)} SET {q(column)} = %s WHERE {where}",
+                                                (updated.encode("utf-8") if binary else updated, *row[:-1]))
+                    if not numeric or changed:
+                        report.append((table, column, changed, kind))
+        if dry_run:
+            conn.rollback()
+        else:
+            conn.commit()
+    except pymysql.MySQLError as exc:
+        conn.rollback()
+        raise error(f"Database error: {mariadb.error_text(exc)}") from None
     finally:
         conn.close()
     return report
