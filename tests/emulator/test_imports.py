@@ -3,7 +3,9 @@ bad input fails the workflow with a clear reason and changes nothing."""
 
 from __future__ import annotations
 
+import gzip
 import io
+import re
 import tarfile
 import time
 from pathlib import Path
@@ -66,6 +68,26 @@ def test_broken_sql_keeps_the_old_database(emulator, client, pair):
     wf = _import(client, dst["id"], "dev", "database", client.backup_url(src["id"], "live", "code"))
     assert wf["result"] == "failed" and "exactly one .sql" in wf["final_task"]["reason"]
     assert emulator.state(dst["name"], "dev")["db"]["tables"] == before
+
+
+def test_broken_dump_leaves_a_half_imported_database(emulator, client, pair):
+    """As on the platform, a database import is not transactional: mysql stops at the broken
+    statement with MariaDB's message, and what ran before it stays."""
+    src, dst = pair
+    dump = gzip.decompress(emulator.http().get(client.backup_url(src["id"], "live", "database"), timeout=60).content)
+    end_of_node = dump.index(b"UNLOCK TABLES;", dump.index(b"LOCK TABLES `node` WRITE;"))
+    broken = dump[:end_of_node] + b"UNLOCK TABLES;\nINSERT INTO `system` VALUES ('x',;\n" + dump[end_of_node:]
+    url = _serve_from(emulator, src, "live", "broken.sql.gz", gzip.compress(broken))
+    wf = _import(client, dst["id"], "dev", "database", url)
+    assert wf["result"] == "failed"
+    assert re.search(r"ERROR 1064 \(42000\) at line \d+: You have an error in your SQL syntax",
+                     wf["final_task"]["reason"]), wf["final_task"]["reason"]
+    tables = emulator.state(dst["name"], "dev")["db"]["tables"]
+    source = emulator.state(src["name"], "live")["db"]["tables"]
+    # the tables the dump creates before `node` (alphabetical, as mysqldump writes them) and `node`
+    # itself are there with the source's rows; the ones after the error are not
+    assert tables == {name: rows for name, rows in source.items() if name <= "node"}
+    assert tables["node"] == 3 and "variable" not in tables
 
 
 def test_expired_link_fails_the_import(emulator, client, pair):

@@ -11,7 +11,7 @@ import pytest
 
 from transfer_helpers import commit_change, remote, run_module, run_tasks, seed, sql, upload_file
 
-ROW_TABLE = {'drupal': ('node', 'title', 'nid'), 'drupal8': ('node', 'title', 'nid'),
+ROW_TABLE = {'drupal': ('node', 'title', 'nid'), 'drupal8': ('node_field_data', 'title', 'nid'),
              'wordpress': ('wp_posts', 'post_title', 'ID')}
 CODE_FILE = {'drupal': 'index.php', 'drupal8': 'index.php', 'wordpress': 'index.php'}
 
@@ -117,11 +117,11 @@ def test_wordpress_after_search_replace_needs_database_replace(emulator, site_pr
 def test_broken_home_page_and_ignored_tables(emulator, site_prefix, tmp_path):
     src, dst = _pair(emulator, site_prefix, 'drupal8')
     _clone(emulator, tmp_path, src, dst)
-    sql(emulator, dst, 'dev', 'DROP TABLE node')
+    sql(emulator, dst, 'dev', 'DROP TABLE node_field_data')
     res, out = _verify(emulator, tmp_path, src, dst, args={'elements': ['database', 'home'], 'fail_on_mismatch': False})
     assert res.rc == 0, res.output
     assert out['changed'] is False and out['mismatched'] == ['database', 'home']
-    assert out['elements']['database']['differences']['missing'] == ['node']
+    assert out['elements']['database']['differences']['missing'] == ['node_field_data']
     home = out['elements']['home']
     assert home['status'] == 500 and home['match'] is False and home['error']
     res, out = _verify(emulator, tmp_path, src, dst, args={'elements': ['database'], 'database_ignore_tables': ['no*']})

@@ -40,9 +40,9 @@ START_TIMEOUT = 60
 SERVER_OPTIONS = (
     # small and fast: the emulator's databases are small, durability across a crash is not needed
     "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M", "--innodb-data-file-path=ibdata1:4M:autoextend",
-    "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0", "--skip-log-bin", "--performance-schema=OFF",
-    "--skip-name-resolve", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_general_ci",
-    "--max-allowed-packet=64M", "--max-connections=500", "--user=root",
+    "--innodb-autoextend-increment=4", "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
+    "--skip-log-bin", "--performance-schema=OFF", "--skip-name-resolve", "--character-set-server=utf8mb4",
+    "--collation-server=utf8mb4_general_ci", "--max-allowed-packet=64M", "--max-connections=500", "--user=root",
 )
 
 
@@ -56,6 +56,38 @@ def _binary(name):
             return cand
     raise DatabaseError(f"{name} is not installed (Debian packages mariadb-server and mariadb-client; "
                         "`make setup` installs them as root)")
+
+
+def _template():
+    """The per-machine template data directory (made once, under a lock): ``mariadb-install-db``
+    output for this mariadbd binary and these options, in ``$PANTHEON_EMULATOR_CACHE`` (default
+    ``~/.cache/pantheon-emulator``)."""
+    binary = Path(_binary("mariadbd"))
+    st = binary.stat()
+    key = hashlib.sha1(repr((str(binary), st.st_size, st.st_mtime, SERVER_OPTIONS)).encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("PANTHEON_EMULATOR_CACHE") or Path.home() / ".cache" / "pantheon-emulator")
+    cache.mkdir(parents=True, exist_ok=True)
+    template = cache / f"mariadb-template-{key}"
+    with open(cache / f"mariadb-template-{key}.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (template / "mysql").is_dir():
+            return template
+        work = Path(tempfile.mkdtemp(prefix=f"mariadb-template-{key}.", dir=str(cache)))
+        try:
+            data, tmp = work / "data", work / "tmp"
+            tmp.mkdir()
+            res = subprocess.run(
+                [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={data}", f"--tmpdir={tmp}",
+                 "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
+                 *SERVER_OPTIONS],
+                capture_output=True, check=False)
+            if res.returncode != 0:
+                raise DatabaseError("mariadb-install-db failed: " + res.stderr.decode(errors="replace")[-2000:])
+            shutil.rmtree(template, ignore_errors=True)
+            os.rename(data, template)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return template
 
 
 def _free_port():
@@ -117,19 +149,20 @@ class Server:
         return True
 
     def _install(self):
+        """A fresh data directory: a copy of a per-machine template made once with
+        ``mariadb-install-db`` (about 2 s saved on every later emulator start)."""
         if (self.datadir / "mysql").is_dir():
             return
         if self.datadir.exists():
             shutil.rmtree(self.datadir)
-        self.tmpdir.mkdir(parents=True, exist_ok=True)
-        res = subprocess.run(
-            [_binary("mariadb-install-db"), "--no-defaults", f"--datadir={self.datadir}", f"--tmpdir={self.tmpdir}",
-             "--auth-root-authentication-method=normal", "--skip-test-db", "--skip-name-resolve",
-             *SERVER_OPTIONS],
-            capture_output=True, check=False)
+        template = _template()
+        self.datadir.parent.mkdir(parents=True, exist_ok=True)
+        part = self.datadir.with_name(self.datadir.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        res = subprocess.run(["cp", "-a", "--reflink=auto", str(template), str(part)], capture_output=True, check=False)
         if res.returncode != 0:
-            shutil.rmtree(self.datadir, ignore_errors=True)
-            raise DatabaseError("mariadb-install-db failed: " + res.stderr.decode(errors="replace")[-2000:])
+            raise DatabaseError("cannot copy the MariaDB template: " + res.stderr.decode(errors="replace"))
+        os.rename(part, self.datadir)
 
     def _socket_path(self):
         path = self.base / "mysqld.sock"
