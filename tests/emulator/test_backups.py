@@ -101,12 +101,12 @@ def test_archives_match_the_environment(emulator, client, http, exported):
     subprocess.run(mysql + ["-e", f"CREATE DATABASE {scratch}"], check=True)
     try:
         subprocess.run(mysql + [scratch], input=sql, check=True)
-        out = subprocess.run(mysql + ["--batch", "--skip-column-names", "-e",
-                                      "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
-                                      f"'{scratch}'"], capture_output=True, check=True).stdout.decode().split()
-        counts = {t: int(subprocess.run(mysql + ["--batch", "--skip-column-names", scratch, "-e",
-                                                 f"SELECT COUNT(*) FROM `{t}`"],
-                                                capture_output=True, check=True).stdout) for t in out}
+
+        def scalar_rows(*args):
+            return subprocess.run(mysql + ["--batch", "--skip-column-names", *args], capture_output=True,
+                                  check=True).stdout.decode().split()
+        names = scalar_rows("-e", f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '{scratch}'")
+        counts = {t: int(scalar_rows(scratch, "-e", f"SELECT COUNT(*) FROM `{t}`")[0]) for t in names}
     finally:
         subprocess.run(mysql + ["-e", f"DROP DATABASE {scratch}"], check=True)
     assert counts == state["db"]["tables"] and counts["node"] == 9

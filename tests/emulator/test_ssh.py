@@ -14,17 +14,18 @@ import time
 
 import pytest
 
-# mysqldump's first lines (MariaDB 10.11.8+ writes the sandbox-mode comment before its header)
+from pantheon_emulator import content
+from pantheon_emulator.ssh import phpser
+from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401  # pylint: disable=unused-import
+
+
 def undated(dump):
     """A dump without mysqldump's last line (the time it completed)."""
     return re.sub(rb"\n-- Dump completed on [^\n]*\n", b"\n", dump)
 
 
+# mysqldump's first lines (MariaDB 10.11.8+ writes the sandbox-mode comment before its header)
 DUMP_HEADER = re.compile(r"^(/\*M!999999\\- enable the sandbox mode \*/ ?\n)?-- (MariaDB|MySQL) dump \d+\.\d+")
-
-from pantheon_emulator import content
-from pantheon_emulator.ssh import phpser
-from pantheon_emulator.ssh.testing import SSHClients, clients, env_dir, seed_site  # noqa: F401  # pylint: disable=unused-import
 
 
 @pytest.fixture(scope="module")

@@ -96,56 +96,43 @@ def test_stream_import_keeps_bytes(emulator, tmp_path, framework):
     assert _values(emulator, dst['name'], 'dev', framework) == source
 
 
-@pytest.mark.parametrize('framework', ['drupal8', 'wordpress'])
-def test_url_import_keeps_bytes(emulator, tmp_path, framework):
-    src, dst = _sites(emulator, framework)
-    source = _values(emulator, src['name'], 'live', framework)
-    _check_source(source, framework)
-    res = run_playbook('''
+PLAY = '''
 - hosts: localhost
   gather_facts: false
   tasks:
-    - name: signed urls
-      pantheon.platform.backup_info:
-        site: "{{ src }}"
-        env: live
-        urls: true
-      register: source
-    - name: import the database
-      pantheon.platform.site_import:
-        site: "{{ dst }}"
-        kind: database
-        url: "{{ source.latest.database.url }}"
-''', extra_vars={'src': src['name'], 'dst': dst['name']}, env=play_env(emulator, tmp_path))
+%s'''
+
+
+def _import_keeps_bytes(emulator, tmp_path, framework, env, tasks, step, workflow):
+    """Run the playbook ``tasks`` (src -> dst), then compare the probed values byte for byte."""
+    src, dst = _sites(emulator, framework, envs=('dev', env) if env != 'dev' else ('dev',))
+    source = _values(emulator, src['name'], env, framework)
+    _check_source(source, framework)
+    res = run_playbook(PLAY % tasks, extra_vars={'src': src['name'], 'dst': dst['name'], 'env': env},
+                       env=play_env(emulator, tmp_path))
     assert res.rc == 0, res.output
-    assert res.task('import the database')['workflow']['type'] == 'do_import'
+    assert res.task(step)['workflow']['type'] == workflow
     assert _values(emulator, dst['name'], 'dev', framework) == source
 
 
+@pytest.mark.parametrize('framework', ['drupal8', 'wordpress'])
+def test_url_import_keeps_bytes(emulator, tmp_path, framework):
+    _import_keeps_bytes(emulator, tmp_path, framework, 'live', '''
+    - name: signed urls
+      pantheon.platform.backup_info: {site: "{{ src }}", env: "{{ env }}", urls: true}
+      register: source
+    - name: url import
+      pantheon.platform.site_import: {site: "{{ dst }}", kind: database, url: "{{ source.latest.database.url }}"}
+''', 'url import', 'do_import')
+
+
 def test_archive_import_keeps_bytes(emulator, tmp_path):
-    src, dst = _sites(emulator, 'drupal', envs=('dev',))
-    source = _values(emulator, src['name'], 'dev', 'drupal')
-    _check_source(source, 'drupal')
-    res = run_playbook('''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: archive the source
-      pantheon.platform.archive:
-        site: "{{ src }}"
+    _import_keeps_bytes(emulator, tmp_path, 'drupal', 'dev', '''
+    - name: archive
+      pantheon.platform.archive: {site: "{{ src }}"}
       register: site_archive
-    - name: import the archive
-      pantheon.platform.site_import:
-        site: "{{ dst }}"
-        kind: site
-        url: "{{ site_archive.url }}"
-        max_size_mb: 256
-    - name: remove the archive
-      pantheon.platform.archive:
-        site: "{{ src }}"
-        state: absent
-        path: "{{ site_archive.path }}"
-''', extra_vars={'src': src['name'], 'dst': dst['name']}, env=play_env(emulator, tmp_path))
-    assert res.rc == 0, res.output
-    assert res.task('import the archive')['workflow']['type'] == 'do_migration'
-    assert _values(emulator, dst['name'], 'dev', 'drupal') == source
+    - name: archive import
+      pantheon.platform.site_import: {site: "{{ dst }}", kind: site, url: "{{ site_archive.url }}", max_size_mb: 256}
+    - name: archive removal
+      pantheon.platform.archive: {site: "{{ src }}", state: absent, path: "{{ site_archive.path }}"}
+''', 'archive import', 'do_migration')

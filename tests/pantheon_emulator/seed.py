@@ -309,8 +309,8 @@ def build_database(db, framework, site_name, env, spec, seed, home_url=None):
                 "post_content_filtered, guid, post_type) VALUES (%s, 1, %s, %s, %s, %s, '', %s, %s, '', '', %s, %s, "
                 "'', %s, 'post')", posts)
             cur.executemany("INSERT INTO wp_postmeta (post_id, meta_key, meta_value) VALUES (%s, %s, %s)", meta)
-            big_table, big_sql = "wp_options", "INSERT INTO wp_options (option_name, option_value, autoload) " \
-                                                "VALUES (%s, %s, 'no')"
+            big_table = "wp_options"
+            big_sql = "INSERT INTO wp_options (option_name, option_value, autoload) VALUES (%s, %s, 'no')"
         elif framework == "drupal8":
             for stmt in _D8_SCHEMA:
                 cur.execute(stmt + _ENGINE)
