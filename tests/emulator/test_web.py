@@ -53,7 +53,7 @@ def test_files_are_served_with_range(emulator, http, sites):
         assert http.get(f"{base}/{prefix}/no-such-file.txt").status_code == 404
         # a file next to files/ in the environment's home is not served through the files path
         (Path(state["paths"]["root"]) / "home-file.txt").write_bytes(b"not public")
-        for up in ("%2e%2e/", "%2e%2e/%2e%2e/envs/dev/", "%2e%2e/%2e%2e/%2e%2e/sites/%s/envs/dev/" % state["site"]["id"]):
+        for up in ("%2e%2e/", "%2e%2e/%2e%2e/dev/", "%2e%2e/%2e%2e/%2e%2e/envs/dev/"):  # each one would reach it
             escape = http.get(f"{base}/{prefix}/{up}home-file.txt")
             assert escape.status_code == 404 and b"not public" not in escape.content
 
