@@ -40,7 +40,8 @@ START_TIMEOUT = 60
 SERVER_OPTIONS = (
     # small and fast: the emulator's databases are small, durability across a crash is not needed
     "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=8M", "--innodb-data-file-path=ibdata1:4M:autoextend",
-    "--innodb-autoextend-increment=4", "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0",
+    "--innodb-autoextend-increment=4", "--innodb-flush-log-at-trx-commit=0", "--innodb-doublewrite=0",
+    "--innodb-file-per-table=0", "--innodb-flush-method=nosync",
     "--skip-log-bin", "--performance-schema=OFF", "--skip-name-resolve", "--character-set-server=utf8mb4",
     "--collation-server=utf8mb4_general_ci", "--max-allowed-packet=64M", "--max-connections=500", "--user=root",
 )

@@ -24,7 +24,7 @@ import pytest
 import requests
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT = 60
+STARTUP_TIMEOUT = 120  # seeding (e.g. --fleet demo) runs MariaDB DDL; a loaded machine needs the margin
 
 
 class EmulatorError(RuntimeError):
