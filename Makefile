@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-long sanity units integration emulator-tests demo build benchmark clean
+.PHONY: setup test test-long sanity matrix units integration emulator-tests demo build benchmark clean
 
 setup:
 	@bash hacking/setup-env.sh
@@ -20,6 +20,10 @@ test-long: setup
 
 sanity: setup
 	@bash hacking/sanity.sh
+
+# ansible-test sanity and the unit tests on the older supported ansible-core releases (.venv-<version>)
+matrix: setup
+	@bash hacking/matrix.sh
 
 units: setup
 	$(PYTEST) tests/unit
@@ -40,4 +44,4 @@ benchmark: setup
 	@bash hacking/benchmark.sh
 
 clean:
-	rm -rf .tmp collections tests/output demo-output
+	rm -rf .tmp collections tests/output demo-output .ansible

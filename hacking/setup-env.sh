@@ -76,28 +76,8 @@ if [ ! -x "$VENV/bin/python" ] || [ "$(cat "$STAMP" 2>/dev/null)" != "$want" ]; 
   echo "$want" > "$STAMP"
 fi
 
-# --- ansible-test offline pip bootstrap ----------------------------------------------------
-# ansible-test downloads get-pip-<version>.py from a host this machine cannot reach; it first
-# looks in this cache. Our stand-in installs pip with ensurepip, then runs `pip install ARGS`.
-cache=$HOME/.ansible/test/cache
-mkdir -p "$cache"
-pipver=$("$VENV/bin/python" - <<'PY'
-import re, pathlib, ansible_test
-src = (pathlib.Path(ansible_test.__file__).parent / '_internal' / 'python_requirements.py').read_text()
-print(re.search(r"pip='([0-9.]+)'", src).group(1))
-PY
-)
-cat > "$cache/get_pip_${pipver//./_}.py" <<'PY'
-"""Offline stand-in for get-pip.py: bootstrap pip with ensurepip, then pip install the given args."""
-import subprocess
-import sys
-
-subprocess.check_call([sys.executable, '-m', 'ensurepip', '--upgrade', '--default-pip'],
-                      stdout=subprocess.DEVNULL)
-# get-pip.py's own flags mean "do not also install these"; pip install has no such flags.
-args = [a for a in sys.argv[1:] if a not in ('--no-setuptools', '--no-wheel')]
-sys.exit(subprocess.call([sys.executable, '-m', 'pip', 'install'] + args))
-PY
+# --- ansible-test offline pip bootstrap (see the script) ----------------------------------
+bash hacking/ansible-test-bootstrap.sh "$VENV"
 
 # --- real interpreters first on PATH (ansible-test trips over pyenv shims) -----------------
 bindir=$ROOT/.tmp/pybin

@@ -22,12 +22,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 
 __all__ = ['REPO', 'PlaybookResult', 'run_playbook', 'collections_path', 'ansible_env']
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENV_BIN = os.path.join(REPO, '.venv', 'bin')
+# The virtualenv of the interpreter running the tests (.venv, or .venv-<version> under hacking/matrix.sh),
+# so that the ansible-playbook run is the ansible-core under test.
+VENV_BIN = os.path.dirname(sys.executable) if os.path.exists(os.path.join(os.path.dirname(sys.executable), 'ansible-playbook')) \
+    else os.path.join(REPO, '.venv', 'bin')
 PYTHON = os.path.join(VENV_BIN, 'python')
 TMP = os.path.join(REPO, '.tmp')
 

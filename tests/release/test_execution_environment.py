@@ -47,15 +47,6 @@ def test_context_installs_ansible_core_runner_the_collection_and_the_programs(co
         assert re.search(r'^%s\b' % package, bindep, re.M), bindep
 
 
-def test_ansible_core_range_is_the_supported_one():
-    with open(EE_DOC, encoding='utf-8') as f:
-        spec = yaml.safe_load(f)['dependencies']['ansible_core']['package_pip']
-    with open(os.path.join(REPO, 'meta', 'runtime.yml'), encoding='utf-8') as f:
-        requires = yaml.safe_load(f)['requires_ansible']
-    lowest = re.match(r'>=(\d+\.\d+)', requires).group(1)
-    assert spec.startswith('ansible-core>=%s,' % lowest), (spec, requires)
-
-
 def test_builder_stage_introspection_finds_the_collection_requirements(context, tarball, tmp_path):
     installed = tmp_path / 'collections'
     # --force: under pytest the checkout is already on the configured collections path
