@@ -34,7 +34,8 @@ find_python() {  # newest real CPython >= 3.12 and <= $1 (e.g. 313)
   for cand in python3.14 python3.13 python3.12 /root/.pyenv/versions/3.1[2-9]*/bin/python3 \
       "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 /usr/bin/python3 /usr/local/bin/python3 python3; do
     command -v "$cand" >/dev/null 2>&1 || [ -x "$cand" ] || continue
-    real=$("$cand" -c 'import sys; print(sys.executable)' 2>/dev/null) || continue
+    # the base interpreter, also when $cand is a virtualenv's python or a pyenv shim
+    real=$("$cand" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))' 2>/dev/null) || continue
     v=$("$real" -c 'import sys; print(sys.version_info[0]*100+sys.version_info[1])' 2>/dev/null) || continue
     if [ "$v" -ge 312 ] && [ "$v" -le "$max" ] && [ "$v" -gt "$bestv" ]; then best=$real; bestv=$v; fi
   done
