@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-long sanity matrix units integration emulator-tests demo build benchmark clean
+.PHONY: setup test test-long sanity matrix units integration emulator-tests lint docs demo build benchmark clean
 
 setup:
 	@bash hacking/setup-env.sh
@@ -24,6 +24,14 @@ sanity: setup
 # ansible-test sanity and the unit tests on the older supported ansible-core releases (.venv-<version>)
 matrix: setup
 	@bash hacking/matrix.sh
+
+# ansible-lint --profile production on the whole collection (.ansible-lint, .yamllint)
+lint: setup
+	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint
+
+# the documentation site (antsibull-docs + Sphinx, offline) in .tmp/docs/html
+docs: setup
+	@bash hacking/docs.sh
 
 units: setup
 	$(PYTEST) tests/unit

@@ -3,7 +3,8 @@
 #   1. changelog lint;
 #   2. side by side (each is mostly one process at a time, and none has timing-sensitive tests):
 #      ansible-test sanity on the newest ansible-core (.venv), sanity on the older supported
-#      releases (hacking/matrix.sh sanity), and the build + install + ansible-doc check;
+#      releases (hacking/matrix.sh sanity), the build + install + ansible-doc check, ansible-lint
+#      (production profile, .ansible-lint) and the documentation site (hacking/docs.sh);
 #   3. pytest (unit, emulator, integration, release checks), while the older releases' unit tests
 #      run beside it (hacking/matrix.sh units: they mostly wait on their stub API).
 # Each background step's output goes to .tmp/test-logs/<step>.log and is printed when it ends
@@ -41,6 +42,8 @@ collect() {  # wait for every background step; print its log; fail if one failed
 sanity() { bash hacking/sanity.sh; }
 matrix-sanity() { bash hacking/matrix.sh sanity; }
 matrix-units() { bash hacking/matrix.sh units; }
+lint() { ansible-lint; }
+docs() { bash hacking/docs.sh; }
 build() {
   rm -rf .tmp/dist .tmp/installed
   ansible-galaxy collection build --force --output-path .tmp/dist >/dev/null
@@ -59,10 +62,12 @@ antsibull-changelog lint
 # the older releases' virtualenvs first (cached; rebuilt only when requirements-test.txt changes)
 bash hacking/matrix.sh setup
 
-echo "==> sanity (ansible-core $("$PY" -c 'from ansible.release import __version__; print(__version__)')), sanity of the older releases, and build: side by side"
+echo "==> sanity (ansible-core $("$PY" -c 'from ansible.release import __version__; print(__version__)')), sanity of the older releases, build, lint and docs: side by side"
 background sanity
 background matrix-sanity
 background build
+background lint
+background docs
 rc=0
 collect || rc=1
 
