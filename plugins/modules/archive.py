@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: archive
 short_description: Make or remove a Drush site archive on a Pantheon Drupal environment
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The archive step of Pantheon's documented clone procedure for Drupal. O(state=present) runs Drush over SSH on the
     environment's appserver to write a site archive (code, database and, unless O(exclude_files=true), files) to

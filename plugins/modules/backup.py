@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: backup
 short_description: Create a backup of a Pantheon environment
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Starts the C(do_export) workflow of an environment, waits for it, and returns the backup's folder and, for each
     element, the archive's file name, size and finish time as the backups catalog lists them.

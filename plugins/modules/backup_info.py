@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: backup_info
 short_description: Read the backups catalog of a Pantheon environment
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the finished backup archives of an environment, newest first, and the latest archive of each element.
   - An archive is finished when its size is not 0 and it has a finish time, as Terminus reads the catalog.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: cache_clear
 short_description: Clear the caches of a Pantheon environment, including Drupal's or WordPress's own
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs the platform's C(clear_cache) workflow on an environment and waits for it, as the dashboard's
     "Clear Caches" button and C(terminus env:clear-cache) do.

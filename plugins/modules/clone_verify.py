@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: clone_verify
 short_description: Check that a Pantheon environment is a complete copy of another one
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Compares a source environment with a target environment, element by element, and reports for each element
     whether it matches and the first differences found.

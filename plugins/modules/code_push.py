@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: code_push
 short_description: Make a Pantheon environment's code the same as another environment's, through git
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the code a source environment runs from the source site's codeserver and pushes that commit to the
     branch of the target environment of the target site (C(master) for dev, the environment id for a multidev),

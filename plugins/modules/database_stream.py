@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: database_stream
 short_description: Import a database dump into a Pantheon environment over SSH, without the URL-import size limit
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Streams a C(database.sql.gz) (a database backup or any URL) into the database of an environment over SSH,
     decompressing it on the way. Drupal 7 (Drush 8) uses C(drush sql-cli), Drupal 8+ (Drush 9 and later)

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: files_sync
 short_description: Upload files into a Pantheon environment's files directory with rsync over SSH
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes the C(files/) directory of an environment (C(sites/default/files) for Drupal, C(wp-content/uploads) for
     WordPress) hold the files of a local directory (O(src)) or of a files backup (O(backup) or O(url)).

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: org_site_info
 short_description: List the sites of a Pantheon organization
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the sites an organization holds, as C(terminus org:site:list) does, optionally only those with given
     tags or frameworks.

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: site
 short_description: Create or delete a Pantheon site
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - With O(state=present), makes sure a site with this machine name exists. A missing site is created through the
     platform's C(create_site) workflow, its upstream is deployed (C(deploy_product)) and the module waits until the

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: site_import
 short_description: Import a site archive, a database or files into a Pantheon environment by URL
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Has the platform download an archive from a URL and import it, as C(terminus import:site), C(import:database)
     and C(import:files) do, and waits for the import to finish.
@@ -64,7 +64,7 @@ options:
       - An identical import that is still running is waited for, not started a second time, even with V(true).
     type: bool
     default: false
-    version_added: 0.1.0
+    version_added: 1.0.0
 extends_documentation_fragment:
   - pantheon.platform.site_env
   - pantheon.platform.auth

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: site_info
 short_description: Look up a Pantheon site and its environments
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Finds a Pantheon site by machine name or UUID and returns its main attributes (framework, upstream,
     organization, frozen state) and, for each environment, whether it is initialized, its connection mode,

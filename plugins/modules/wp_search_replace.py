@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: wp_search_replace
 short_description: Replace a string in a Pantheon WordPress environment's database with WP-CLI
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs C(wp search-replace) on the environment's appserver over SSH (port 2222), as
     C(terminus wp <site>.<env> -- search-replace) does. WP-CLI handles PHP-serialized values.
