@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from helpers.ansible import PYTHON, VENV_BIN, ansible_env
+from helpers.ansible import CALLBACK_DIR, PYTHON, VENV_BIN, ansible_env
 from helpers.kill import hold, kill_tree
 from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_env, read_report, state_files
 
@@ -80,7 +80,8 @@ def posts(emulator, since, method, path):
 
 def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=True):
     """Start clone_site.yml; when ``task`` starts, hold the next emulator event matching ``held``
-    ((channel, path regex)) and SIGKILL the run once it is held there (``held`` None: at once).
+    ((channel, path regex)) and SIGKILL the run once it is held there (``held`` None: as the task
+    starts).
     Then release the hold (``release``) and wait until the platform has finished the held step.
     Returns the output up to the kill."""
     def on_start():
@@ -98,38 +99,47 @@ def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=
 
 
 def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None, timeout=600):
-    """Start clone_site.yml; when ``task`` starts call ``on_start()``, then SIGKILL it and every
-    process under it, once the emulator holds ``hold_name`` (or at once). Returns the output up to the kill."""
+    """Start clone_site.yml; when ``task`` starts (the test callback pantheon_test_pause stops the
+    play there) call ``on_start()``, let the task go on, then SIGKILL the run and every process
+    under it once the emulator holds ``hold_name``; without ``hold_name``, kill it where it waits.
+    Returns the output up to the kill."""
     work = tmp_path / 'killed-run'
     work.mkdir(exist_ok=True)
     (work / 'vars.json').write_text(json.dumps(extra_vars))
     (work / 'inventory.ini').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % PYTHON)
     cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', str(work / 'inventory.ini'), CLONE_SITE,
            '-e', '@%s' % (work / 'vars.json')]
-    proc = subprocess.Popen(cmd, env=ansible_env(play_env(emulator, tmp_path)), cwd=str(work), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    banner = 'TASK [pantheon.platform.site_clone : %s]' % task
-    lines = []
+    # the test callback pantheon_test_pause stops the play as ``task`` starts, until the test says go
+    pause = work / ('pause-%d' % time.monotonic_ns())
+    env = ansible_env(dict(play_env(emulator, tmp_path), ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR,
+                           ANSIBLE_CALLBACKS_ENABLED='pantheon_test_pause', PANTHEON_TEST_PAUSE_TASK=task,
+                           PANTHEON_TEST_PAUSE_FILE=str(pause)))
+    log = open(work / 'output.log', 'w+', encoding='utf-8')  # pylint: disable=consider-using-with
+    proc = subprocess.Popen(cmd, env=env, cwd=str(work), stdout=log, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
     deadline = time.monotonic() + timeout
     killed = False
     try:
-        for line in proc.stdout:
-            lines.append(line)
-            if banner in line:
-                on_start()
-                if hold_name:
-                    emulator.wait_hold(hold_name, timeout=max(1, deadline - time.monotonic()))
-                kill_tree(proc.pid)
-                killed = True
+        while not os.path.exists(str(pause) + '.reached'):
+            if proc.poll() is not None or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                break
+            time.sleep(0.05)
+        else:
+            on_start()
+            if hold_name:
+                # go on into the task, which the emulator then holds at its step
+                pause.touch()
+                emulator.wait_hold(hold_name, timeout=max(1, deadline - time.monotonic()))
+            # (without a hold: killed while the play waits at the start of the task)
+            kill_tree(proc.pid)
+            killed = True
     finally:
         if not killed and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-        proc.stdout.close()
         proc.wait(30)
-    output = ''.join(lines)
+        log.seek(0)
+        output = log.read()
+        log.close()
     assert killed, 'the run never reached %r:\n%s' % (task, output[-4000:])
     assert 'PLAY RECAP' not in output
     return output
@@ -277,20 +287,12 @@ def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, 
     job = '%s.live-to-%s-clone.dev' % (name, name)
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
     since = max([r['id'] for r in emulator.requests()] or [0])
-    # the first write after each phase (the measuring backup after preflight and the checkpoint, the
-    # target's create_site after the strategy) is held, then refused (503): a run the test is slow
-    # to kill stops there, before it writes anything (its journal comes after the target phase)
-    backup_post = '^/api/sites/%s/environments/live/workflows$' % source['id']
-    create_post = '^/api/users/%s/workflows$' % emulator.user_id
-    guards = {'preflight': backup_post, 'checkpoint': backup_post, 'strategy': create_post}
-    for phase, task in READ_ONLY.items():
-        emulator.faults([{'match': {'channel': 'http', 'method': 'POST', 'path': guards[phase]},
-                          'action': {'hold': site_prefix + phase, 'status': 503}}])
-        # killed as the task starts (kill_at clears the guard afterwards)
+    for task in READ_ONLY.values():
+        # killed as the task starts (the play is paused there: see run_and_kill)
         kill_at(emulator, tmp_path, extra, task)
     # the only write: the measuring backup of the source (the run killed in the strategy had made it)
     writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
-              if r['method'] != 'GET' and not r['path'].startswith('/api/authorize') and r['status'] < 400]
+              if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]
     assert writes == [('POST', '/api/sites/%s/environments/live/workflows' % source['id'])], writes
     assert state_files(reports) == [] and archives_on_source(emulator, name) == []
     assert name + '-clone' not in [s['name'] for s in emulator.admin('GET', 'state/sites').json()]
