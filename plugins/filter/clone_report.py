@@ -2,10 +2,11 @@
 # Copyright (c) pantheon.platform contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Fleet reports of the site_clone role: a terminal table and a self-contained HTML page.
+"""Reports of the site_clone role: the per-site report, and for a fleet a terminal table and a
+self-contained HTML page.
 
-Documented in clone_fleet_summary.yml and clone_report_html.yml. Input: a list of the per-site
-reports the role writes (see roles/site_clone/README.md, "The report").
+Documented in clone_report.yml, clone_fleet_summary.yml and clone_report_html.yml. The fleet filters
+take a list of the per-site reports the role writes (see roles/site_clone/README.md, "The report").
 """
 
 from __future__ import annotations
@@ -166,6 +167,91 @@ def _error_text(report):
         message = str(error.get('message') or error)
         return '%s: %s' % (phase, message) if phase else message
     return str(error)
+
+
+def _parts(value, name):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise AnsibleFilterError('clone_report: %s must be a dict, got %s' % (name, type(value).__name__))
+    return value
+
+
+def _env_info(site, env):
+    """The environment's entry of a site as site_info returns it ({} when unknown)."""
+    environments = _parts(site, 'a site').get('environments') or {}
+    return environments.get(env) or {} if isinstance(environments, dict) else {}
+
+
+def clone_report(parts):
+    """The report of one clone job (schema in the site_clone role's README), from what the run gathered.
+
+    The one builder of the report: the role calls it at the end of every run, and clone_fleet.yml for
+    a job that failed before the role could (bad arguments), with only the job, the sites and the error.
+    """
+    parts = _parts(parts, 'the input')
+    job = parts.get('job')
+    if not job:
+        raise AnsibleFilterError('clone_report: the input must name the job')
+    check_mode = bool(parts.get('check_mode'))
+    error = parts.get('error')
+    errors = list(parts.get('errors') or ([error] if error else []))
+    source, target = _parts(parts.get('source'), 'source'), _parts(parts.get('target'), 'target')
+    source_site, target_site = _parts(source.get('info'), 'source.info'), _parts(target.get('info'), 'target.info')
+    source_env, target_env = _env_info(source_site, source.get('env')), _env_info(target_site, target.get('env'))
+    plan = _parts(parts.get('plan'), 'plan') or {'strategy': None, 'reason': 'not decided', 'steps': []}
+    steps = list(plan.get('steps') or [])
+    phases = [p for p in parts.get('phases') or [] if isinstance(p, dict)]
+    limits = _parts(parts.get('limits'), 'limits')
+    started = parts.get('started_at')
+    finished = parts.get('finished_at') or datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+    start, end = _parse_time(started), _parse_time(finished)
+    sizes = dict(_parts(parts.get('sizes'), 'sizes'))
+    if 'backup_folder' in parts or sizes:
+        estimate = (plan.get('estimates') or {}).get('archive') if any(s.get('step') == 'archive' for s in steps) else None
+        sizes.update(backup_folder=parts.get('backup_folder'), archive_estimate=estimate)
+    return {
+        'schema_version': 1,
+        'job': job,
+        'status': 'failed' if error else ('checked' if check_mode else 'succeeded'),
+        'check_mode': check_mode,
+        'changed': any(p.get('outcome') == 'changed' for p in phases),
+        'started_at': started,
+        'finished_at': finished,
+        'duration_seconds': round(end - start, 3) if start is not None and end is not None else None,
+        'source': {
+            'site': source_site.get('name') or source.get('site'),
+            'env': source.get('env'),
+            'id': source_site.get('id'),
+            'framework': source_site.get('framework'),
+            'drush_version': source_env.get('drush_version'),
+            'domain': source_env.get('platform_domain'),
+        },
+        'target': {
+            'site': target_site.get('name') or target.get('site'),
+            'env': target.get('env'),
+            'id': target_site.get('id'),
+            'framework': target_site.get('framework'),
+            'domain': target_env.get('platform_domain'),
+            'created': bool(target.get('created')),
+        },
+        'elements': parts.get('elements'),
+        'pending': parts.get('pending'),
+        'sizes': sizes,
+        'limits': {'archive_mb': limits.get('archive_mb'), 'url_import_mb': limits.get('url_import_mb')},
+        'strategy': {
+            'name': plan.get('strategy'),
+            'reason': plan.get('reason'),
+            'requested': parts.get('requested_strategy'),
+            'steps': steps,
+            'fallbacks': list(parts.get('fallbacks') or []),
+        },
+        'phases': phases,
+        'fixups': list(parts.get('fixups') or []),
+        'verification': parts.get('verification') or {'status': 'not run', 'elements': {}},
+        'error': error,
+        'errors': errors,
+    }
 
 
 def clone_fleet_summary(reports):
@@ -367,7 +453,8 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
 
 
 class FilterModule:
-    """pantheon.platform.clone_fleet_summary and pantheon.platform.clone_report_html"""
+    """pantheon.platform.clone_report, pantheon.platform.clone_fleet_summary and pantheon.platform.clone_report_html"""
 
     def filters(self):
-        return {'clone_fleet_summary': clone_fleet_summary, 'clone_report_html': clone_report_html}
+        return {'clone_report': clone_report, 'clone_fleet_summary': clone_fleet_summary,
+                'clone_report_html': clone_report_html}

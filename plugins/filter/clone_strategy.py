@@ -141,7 +141,8 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
     estimates = {'archive': whole, 'archive_without_files': code_db,
                  'code': code, 'database': database, 'files': files}
     result = {'strategy': None, 'reason': '', 'steps': [], 'estimates': estimates, 'error': None,
-              'pending': pending, 'archive_limit_mb': archive_limit, 'url_import_limit_mb': url_limit}
+              'pending': pending, 'archive_limit_mb': archive_limit, 'url_import_limit_mb': url_limit,
+              'archive_fallback': False}
 
     if not pending:
         result.update(strategy=NOTHING, reason='every requested element (%s) already matches the source, nothing to move'
@@ -162,7 +163,9 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
         notes = []
         if ARCHIVE not in failed:
             if whole is not None and whole < limit_bytes:
-                result.update(strategy=ARCHIVE, steps=[
+                # Should the whole archive be too large for the platform, would the archive without files be next?
+                fallback = ARCHIVE_WITHOUT_FILES not in failed and code_db is not None and code_db < limit_bytes
+                result.update(strategy=ARCHIVE, archive_fallback=fallback, steps=[
                     {'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database', 'files'],
                      'exclude_files': False}],
                     reason='%s with Drush 8 into dev: the whole archive (about %s: code %s, database %s, files %s) is below '

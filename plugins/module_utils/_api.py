@@ -35,6 +35,8 @@ import tempfile
 import time
 import traceback
 
+from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - non-POSIX controllers
@@ -726,7 +728,7 @@ class PantheonClient:
         return summary
 
     def environment_summaries(self, site_id):
-        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version}}."""
+        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version, drush_major}}."""
         result = {}
         for env_id, env in sorted(self.environments(site_id).items()):
             env = env if isinstance(env, dict) else {}
@@ -751,6 +753,7 @@ class PantheonClient:
                 'platform_domain': domain,
                 'php_version': str(php) if php is not None else None,
                 'drush_version': str(drush) if drush is not None else None,
+                'drush_major': parse_drush_version(drush)[0],
             }
         return result
 

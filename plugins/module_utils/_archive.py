@@ -47,8 +47,6 @@ SUFFIX = {'drush8': '.tgz', 'drush11': '.tar.gz'}
 # Drush 8 builds ``<dbname>.<YYYYmmdd_HHMMSS>.tar`` next to the destination, gzips it and renames it;
 # a run cut short leaves that working file behind.
 DRUSH_WORK_FILE_RE = re.compile(r'^[A-Za-z0-9_-]+\.\d{8}_\d{6}\.tar(\.gz)?$')
-_VERSION_RE = (re.compile(r'(?i)drush\s+version\s*:?\s*v?((\d+)\.[0-9A-Za-z.+-]*)'),
-               re.compile(r'(?<![\d.])v?((\d+)\.\d+(?:\.\d+)?(?:-[0-9A-Za-z.]+)?)'))
 # What ssh and the platform say when the archive outgrows the 256MB file limit.
 TOO_LARGE_MARKERS = ('closed by remote host', 'file too large', 'file size limit exceeded', 'efbig')
 
@@ -77,18 +75,6 @@ def hide(text, names):
         if name:
             text = text.replace(name, '<archive>')
     return text
-
-
-def parse_drush_version(text):
-    """(major, version) from ``drush version`` output or a settings value; (None, None) if there is none."""
-    text = str(text if text is not None else '').strip()
-    if re.match(r'^\d+$', text):
-        return int(text), text
-    for pattern in _VERSION_RE:
-        match = pattern.search(text)
-        if match:
-            return int(match.group(2)), match.group(1)
-    return None, None
 
 
 def drush_format(major):

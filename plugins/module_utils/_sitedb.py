@@ -33,6 +33,7 @@ import re
 import tempfile
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import Stream
 
@@ -57,9 +58,9 @@ def drush_major(client, site_env):
         value = client.env_settings(site_env.site_id, site_env.env).get('drush_version')
     except PantheonError:
         value = None
-    match = re.match(r'^\s*(\d+)', str(value or ''))
-    if match:
-        return int(match.group(1))
+    major = parse_drush_version(value)[0]
+    if major:
+        return major
     return _DEFAULT_DRUSH.get(site_env.framework, 8)
 
 

@@ -68,6 +68,24 @@ options:
         the 256MB limit; move files separately, for example with a files backup and M(pantheon.platform.site_import).
     type: bool
     default: false
+  fallback_without_files:
+    description:
+      - With O(state=present) and O(exclude_files=false), when the whole archive is too large for the platform
+        (RV(reason=too_large)), make an archive without the files directory instead, the documented fallback, in the
+        same task. RV(route) tells which archive was made and RV(failed_routes) which were too large.
+      - When the archive without files is too large as well, the module fails with RV(reason=too_large) and
+        RV(failed_routes) naming both.
+    type: bool
+    default: false
+  journal:
+    description:
+      - A JSON file on the host that runs the module (the M(pantheon.platform.site_clone) role passes its state file)
+        in which the module notes the archive before it makes it, as C(archive) (C(site), C(env), C(path)), and sets
+        C(archive) to null once a removal is proven by a 404 (O(state=absent)). Other keys of the file are kept; the
+        file is written atomically with mode C(0600), its directory created with mode C(0700).
+      - So a run killed while the archive exists leaves its name where the next run finds it (and removes it).
+        The file holds a secret while the archive exists; it is never printed. Nothing is written in check mode.
+    type: path
   exclude_code_paths:
     description:
       - Drush 11 and later only (C(--exclude-code-paths)). Paths of the code, relative to the Drupal root, that
@@ -184,6 +202,19 @@ drush_version:
   returned: O(state=present)
   type: str
   sample: 8.4.12
+route:
+  description: Which archive was made. V(archive) (code, database and files) or V(archive_without_files).
+  returned: O(state=present)
+  type: str
+  sample: archive_without_files
+failed_routes:
+  description: The archives that were too large for the platform before one was made (see O(fallback_without_files)),
+    in the order they were tried; on a V(too_large) failure, every one that was tried; on a V(no_sitedir) failure,
+    also V(archive_sitedir) (no archive route can work for this site).
+  returned: O(state=present)
+  type: list
+  elements: str
+  sample: [archive]
 format:
   description: C(drush8) (Drush 8 C(archive-dump) layout, importable with C(site_import kind=site)) or C(drush11)
     (Drush 11+ C(archive:dump) layout).
@@ -240,10 +271,11 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
     list_files,
     looks_too_large,
     new_archive_path,
-    parse_drush_version,
     public_state,
     remove_files,
 )
+from ansible_collections.pantheon.platform.plugins.module_utils import _journal
+from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
@@ -265,11 +297,12 @@ def detect_drush(module, target, ssh):
                        '(exit %s): %s' % (target.label, rc, (err or out).strip()[-500:]), 'drush_failed')
 
 
-def make_archive(module, target, ssh, path, url, fmt):
+def make_archive(module, target, ssh, path, url, fmt, exclude_files):
     name = file_name(path)
     before = list_files(module, ssh)
-    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, module.params['exclude_files'],
-                                                         module.params['exclude_code_paths']))
+    if module.params['journal']:
+        _journal.update(module.params['journal'], archive=dict(site=target.site_id, env=target.env, path=path))
+    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, exclude_files, module.params['exclude_code_paths']))
     if rc == 0:
         exists, size = public_state(url, module.params)
         if exists:
@@ -290,7 +323,7 @@ def make_archive(module, target, ssh, path, url, fmt):
         message = ('The archive of %s is too large to be written to sites/default/files (Pantheon refuses files of '
                    '256MB or more; Drush exit %s). %s' % (target.label, rc,
                                                           'Try exclude_files: true, or move the elements separately.'
-                                                          if not module.params['exclude_files'] else
+                                                          if not exclude_files else
                                                           'Move the elements separately.'))
     else:
         message = 'Drush could not make the archive of %s (exit %s).' % (target.label, rc)
@@ -355,15 +388,36 @@ def present(module, target, ssh, domain, secrets):
         if exists:
             if fmt == 'drush8':
                 result['sitedir'] = check_site_dir(module, target, ssh, path, url, size)
-            result.update(path=path, url=url, size=size)
+            result.update(path=path, url=url, size=size, failed_routes=[],
+                          route='archive_without_files' if params['exclude_files'] else 'archive')
             return result
-    result['changed'] = True
+    exclude_files = params['exclude_files']
+    route = 'archive_without_files' if exclude_files else 'archive'
+    result.update(changed=True, route=route, failed_routes=[])
     if module.check_mode:
         return result
-    size, drush_output = make_archive(module, target, ssh, path, url, fmt)
-    if fmt == 'drush8':
-        result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
-    result.update(path=path, url=url, size=size)
+    while True:
+        try:
+            size, drush_output = make_archive(module, target, ssh, path, url, fmt, exclude_files)
+            if fmt == 'drush8':
+                result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
+            break
+        except ArchiveError as e:
+            if e.reason == 'too_large':
+                result['failed_routes'].append(route)
+            elif e.reason == 'no_sitedir':
+                # No archive route can work: an archive without files would lack settings.php just the same.
+                result['failed_routes'].append('archive_sitedir')
+                # Said as a warning too, so that a playbook that moves on to the elements still shows why.
+                module.warn(hide(e.message, secrets))
+            e.extra['failed_routes'] = result['failed_routes']
+            if e.reason != 'too_large' or exclude_files or not params['fallback_without_files']:
+                raise
+            # The documented fallback: the same archive without the files directory (partial files are gone).
+            exclude_files, route = True, 'archive_without_files'
+            module.warn('The whole archive of %s was too large for the platform; making one without files'
+                        % target.label)
+    result.update(path=path, url=url, size=size, route=route)
     return result
 
 
@@ -401,6 +455,13 @@ def absent(module, target, ssh, domain):
     return result
 
 
+def forget(module):
+    """Once the archive is proven gone, the journal no longer names it."""
+    journal = module.params['journal']
+    if journal and not module.check_mode and (_journal.read(journal).get('archive') or {}).get('path') == module.params['path']:
+        _journal.update(journal, archive=None)
+
+
 def run(module, secrets):
     params = module.params
     if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
@@ -413,7 +474,9 @@ def run(module, secrets):
     domain = module.client.platform_domain(target.site_id, target.env)
     ssh = appserver_target(params, target.site_id, target.env)
     if params['state'] == 'absent':
-        return absent(module, target, ssh, domain)
+        result = absent(module, target, ssh, domain)
+        forget(module)
+        return result
     return present(module, target, ssh, domain, secrets)
 
 
@@ -423,6 +486,8 @@ def main():
             target_argspec(),
             state=dict(type='str', choices=['present', 'absent'], default='present'),
             exclude_files=dict(type='bool', default=False),
+            fallback_without_files=dict(type='bool', default=False),
+            journal=dict(type='path'),
             exclude_code_paths=dict(type='list', elements='str', default=[]),
             path=dict(type='str'),
         ),

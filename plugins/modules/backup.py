@@ -137,6 +137,13 @@ backup:
       sample:
         database: {filename: old-site_live_2024-06-10T06-13-20_UTC_database.sql.gz, size: 1048576,
                    finished_at: 1718000012.5, expires_at: 1718086412.5}
+sizes:
+  description:
+    - The size in bytes of each requested element's archive, keyed by element; null in check mode when a backup would
+      be created (nothing is measured then).
+  returned: success
+  type: dict
+  sample: {code: 2097152, database: 1048576, files: 73400320}
 reused:
   description: Whether an existing backup was returned instead of creating one.
   returned: success
@@ -247,6 +254,9 @@ def main():
         supports_check_mode=True,
     )
     result = module.run(make_backup)
+    # Sizes by element, as a playbook needs them to choose a transfer route (null while not measured).
+    found = result['backup']['elements']
+    result['sizes'] = dict((element, (found.get(element) or {}).get('size')) for element in _requested_elements(module.params))
     module.exit_json(**result)
 
 

@@ -120,6 +120,12 @@ backups:
   sample:
     - {folder: 1718000000_backup, element: database, filename: old-site_live_2024-06-10T06-13-20_UTC_database.sql.gz,
        size: 1048576, finished_at: 1718000012.5, expires_at: 1718086412.5}
+sizes:
+  description: The size in bytes of the newest finished archive of each element (C(code), C(database), C(files)), null
+    for an element without one.
+  returned: success
+  type: dict
+  sample: {code: 2097152, database: 1048576, files: null}
 latest:
   description:
     - The newest finished archive of each element, keyed by element; elements without one are left out.
@@ -154,7 +160,8 @@ def read_catalog(module):
     if params['urls']:
         for element, entry in latest.items():
             entry['url'] = client.backup_url(target.site_id, target.env, entry['folder'], element)
-    return dict(changed=False, backups=entries, latest=latest)
+    sizes = dict((element, (latest.get(element) or {}).get('size')) for element in ELEMENTS)
+    return dict(changed=False, backups=entries, latest=latest, sizes=sizes)
 
 
 def main():

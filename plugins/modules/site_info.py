@@ -107,6 +107,7 @@ site:
           platform_domain: dev-my-site.pantheonsite.io
           php_version: "8.2"
           drush_version: "12"
+          drush_major: 12
       contains:
         initialized:
           description: Whether the environment is initialized (dev and multidevs always are).
@@ -123,6 +124,10 @@ site:
         drush_version:
           description: Drush version as the platform reports it.
           type: str
+        drush_major:
+          description: The major version of RV(site.environments.drush_version) (V(8) for C(8.4.12)), or null when the
+            platform reports none. Parsed once, in the collection, so that playbooks compare numbers.
+          type: int
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule

@@ -437,3 +437,76 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
     assert 'missing: path' in res.task('absent without path')['msg']
     assert res.task('code paths on drush 8')['reason'] == 'unsupported'
     assert [c for c in ssh_commands(emulator, since) if 'archive' in c or 'rsync' in c] == []
+
+
+def test_fallback_without_files_and_the_journal(emulator, tmp_path):
+    """Too large whole, made without files in the same task; the journal names the archive while it
+    exists (other keys kept, 0600) and forgets it once its removal is proven; too large both ways
+    fails naming both routes."""
+    name = 'arfb%s' % os.urandom(3).hex()
+    big = [{'name': 'media/big.bin', 'size': 200 * 1024, 'compressible': False}]
+    seeded = emulator.seed({'seed': 22, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev'], 'db': {'nodes': 4},
+                                                   'files': {'count': 3, 'size': 500, 'compressible': True, 'big': big}}]})
+    site_id = seeded[0]['id']
+    files = files_dir(emulator, name)
+    before = listing(files)
+    journal = tmp_path / 'state' / 'job.json'
+    journal.parent.mkdir()
+    journal.write_text(json.dumps({'job': 'j', 'fixups_pending': True}))
+    play = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: archive
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        fallback_without_files: true
+        journal: "{{ journal }}"
+      register: made
+      ignore_errors: true
+''' + KEEP % 'made'
+    env = play_env(emulator, tmp_path)
+    keep_file = tmp_path / 'keep.json'
+    args = {'site': name, 'journal': str(journal), 'keep_file': str(keep_file)}
+    with emulator.limits(max_file_bytes=150 * 1024):
+        res = run_playbook(play, extra_vars=args, env=env, verbosity=4)
+    assert res.rc == 0, res.output
+    made = json.loads(keep_file.read_text())
+    assert made['changed'] is True and made['route'] == 'archive_without_files', made
+    assert made['failed_routes'] == ['archive']
+    archive = made['path'].rsplit('/', 1)[1]
+    assert listing(files) == sorted(before + [archive]), 'the too-large partial is gone, the smaller archive is there'
+    members = tar_members(fetch(emulator, made['url']).content)
+    assert not [m for m in members if '/sites/default/files/' in m and m.endswith('big.bin')], 'files were left out'
+    noted = json.loads(journal.read_text())
+    assert noted['job'] == 'j' and noted['fixups_pending'] is True
+    assert noted['archive']['path'] == made['path'] and noted['archive']['env'] == 'dev'
+    assert noted['archive']['site'] == site_id
+    assert oct(os.stat(journal).st_mode & 0o777) == '0o600'
+    no_archive_names(res, [archive])
+
+    res = run_playbook('''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: remove
+      pantheon.platform.archive:
+        site: "{{ site }}"
+        state: absent
+        path: "{{ (lookup('file', journal) | from_json).archive.path }}"
+        journal: "{{ journal }}"
+      register: removed
+''', extra_vars={'site': name, 'journal': str(journal)}, env=env)
+    assert res.rc == 0, res.output
+    assert res.task('remove')['changed'] is True and res.task('remove')['url_status'] == 404
+    assert json.loads(journal.read_text()) == {'job': 'j', 'fixups_pending': True, 'archive': None}
+    assert listing(files) == before
+
+    with emulator.limits(max_file_bytes=1024):
+        res = run_playbook(play, extra_vars=args, env=env)
+    assert res.rc == 0, res.output
+    failed = json.loads(keep_file.read_text())
+    assert statuses(res, 'archive') == ['failed']
+    assert failed['reason'] == 'too_large' and failed['failed_routes'] == ['archive', 'archive_without_files']
+    assert listing(files) == before
+    assert not ANY_ARCHIVE_NAME.search(res.stdout + res.stderr)

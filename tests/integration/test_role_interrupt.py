@@ -57,7 +57,7 @@ LONG_CASES = {
     'target': ('Ensure the target site exists', ('workflow', '^create_site$')),
     'code': ("Push the source's code to the target branch (git, then wait for sync_code)",
              ('ssh', 'git-receive-pack')),
-    'database': ('Import the database by URL (do_import)', ('workflow', '^do_import$')),
+    'database': ('Import by URL (do_import) the database', ('workflow', '^do_import$')),
     'import': ('Import the site archive (do_migration)', ('workflow', '^do_migration$')),
     # killed as the cleanup starts removing the files step's staging directory
     'cleanup': ('Remove the staging directory', None),
@@ -258,7 +258,8 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     assert journal['archive']['path'] == 'sites/default/files/' + left[0]
     assert journal['fixups_pending'] is True
 
-    kill_at(emulator, tmp_path, extra, 'Remove the archive an interrupted run left on the source, and prove it is gone',
+    # the one removal task (phases/archive_remove.yml); on this run it first runs on resume
+    kill_at(emulator, tmp_path, extra, 'Remove the archive from the source and prove it is gone (404)',
             ('ssh', '^rsync'), site_prefix + 'resume')
     # the held removal never ran: its client was killed
     assert archives_on_source(emulator, name) == left

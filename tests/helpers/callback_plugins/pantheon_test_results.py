@@ -37,7 +37,7 @@ class CallbackModule(CallbackBase):
         if status == 'failed':
             data.setdefault('failed', True)
         self.tasks.append({'name': result._task.get_name(), 'host': result._host.get_name(),
-                           'status': status, 'result': data})
+                           'action': result._task.action, 'status': status, 'result': data})
 
     def v2_runner_on_ok(self, result, **kwargs):
         self._record(result, 'ok')

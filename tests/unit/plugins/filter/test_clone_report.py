@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The fleet reports of the site_clone role: text table and self-contained HTML."""
+"""The reports of the site_clone role: the per-site report builder, the fleet's text table and HTML."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.pantheon.platform.plugins.filter.clone_report import (
     FilterModule,
     clone_fleet_summary,
+    clone_report,
     clone_report_html,
 )
 
@@ -97,6 +98,7 @@ def parse(page):
 
 def test_registered_as_filters():
     filters = FilterModule().filters()
+    assert filters['clone_report'] is clone_report
     assert filters['clone_fleet_summary'] is clone_fleet_summary
     assert filters['clone_report_html'] is clone_report_html
 
@@ -191,3 +193,64 @@ def test_missing_times_and_sizes_do_not_break_the_page():
 def test_bad_input_is_named(value, message):
     with pytest.raises(AnsibleFilterError, match=message):
         clone_fleet_summary(value)
+
+
+def _site(name, env, domain, drush=None, **extra):
+    env_info = {'platform_domain': domain, 'drush_version': drush}
+    return dict({'id': name + '-id', 'name': name, 'framework': 'drupal', 'environments': {env: env_info}}, **extra)
+
+
+def test_site_report_from_what_the_run_gathered():
+    plan = {'strategy': 'archive', 'reason': 'small', 'estimates': {'archive': 300},
+            'steps': [{'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database', 'files'],
+                       'exclude_files': False}]}
+    phases = [{'name': 'preflight', 'start': '2026-01-02T10:00:00.000000Z', 'end': '2026-01-02T10:00:01.000000Z',
+               'outcome': 'ok', 'detail': ''},
+              {'name': 'archive', 'start': '2026-01-02T10:00:01.000000Z', 'end': '2026-01-02T10:00:05.000000Z',
+               'outcome': 'changed', 'detail': 'whole archive'}]
+    built = clone_report({
+        'job': 'j1', 'check_mode': False, 'started_at': '2026-01-02T10:00:00.000000Z',
+        'finished_at': '2026-01-02T10:00:07.500000Z',
+        'source': {'site': 'old', 'env': 'live', 'info': _site('old', 'live', 'live-old.example', '8.4.12')},
+        'target': {'site': 'new', 'env': 'dev', 'info': _site('new', 'dev', 'dev-new.example'), 'created': True},
+        'elements': ['code', 'database', 'files'], 'pending': ['code', 'database', 'files'],
+        'sizes': {'code': 100, 'database': 100, 'files': 100}, 'backup_folder': '1_backup',
+        'limits': {'archive_mb': 256, 'url_import_mb': 500}, 'plan': plan, 'requested_strategy': 'auto',
+        'fallbacks': [], 'phases': phases, 'fixups': ['cache rebuild'],
+        'verification': {'status': 'match', 'elements': {}}, 'error': None, 'errors': []})
+    assert built['status'] == 'succeeded' and built['changed'] is True and built['duration_seconds'] == 7.5
+    assert built['source'] == {'site': 'old', 'env': 'live', 'id': 'old-id', 'framework': 'drupal',
+                               'drush_version': '8.4.12', 'domain': 'live-old.example'}
+    assert built['target'] == {'site': 'new', 'env': 'dev', 'id': 'new-id', 'framework': 'drupal',
+                               'domain': 'dev-new.example', 'created': True}
+    assert built['sizes'] == {'code': 100, 'database': 100, 'files': 100, 'backup_folder': '1_backup',
+                              'archive_estimate': 300}
+    assert built['strategy'] == {'name': 'archive', 'reason': 'small', 'requested': 'auto', 'steps': plan['steps'],
+                                 'fallbacks': []}
+    assert built['phases'] == phases and built['fixups'] == ['cache rebuild']
+    # the fleet summary reads what the builder writes
+    assert clone_fleet_summary([built])['totals']['verified'] == 1
+
+
+def test_site_report_of_a_job_that_failed_before_anything_ran():
+    built = clone_report({'job': 'j2', 'check_mode': True, 'source': {'site': 'old', 'env': 'live'},
+                          'target': {'site': 'new', 'env': 'dev'},
+                          'error': {'phase': 'setup', 'message': 'bad arguments'}})
+    assert built['status'] == 'failed' and built['changed'] is False and built['check_mode'] is True
+    assert built['strategy']['name'] is None and built['strategy']['reason'] == 'not decided'
+    assert built['phases'] == [] and built['sizes'] == {}
+    assert built['verification'] == {'status': 'not run', 'elements': {}}
+    assert built['errors'] == [{'phase': 'setup', 'message': 'bad arguments'}]
+    assert built['source']['site'] == 'old' and built['target'] == dict(site='new', env='dev', id=None, framework=None,
+                                                                        domain=None, created=False)
+    assert '1 failed' in clone_fleet_summary([built])['summary']
+
+
+@pytest.mark.parametrize('value, message', [
+    ('text', 'the input must be a dict'),
+    ({'source': {}}, 'must name the job'),
+    ({'job': 'j', 'plan': []}, 'plan must be a dict'),
+])
+def test_site_report_bad_input_is_named(value, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        clone_report(value)

@@ -195,3 +195,15 @@ def test_bad_arguments_are_named(kwargs, message):
 def test_bad_sizes_are_named(sizes, message):
     with pytest.raises(AnsibleFilterError, match=message):
         plan(sizes, framework='drupal', drush_major=8)
+
+
+def test_the_whole_archive_says_whether_the_archive_without_files_would_be_next():
+    small = plan({'code': 2 * MB, 'database': MB, 'files': 40 * MB}, framework='drupal', drush_major=8)
+    assert small['strategy'] == 'archive' and small['archive_fallback'] is True
+    # what the archive module's fallback would make is what deciding again with failed=['archive'] takes
+    again = plan({'code': 2 * MB, 'database': MB, 'files': 40 * MB}, framework='drupal', drush_major=8, failed=['archive'])
+    assert again['strategy'] == 'archive_without_files' and again['archive_fallback'] is False
+    # code and database unmeasured: no archive without files to fall back to
+    unknown = plan({'code': None, 'database': None, 'files': None}, framework='drupal', drush_major=8)
+    assert unknown['strategy'] != 'archive' and unknown['archive_fallback'] is False
+    assert plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal8', drush_major=12)['archive_fallback'] is False

@@ -44,7 +44,7 @@ def site_api(stub):
         'live': {'php_version': '81'},
         'feature': {}}))
     stub.add('GET', r'sites/%s/environments/(dev|feature)/settings' % SITE_ID, Reply(200, {'drush_version': '12'}))
-    stub.add('GET', 'sites/%s/environments/live/settings' % SITE_ID, Reply(200, {'is_initialized': False, 'drush_version': '8'}))
+    stub.add('GET', 'sites/%s/environments/live/settings' % SITE_ID, Reply(200, {'is_initialized': False, 'drush_version': '8.4.12'}))
     stub.add('GET', 'sites/%s/environments/dev/domains' % SITE_ID, Reply(200, [
         {'id': 'dev-alpha.example.org', 'type': 'platform'}, {'id': 'www.example.org', 'type': 'custom'}]))
     stub.add('GET', r'sites/%s/environments/(live|feature)/domains' % SITE_ID, Reply(200, []))
@@ -81,11 +81,12 @@ def test_site_info_reports_site_and_environments(site_api, tmp_path):
     assert site['upstream'] == {'id': 'up-1', 'label': 'Drupal 10', 'machine_name': 'drupal-10'}
     assert site['environments'] == {
         'dev': {'initialized': True, 'connection_mode': 'sftp', 'platform_domain': 'dev-alpha.example.org',
-                'php_version': '82', 'drush_version': '12'},
+                'php_version': '82', 'drush_version': '12', 'drush_major': 12},
         'feature': {'initialized': True, 'connection_mode': 'git', 'platform_domain': None,
-                    'php_version': None, 'drush_version': '12'},
+                    'php_version': None, 'drush_version': '12', 'drush_major': 12},
+        # the collection parses the version once: playbooks compare numbers
         'live': {'initialized': False, 'connection_mode': 'git', 'platform_domain': None,
-                 'php_version': '81', 'drush_version': '8'},
+                 'php_version': '81', 'drush_version': '8.4.12', 'drush_major': 8},
     }
     assert by_uuid['site'] == site
     assert missing['exists'] is False and missing['site'] == {}

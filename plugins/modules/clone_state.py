@@ -1,0 +1,112 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: clone_state
+short_description: Write, merge or remove a JSON state or report file on the controller
+version_added: 0.1.0
+description:
+  - The bookkeeping of the M(pantheon.platform.site_clone) role, done on the controller by an action plugin
+    without starting a module process. It keeps a job's state file (what an interrupted run leaves for the
+    next one) and writes its report.
+  - The file is written atomically (a temporary file renamed over it) with mode C(0600); missing parent directories
+    are created with mode C(0700).
+  - This module talks to no API; it is not part of the C(group/pantheon.platform.pantheon) action group.
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  path:
+    description:
+      - The JSON file, on the controller.
+    type: path
+    required: true
+  state:
+    description:
+      - V(present) writes the file (O(update) or O(content)); V(absent) removes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  update:
+    description:
+      - Keys merged into the JSON object the file holds (a missing or unreadable file counts as an empty object).
+        A null value is kept as null.
+      - Exactly one of O(update) and O(content) with O(state=present).
+    type: dict
+  content:
+    description:
+      - The whole JSON object the file holds afterwards.
+    type: dict
+extends_documentation_fragment:
+  - pantheon.platform.attributes
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reports whether the file would change, and writes nothing (set C(check_mode=false) on the task to write anyway).
+  diff_mode:
+    support: none
+  idempotent:
+    description: Whether a second run with the same arguments reports no change.
+    support: full
+  action:
+    description: Indicates this has a corresponding action plugin so some parts of the options can be executed on the controller.
+    support: full
+    details:
+      - Everything runs in the action plugin, on the controller; the module itself is never executed.
+notes:
+  - The result never holds the file's content, so a state file that names a secret can be written without
+    printing it. Use C(no_log) on the task anyway when O(update) or O(content) holds one (arguments are printed on
+    failure).
+seealso:
+  - module: pantheon.platform.archive
+    description: Notes the archive it makes in the same state file (its C(journal) option).
+'''
+
+EXAMPLES = r'''
+- name: Note a clone in progress in its state file
+  pantheon.platform.clone_state:
+    path: clone-reports/.state/old-site.live-to-new-site.dev.json
+    update:
+      fixups_pending: true
+
+- name: Write the report, also in check mode
+  pantheon.platform.clone_state:
+    path: clone-reports/old-site.live-to-new-site.dev.json
+    content: "{{ site_clone_report }}"
+  check_mode: false
+
+- name: Forget the state of a finished clone
+  pantheon.platform.clone_state:
+    path: clone-reports/.state/old-site.live-to-new-site.dev.json
+    state: absent
+'''
+
+RETURN = r'''
+path:
+  description: The file, as an absolute path.
+  returned: success
+  type: str
+  sample: /home/me/clone-reports/.state/old-site.live-to-new-site.dev.json
+'''
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        path=dict(type='path', required=True),
+        state=dict(type='str', choices=['present', 'absent'], default='present'),
+        update=dict(type='dict'),
+        content=dict(type='dict'),
+    ), supports_check_mode=True)
+    module.fail_json(msg='pantheon.platform.clone_state runs on the controller through its action plugin; '
+                         'it cannot be executed as a module')
+
+
+if __name__ == '__main__':
+    main()
