@@ -17,6 +17,7 @@ import pytest
 
 from clone_steps_helpers import (ANY_ARCHIVE_NAME, KEEP, last_request_id, play_env, statuses, table_counts, tar_members,
                                  tree)
+from transfer_helpers import ssh_argv
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
 
@@ -195,11 +196,7 @@ def test_drush8_archive_with_and_without_files(emulator, sites, tmp_path):
 
 def old_form_archive(emulator, site_id, name):
     """What versions before the fix ran: Drush 8 with a Drupal-root-relative destination."""
-    env = emulator.env
-    argv = ['ssh', '-p', env['PANTHEON_SSH_PORT'], '-i', env['PANTHEON_SSH_KEY'], '-o', 'BatchMode=yes',
-            '-o', 'UserKnownHostsFile=%s' % env['PANTHEON_SSH_KNOWN_HOSTS'], '-o', 'StrictHostKeyChecking=yes',
-            'appserver.dev.%s@%s' % (site_id, env['PANTHEON_SSH_HOST']),
-            'drush archive-dump --destination=sites/default/files/%s --overwrite' % name]
+    argv = ssh_argv(emulator, site_id, 'dev') + ['drush archive-dump --destination=sites/default/files/%s --overwrite' % name]
     res = subprocess.run(argv, capture_output=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr
 
@@ -256,11 +253,8 @@ def test_drush8_archive_without_the_site_directory_is_removed_not_returned(emula
     given = os.urandom(20).hex() + '.tgz'
     emulator.faults(dict(SITEDIR_FAULT, times=1))
     try:
-        env = emulator.env
-        res = subprocess.run(['ssh', '-p', env['PANTHEON_SSH_PORT'], '-i', env['PANTHEON_SSH_KEY'], '-o', 'BatchMode=yes',
-                              '-o', 'UserKnownHostsFile=%s' % env['PANTHEON_SSH_KNOWN_HOSTS'],
-                              'appserver.dev.%s@%s' % (site_id, env['PANTHEON_SSH_HOST']),
-                              'drush archive-dump --destination=code/sites/default/files/%s' % given],
+        res = subprocess.run(ssh_argv(emulator, site_id, 'dev')
+                             + ['drush archive-dump --destination=code/sites/default/files/%s' % given],
                              capture_output=True, timeout=300, check=False)
     finally:
         emulator.clear_faults()
