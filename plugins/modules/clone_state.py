@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: clone_state
 short_description: Write, merge or remove a JSON state or report file on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - The bookkeeping of the M(pantheon.platform.site_clone) role, done on the controller by an action plugin
     without starting a module process. It keeps a job's state file (what an interrupted run leaves for the
