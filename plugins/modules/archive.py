@@ -79,7 +79,7 @@ options:
     default: false
   journal:
     description:
-      - A JSON file on the host that runs the module (the M(pantheon.platform.site_clone) role passes its state file)
+      - A JSON file on the host that runs the module (the C(pantheon.platform.site_clone) role passes its state file)
         in which the module notes the archive before it makes it, as C(archive) (C(site), C(env), C(path)), and sets
         C(archive) to null once a removal is proven by a 404 (O(state=absent)). Other keys of the file are kept; the
         file is written atomically with mode C(0600), its directory created with mode C(0700).

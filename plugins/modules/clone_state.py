@@ -11,7 +11,7 @@ module: clone_state
 short_description: Write, merge or remove a JSON state or report file on the controller
 version_added: 1.0.0
 description:
-  - The bookkeeping of the M(pantheon.platform.site_clone) role, done on the controller by an action plugin
+  - The bookkeeping of the C(pantheon.platform.site_clone) role, done on the controller by an action plugin
     without starting a module process. It keeps a job's state file (what an interrupted run leaves for the
     next one) and writes its report.
   - The file is written atomically (a temporary file renamed over it) with mode C(0600); missing parent directories
