@@ -824,18 +824,18 @@ class PantheonClient:
 
     def wait_healthy(self, domain, timeout):
         """Poll the health check until it answers 200; raise PantheonError after ``timeout`` seconds."""
-        deadline = time.time() + timeout
+        deadline = self.clock() + timeout
         interval = self.poll_interval
         last = None
         while True:
             last = self.healthcheck(domain, timeout=min(30, max(1, timeout)))
             if last == 200:
                 return True
-            remaining = deadline - time.time()
+            remaining = deadline - self.clock()
             if remaining <= 0:
                 raise PantheonError('%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
                                     % (web_origin(domain), timeout, 'HTTP %s' % last if last else 'no connection'))
-            time.sleep(min(interval, remaining))
+            self.sleep(min(interval, remaining))
             interval = min(interval * 1.5, 5.0)
 
     def workflows(self, site_id):
