@@ -116,7 +116,7 @@ log "cloning 5 sites with playbooks/clone_fleet.yml ($FORKS at a time)"
 set +e
 ANSIBLE_COLLECTIONS_PATH=$COLL ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
-  "$ROOT/.venv/bin/ansible-playbook" -i "$OUT/inventory.yml" "$ROOT/playbooks/clone_fleet.yml" -f "$FORKS" \
+  "$ROOT/.venv/bin/ansible-playbook" -i "$OUT/inventory.yml" "$ROOT/playbooks/clone_fleet.yml" -f "$FORKS" -e clone_fleet_concurrency="$FORKS" \
   >"$OUT/ansible.log" 2>&1
 rc=$?
 set -e

@@ -70,10 +70,23 @@ def make_demo(tmp_path):
             'sites': dict((job, {'name': 'demo-' + job}) for job in EXPECTED), 'tmp_path': tmp_path}
 
 
-def run_fleet_again(fleet, emulator, check=False):
+def run_fleet_again(fleet, emulator, check=False, args=()):
     """clone_fleet.yml over the demo's inventory, against the emulator restarted on its data."""
     return run_playbook(CLONE_FLEET, inventory=str(fleet['inventory']), env=play_env(emulator, fleet['tmp_path']),
-                        check=check, args=['-f', '3'])
+                        check=check, args=['-f', '3'] + list(args))
+
+
+def check_jobs_ran_in_batches(res, jobs, size):
+    """Every task result of a batch of ``size`` jobs comes before any of the next batch's (serial)."""
+    order = []
+    for t in res.tasks:
+        if t['host'] in jobs and t['host'] not in order:
+            order.append(t['host'])
+    assert sorted(order) == sorted(jobs)
+    batches = [order[i:i + size] for i in range(0, len(order), size)]
+    positions = dict((job, [i for i, t in enumerate(res.tasks) if t['host'] == job]) for job in jobs)
+    for earlier, later in zip(batches, batches[1:]):
+        assert max(max(positions[j]) for j in earlier) < min(min(positions[j]) for j in later), (earlier, later)
 
 
 def check_every_strategy_clones_and_verifies(fleet):
@@ -172,8 +185,10 @@ def check_terminal_summary_names_the_html_report(fleet, res):
 
 def check_second_run_changes_nothing(fleet, emulator):
     since = last_request_id(emulator)
-    res = run_fleet_again(fleet, emulator)
+    # two clones at a time (-f 3): the 5 jobs run in batches of 2, 2 and 1
+    res = run_fleet_again(fleet, emulator, args=['-e', 'clone_fleet_concurrency=2'])
     assert res.rc == 0, res.output
+    check_jobs_ran_in_batches(res, list(fleet['jobs']), 2)
     for job in fleet['jobs']:
         changed = [t['name'] for t in res.tasks if t['host'] == job and t['result'].get('changed')]
         assert res.stats[job]['changed'] == 0, (job, changed)
@@ -242,6 +257,18 @@ def test_make_demo_then_the_same_fleet_again(tmp_path):
         check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator)
     finally:
         emulator.stop()
+
+
+def test_fleet_concurrency_that_is_no_number_is_named(tmp_path):
+    """A clone_fleet_concurrency that is no number of clones stops the run before any job, naming it."""
+    res = run_playbook(CLONE_FLEET, inventory='all:\n  hosts:\n    job1:\n      site_clone_source_site: a\n'
+                       '      site_clone_target_site: b\n', args=['-e', 'clone_fleet_concurrency=two'],
+                       env={'PANTHEON_CLONE_REPORT_DIR': str(tmp_path)})
+    assert res.rc != 0
+    assert ('clone_fleet_concurrency must be the number of clones at once (or a percentage of the jobs), got two'
+            in res.output), res.output
+    assert 'Traceback' not in res.output
+    assert not [t for t in res.tasks if t['host'] == 'job1']
 
 
 def test_make_demo_removes_its_emulator_data_and_keeps_the_log_when_it_fails(tmp_path):
