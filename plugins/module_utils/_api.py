@@ -36,6 +36,11 @@ import time
 import traceback
 
 from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import (  # noqa: F401 (re-exported)
+    PantheonError,
+    TransportError,
+    redact,
+)
 
 try:
     import fcntl
@@ -73,9 +78,6 @@ POLL_FAST = 1.5
 POLL_WINDOW = 60.0
 POLL_SLOW = 5.0
 
-_QUERY_RE = re.compile(r'(\S)\?[^\s\'"<>)]+')
-
-
 WEB_PORT_ENV = 'PANTHEON_WEB_PORT'
 
 
@@ -94,41 +96,8 @@ def web_origin(domain):
     return 'https://%s:%d' % (domain, int(port))
 
 
-def redact_query(text):
-    """Hide every query string in ``text`` (``path?a=b`` -> ``path?<hidden>``)."""
-    if not text:
-        return text
-    return _QUERY_RE.sub(r'\1?<hidden>', text)
-
-
 def is_uuid(value):
     return bool(value) and bool(UUID_RE.match(str(value)))
-
-
-class PantheonError(Exception):
-    """Base error; ``str()`` is the message, which never holds a secret."""
-
-    def __init__(self, message, **extra):
-        super().__init__(message)
-        self.message = message
-        self.extra = extra
-
-    def __str__(self):
-        return self.message
-
-    def result(self):
-        """Extra keys a module may put into its failure result."""
-        return dict(self.extra)
-
-
-class TransportError(PantheonError):
-    """The request did not get an HTTP answer (connection refused, timeout, TLS failure)."""
-
-    def __init__(self, message, method=None, path=None, retryable=True):
-        super().__init__(message)
-        self.method = method
-        self.path = path
-        self.retryable = retryable
 
 
 def describe_body(body):
@@ -214,14 +183,16 @@ def describe_workflow_state(workflow):
 
 
 class WorkflowFailed(PantheonError):
-    """A workflow finished with a result other than ``succeeded``. ``.workflow`` is the last object."""
+    """A workflow finished with a result other than ``succeeded``. ``.workflow`` is the last object,
+    ``.platform_reason`` what the platform said (``reason`` is ``workflow_failed``)."""
 
     def __init__(self, workflow):
         self.workflow = workflow
-        self.reason = workflow_failure_reason(workflow)
+        self.platform_reason = workflow_failure_reason(workflow)
         message = 'Workflow %s (%s) %s: %s' % (workflow.get('type') or '?', workflow.get('id') or '?',
-                                               workflow.get('result') or 'failed', self.reason)
-        super().__init__(message, workflow_id=workflow.get('id'), workflow_type=workflow.get('type'))
+                                               workflow.get('result') or 'failed', self.platform_reason)
+        super().__init__(message, reason='workflow_failed', workflow_id=workflow.get('id'),
+                         workflow_type=workflow.get('type'))
 
 
 class WorkflowTimeout(PantheonError):
@@ -392,7 +363,7 @@ class PantheonClient:
         self.machine_token = machine_token
         self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
         if not re.match(r'^https?://[^/]+', self.api_url):
-            raise PantheonError('api_url must be an http(s) URL like %s, got %r' % (DEFAULT_API_URL, redact_query(self.api_url)))
+            raise PantheonError('api_url must be an http(s) URL like %s, got %r' % (DEFAULT_API_URL, redact(self.api_url)))
         if not validate_certs:
             self.verify = False
         elif ca_path:
@@ -439,13 +410,7 @@ class PantheonClient:
 
     def redact(self, text):
         """Remove the token, the session and any query string from ``text``."""
-        if text is None:
-            return text
-        text = str(text)
-        for secret in (self.machine_token, (self._session_data or {}).get('session')):
-            if secret and len(secret) >= 4:
-                text = text.replace(secret, '********')
-        return redact_query(text)
+        return redact(text, (self.machine_token, (self._session_data or {}).get('session')))
 
     def url(self, path):
         if '://' in path:

@@ -51,6 +51,10 @@ DRUSH_WORK_FILE_RE = re.compile(r'^[A-Za-z0-9_-]+\.\d{8}_\d{6}\.tar(\.gz)?$')
 TOO_LARGE_MARKERS = ('closed by remote host', 'file too large', 'file size limit exceeded', 'efbig')
 
 
+# What replaces an archive's name, path or URL in messages (see PantheonModule.add_secret).
+ARCHIVE_SHOWN = '<archive>'
+
+
 class ArchiveError(PantheonError):
     """An archive operation failed; ``reason`` is machine-readable (too_large, drush_failed, ...)."""
 
@@ -66,15 +70,6 @@ def new_archive_path(fmt):
 
 def file_name(path):
     return path[len(FILES_PREFIX):]
-
-
-def hide(text, names):
-    """``text`` with every one of ``names`` replaced by ``<archive>``."""
-    text = text or ''
-    for name in names:
-        if name:
-            text = text.replace(name, '<archive>')
-    return text
 
 
 def drush_format(major):

@@ -17,8 +17,8 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     REQUESTS_IMPORT_ERROR,
     ApiError,
     PantheonClient,
-    PantheonError,
 )
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError, redact
 
 AUTH_ARGSPEC = dict(
     machine_token=dict(type='str', no_log=True,
@@ -48,9 +48,18 @@ def pantheon_argument_spec(argument_spec=None, ssh=False, wait_timeout_default=N
 
 
 class PantheonModule(AnsibleModule):
-    """AnsibleModule with the shared Pantheon options, a lazily built client and no tracebacks."""
+    """AnsibleModule with the shared Pantheon options, a lazily built client and one exit.
+
+    A module's code returns its result from the function it passes to :meth:`run` and raises a
+    :class:`PantheonError` for every failure; no helper calls ``fail_json``/``exit_json``. Values
+    that must never be shown (signed URLs, archive names, passwords) are registered with
+    :meth:`add_secret` and redacted once, on the way out (the failure message and warnings; a result
+    that must carry one is hidden by the module's action plugin).
+    """
 
     def __init__(self, argument_spec, ssh=False, wait_timeout_default=None, **kwargs):
+        self._client = None
+        self._secrets = []
         super().__init__(argument_spec=pantheon_argument_spec(argument_spec, ssh, wait_timeout_default), **kwargs)
         if not HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
@@ -62,26 +71,40 @@ class PantheonModule(AnsibleModule):
             self.fail_json(msg='wait_timeout must be a positive number of seconds, got %s' % self.params['wait_timeout'])
         if ssh and not 0 < (self.params.get('ssh_port') or 0) < 65536:
             self.fail_json(msg='ssh_port must be between 1 and 65535, got %s' % self.params.get('ssh_port'))
-        self._client = None
 
     @property
     def client(self):
         if self._client is None:
-            try:
-                self._client = PantheonClient(
-                    self.params['machine_token'],
-                    api_url=self.params.get('api_url') or DEFAULT_API_URL,
-                    validate_certs=self.params.get('validate_certs', True),
-                    ca_path=self.params.get('ca_path'),
-                    warn=self.warn,
-                    debug=self.debug,
-                )
-            except PantheonError as e:
-                self.fail_from_exception(e)
+            self._client = PantheonClient(
+                self.params['machine_token'],
+                api_url=self.params.get('api_url') or DEFAULT_API_URL,
+                validate_certs=self.params.get('validate_certs', True),
+                ca_path=self.params.get('ca_path'),
+                warn=self.warn,
+                debug=self.debug,
+            )
         return self._client
 
+    def add_secret(self, value, shown=None):
+        """Register ``value`` (a URL, archive name, password) to be redacted from what leaves the module.
+
+        ``shown``: what replaces it (default ``********``; a URL becomes ``scheme://host/...``).
+        """
+        if value:
+            self._secrets.append((value, shown) if shown else value)
+
+    def redact(self, text):
+        """``text`` without the machine token, the session, registered secrets or query strings."""
+        secrets = [getattr(self, 'params', {}).get('machine_token')] + list(self._secrets)
+        if self._client is not None:
+            secrets.append((self._client._session_data or {}).get('session'))
+        return redact(text, secrets)
+
+    def warn(self, warning):
+        super().warn(self.redact(warning))
+
     def fail_from_exception(self, exc, **result):
-        """Fail with the error's message (and HTTP status when there is one); never a traceback."""
+        """Fail with the error's message, reason and extra keys (HTTP status when there is one); never a traceback."""
         if isinstance(exc, PantheonError):
             extra = exc.result()
             if isinstance(exc, ApiError):
@@ -91,14 +114,19 @@ class PantheonModule(AnsibleModule):
                     result.setdefault(key, value)
             msg = exc.message
         else:
-            msg = str(exc)
-        if self._client is not None:
-            msg = self._client.redact(msg)
-        self.fail_json(msg=msg, **result)
+            msg = 'Unexpected error (%s): %s' % (type(exc).__name__, exc)
+        self.fail_json(msg=self.redact(msg), **result)
 
     def run(self, func):
-        """Call ``func(self)``; a PantheonError becomes a clean failure."""
+        """The one exit: call ``func(self)`` and exit with the dict it returns.
+
+        A PantheonError becomes a clean failure; any other exception too (its type is named, no
+        traceback reaches the user).
+        """
         try:
-            return func(self)
+            result = func(self)
         except PantheonError as e:
             self.fail_from_exception(e)
+        except Exception as e:  # pylint: disable=broad-except
+            self.fail_from_exception(e)
+        self.exit_json(**(result or dict(changed=False)))

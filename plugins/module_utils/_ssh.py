@@ -18,6 +18,8 @@ import os
 import re
 import shlex
 
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
+
 DEFAULT_SSH_PORT = 2222
 SSH_EXIT_FAILURE = 255
 
@@ -157,17 +159,17 @@ def run_remote(module, target, argv, data=None, stdin_file=None, check_rc=False)
     """Run ``argv`` on ``target`` over ssh. Returns (rc, out, err) as text.
 
     ``data``: text/bytes for stdin; ``stdin_file``: path of a file streamed to stdin.
-    With ``check_rc`` a non-zero exit fails the module with describe_failure().
+    With ``check_rc`` a non-zero exit raises a PantheonError with describe_failure().
     """
     cmd = target.ssh_argv() + [remote_command(argv)]
     if stdin_file is not None:
         if not os.path.isfile(stdin_file):
-            module.fail_json(msg='Cannot send %s to %s: no such file' % (stdin_file, target.destination))
+            raise PantheonError('Cannot send %s to %s: no such file' % (stdin_file, target.destination))
         # the shell streams the file to ssh's stdin (nothing is read into memory here)
         line = '%s < %s' % (' '.join(shlex.quote(a) for a in cmd), shlex.quote(stdin_file))
         rc, out, err = module.run_command(line, use_unsafe_shell=True)
     else:
         rc, out, err = module.run_command(cmd, data=data, binary_data=isinstance(data, bytes))
     if check_rc and rc != 0:
-        module.fail_json(msg=describe_failure(target, rc, err), rc=rc, stdout=out, stderr=err)
+        raise PantheonError(describe_failure(target, rc, err), rc=rc, stdout=out, stderr=err)
     return rc, out, err

@@ -20,20 +20,9 @@ import subprocess
 import threading
 import time
 
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import ProcessError  # noqa: F401 (re-exported)
+
 TAIL_BYTES = 16384
-
-
-class ProcessError(Exception):
-    """A child process failed or was stopped. ``.rc`` and ``.stderr`` (tail, text)."""
-
-    def __init__(self, message, rc=None, stderr=''):
-        super(ProcessError, self).__init__(message)
-        self.message = message
-        self.rc = rc
-        self.stderr = stderr
-
-    def __str__(self):
-        return self.message
 
 
 class _Tail(object):

@@ -3,13 +3,13 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Downloads of signed URLs: size probe, resumable streaming reader, URL redaction.
+"""Downloads of signed URLs: size probe, resumable streaming reader.
 
 Internal use only: this module is private to the pantheon.platform collection and may change
 without notice.
 
 Signed backup URLs carry their credentials in the query string, so every message built here
-names a URL through ``redact_url`` only.
+names a URL through ``_errors.shown_url`` only and passes other text through ``_errors.redact``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import time
 import traceback
 import zlib
 
-from urllib.parse import urlsplit, urlunsplit, parse_qsl
 
 REQUESTS_IMPORT_ERROR = None
 try:
@@ -35,7 +34,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError, redact, shown_url
 from ansible_collections.pantheon.platform.plugins.module_utils._backups import parse_catalog
 
 DEFAULT_CHUNK = 1 << 20
@@ -57,47 +56,6 @@ class TransferError(PantheonError):
         return self.message
 
 
-def redact_url(url, hide_name=False):
-    """Return ``scheme://host[:port]/path`` of ``url``: no user info, query or fragment.
-
-    With ``hide_name`` the last path segment (for example a secret archive name) is replaced
-    by ``...`` as well.
-    """
-    if not url:
-        return ''
-    try:
-        parts = urlsplit(str(url))
-    except ValueError:
-        return '<unparsable URL>'
-    host = parts.hostname or ''
-    if ':' in host:
-        host = '[%s]' % host
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port:
-        host = '%s:%d' % (host, port)
-    path = parts.path
-    if hide_name and path and not path.endswith('/'):
-        path = path.rsplit('/', 1)[0] + '/...'
-    return urlunsplit((parts.scheme, host, path, '', ''))
-
-
-def _scrub(text, url):
-    """Remove every query value of ``url`` from ``text`` (error bodies can echo signatures)."""
-    try:
-        values = [v for dummy, v in parse_qsl(urlsplit(url).query, keep_blank_values=False) if len(v) >= 4]
-    except ValueError:
-        values = []
-    query = urlsplit(url).query if url else ''
-    if query:
-        values.append(query)
-    for value in sorted(values, key=len, reverse=True):
-        text = text.replace(value, '***')
-    return text
-
-
 def _error_detail(response, url):
     """A short, secret-free description of an error response body."""
     try:
@@ -109,7 +67,7 @@ def _error_detail(response, url):
         detail = ': '.join(v.strip() for k, v in sorted(fields.items()) if v.strip())
     else:
         detail = ' '.join(body.split())[:200]
-    return _scrub(detail, url)
+    return redact(detail, [url])
 
 
 def _verify_arg(validate_certs, ca_path):
@@ -170,13 +128,13 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
             last = 'connection failed (%s)' % type(exc).__name__
             continue
         except _rexc.RequestException as exc:
-            raise TransferError('Could not reach %s: %s' % (redact_url(url), _scrub(str(exc), url)))
+            raise TransferError('Could not reach %s: %s' % (shown_url(url), redact(str(exc), [url])))
         try:
             status = response.status_code
             if status == 206:
                 parsed = _parse_content_range(response.headers.get('Content-Range'))
                 if parsed is None:
-                    raise TransferError('%s answered 206 without a usable Content-Range header' % redact_url(url), status)
+                    raise TransferError('%s answered 206 without a usable Content-Range header' % shown_url(url), status)
                 return parsed[2]
             if status == 416:
                 parsed = _parse_content_range(response.headers.get('Content-Range'))
@@ -190,10 +148,10 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
                 last = 'HTTP %d' % status
                 continue
             raise TransferError('GET %s failed with HTTP %d%s' % (
-                redact_url(url), status, (': ' + _error_detail(response, url)) if status >= 400 else ''), status)
+                shown_url(url), status, (': ' + _error_detail(response, url)) if status >= 400 else ''), status)
         finally:
             response.close()
-    raise TransferError('GET %s failed after %d attempts: %s' % (redact_url(url), attempts, last))
+    raise TransferError('GET %s failed after %d attempts: %s' % (shown_url(url), attempts, last))
 
 
 class DownloadStream(object):
@@ -240,7 +198,7 @@ class DownloadStream(object):
     # -- public helpers -------------------------------------------------------------------
     @property
     def display_url(self):
-        return redact_url(self._url)
+        return shown_url(self._url)
 
     def readable(self):
         return True
@@ -382,7 +340,7 @@ class DownloadStream(object):
                 last_error = 'connection failed (%s)' % type(exc).__name__
                 continue
             except _rexc.RequestException as exc:
-                self._fail('Download of %s failed: %s' % (self.display_url, _scrub(str(exc), self._url)))
+                self._fail('Download of %s failed: %s' % (self.display_url, redact(str(exc), [self._url])))
             try:
                 if response.status_code in _RETRY_STATUS:
                     failures += 1
@@ -502,8 +460,8 @@ def open_source(client, params, element, on_resume=None, chunk=DEFAULT_CHUNK):
         return stream, info
     url = params.get('url') or ''
     if not re.match(r'^https?://[^/?#]+', url):
-        raise TransferError('url must be an http:// or https:// URL (%s given)' % (redact_url(url, hide_name=True) or 'nothing'))
-    return open_stream(url, **common), dict(kind='url', url=redact_url(url, hide_name=True))
+        raise TransferError('url must be an http:// or https:// URL (%s given)' % (shown_url(url, hide_name=True) or 'nothing'))
+    return open_stream(url, **common), dict(kind='url', url=shown_url(url, hide_name=True))
 
 
 GZIP_MAGIC = b'\x1f\x8b'

@@ -262,11 +262,11 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
     STRAY_DIR,
     SITEDIR_WARNING,
     STRAY_NAME_RE,
+    ARCHIVE_SHOWN,
     ArchiveError,
     drush_command,
     drush_format,
     file_name,
-    hide,
     inspect_drush8,
     list_files,
     looks_too_large,
@@ -318,7 +318,7 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
         leftovers.add(name)
     remove_files(module, ssh, leftovers)
     gone = not public_state(url, module.params)[0]
-    detail = hide(('%s\n%s' % (err or '', out or '')).strip(), [name, path, url])[-1500:]
+    detail = module.redact(('%s\n%s' % (err or '', out or '')).strip())[-1500:]
     if too_large:
         message = ('The archive of %s is too large to be written to sites/default/files (Pantheon refuses files of '
                    '256MB or more; Drush exit %s). %s' % (target.label, rc,
@@ -369,7 +369,7 @@ def remove_archive(module, target, ssh, path, url):
                            'not_removed')
 
 
-def present(module, target, ssh, domain, secrets):
+def present(module, target, ssh, domain):
     params = module.params
     major, version = detect_drush(module, target, ssh)
     fmt = drush_format(major)
@@ -381,8 +381,9 @@ def present(module, target, ssh, domain, secrets):
         raise ArchiveError('path must end in .tar.gz on Drush 11+, which otherwise writes into a directory of that '
                            'name', 'invalid_path')
     path = params['path'] or new_archive_path(fmt)
-    secrets.extend([path, file_name(path)])
     url = '%s/%s' % (web_origin(domain), path)
+    for secret in (url, path, file_name(path)):
+        module.add_secret(secret, ARCHIVE_SHOWN)
     if params['path']:
         exists, size = public_state(url, params)
         if exists:
@@ -409,7 +410,7 @@ def present(module, target, ssh, domain, secrets):
                 # No archive route can work: an archive without files would lack settings.php just the same.
                 result['failed_routes'].append('archive_sitedir')
                 # Said as a warning too, so that a playbook that moves on to the elements still shows why.
-                module.warn(hide(e.message, secrets))
+                module.warn(e.message)
             e.extra['failed_routes'] = result['failed_routes']
             if e.reason != 'too_large' or exclude_files or not params['fallback_without_files']:
                 raise
@@ -430,7 +431,7 @@ def find_strays(module, ssh, name, target):
         names = list_files(module, ssh, STRAY_DIR, missing_ok=True)
     except PantheonError as e:
         module.warn('Could not look for stray archives in %s of the SSH home of %s: %s'
-                    % (STRAY_DIR, target.label, hide(e.message, [name])))
+                    % (STRAY_DIR, target.label, e.message))
         return set()
     return set(n for n in names if n == name or STRAY_NAME_RE.match(n))
 
@@ -462,7 +463,7 @@ def forget(module):
         _journal.update(journal, archive=None)
 
 
-def run(module, secrets):
+def run(module):
     params = module.params
     if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
         raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz (or '
@@ -477,7 +478,7 @@ def run(module, secrets):
         result = absent(module, target, ssh, domain)
         forget(module)
         return result
-    return present(module, target, ssh, domain, secrets)
+    return present(module, target, ssh, domain)
 
 
 def main():
@@ -495,19 +496,11 @@ def main():
         required_if=[('state', 'absent', ['path'])],
         supports_check_mode=True,
     )
-    # Every name the archive has or may have: no failure message may show one.
-    secrets = []
+    # Every name the archive has or may have: no failure message or warning may show one.
     if module.params['path']:
-        secrets.extend([module.params['path'], file_name(module.params['path'])])
-    try:
-        result = run(module, secrets)
-    except ArchiveError as e:
-        module.fail_json(msg=hide(e.message, secrets), reason=e.reason, **e.result())
-    except PantheonError as e:
-        e.message = hide(e.message, secrets)
-        module.fail_from_exception(e)
-    module.exit_json(**result)
-
+        module.add_secret(module.params['path'], ARCHIVE_SHOWN)
+        module.add_secret(file_name(module.params['path']), ARCHIVE_SHOWN)
+    module.run(run)
 
 if __name__ == '__main__':
     main()

@@ -216,6 +216,14 @@ def _created_backup(client, target, elements, known_folders, workflow):
 
 
 def make_backup(module):
+    result = _make_backup(module)
+    # Sizes by element, as a playbook needs them to choose a transfer route (null while not measured).
+    found = result['backup']['elements']
+    result['sizes'] = dict((element, (found.get(element) or {}).get('size')) for element in _requested_elements(module.params))
+    return result
+
+
+def _make_backup(module):
     params = module.params
     client = module.client
     elements = _requested_elements(params)
@@ -253,11 +261,7 @@ def main():
         wait_timeout_default=3600,
         supports_check_mode=True,
     )
-    result = module.run(make_backup)
-    # Sizes by element, as a playbook needs them to choose a transfer route (null while not measured).
-    found = result['backup']['elements']
-    result['sizes'] = dict((element, (found.get(element) or {}).get('size')) for element in _requested_elements(module.params))
-    module.exit_json(**result)
+    module.run(make_backup)
 
 
 if __name__ == '__main__':

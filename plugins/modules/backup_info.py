@@ -174,8 +174,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    result = module.run(read_catalog)
-    module.exit_json(**result)
+    module.run(read_catalog)
 
 
 if __name__ == '__main__':

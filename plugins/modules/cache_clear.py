@@ -113,7 +113,7 @@ def main():
         wait_timeout_default=300,
         supports_check_mode=True,
     )
-    module.exit_json(**module.run(clear_cache))
+    module.run(clear_cache)
 
 
 if __name__ == '__main__':

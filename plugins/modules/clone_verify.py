@@ -186,6 +186,7 @@ elements:
     home: {match: true, status: 200, title: My site, url: 'https://dev-new-site.pantheonsite.io/', error: null}
 '''
 
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
 from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
@@ -220,13 +221,13 @@ def verify(module):
     client = module.client
     limit = params['max_differences']
     if limit < 1:
-        module.fail_json(msg='max_differences must be at least 1, got %d' % limit)
+        raise PantheonError('max_differences must be at least 1, got %d' % limit)
     if params['timeout'] < 1:
-        module.fail_json(msg='timeout must be a positive number of seconds, got %d' % params['timeout'])
+        raise PantheonError('timeout must be a positive number of seconds, got %d' % params['timeout'])
     source = resolve(client, params['site'], params['env'])
     target = resolve(client, params['target_site'], params['target_env'], option='target_site')
     if source.site_id == target.site_id and source.env == target.env:
-        module.fail_json(msg='The source and the target are the same environment (%s)' % source.label)
+        raise PantheonError('The source and the target are the same environment (%s)' % source.label)
     elements = [name for name in ELEMENTS if name in params['elements']]
     timeout = params['timeout']
     reports = {}
@@ -249,7 +250,7 @@ def verify(module):
                   source=dict(site=source.site_name, env=source.env), target=dict(site=target.site_name, env=target.env))
     if mismatched and params['fail_on_mismatch']:
         details = '; '.join(_summary(name, reports[name]) for name in mismatched)
-        module.fail_json(msg='%s differs from %s in %s' % (target.label, source.label, details), **result)
+        raise PantheonError('%s differs from %s in %s' % (target.label, source.label, details), **result)
     return result
 
 
@@ -270,8 +271,7 @@ def main():
         timeout=dict(type='int', default=3600),
     )
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
-    result = module.run(verify)
-    module.exit_json(**result)
+    module.run(verify)
 
 
 if __name__ == '__main__':

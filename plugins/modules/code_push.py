@@ -237,8 +237,7 @@ def main():
     spec = pair_argspec()
     spec.update(force=dict(type='bool', default=True))
     module = PantheonModule(argument_spec=spec, ssh=True, wait_timeout_default=600, supports_check_mode=True)
-    result = module.run(push_code)
-    module.exit_json(**result)
+    module.run(push_code)
 
 
 if __name__ == '__main__':

@@ -315,8 +315,7 @@ def main():
         mutually_exclusive=[('url', 'backup')],
         required_one_of=[('url', 'backup')],
     )
-    result = module.run(stream_database)
-    module.exit_json(**result)
+    module.run(stream_database)
 
 
 if __name__ == '__main__':

@@ -285,8 +285,7 @@ def main():
         mutually_exclusive=[('src', 'url', 'backup')],
         required_one_of=[('src', 'url', 'backup')],
     )
-    result = module.run(sync_files)
-    module.exit_json(**result)
+    module.run(sync_files)
 
 
 if __name__ == '__main__':

@@ -163,7 +163,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.exit_json(**module.run(list_sites))
+    module.run(list_sites)
 
 
 if __name__ == '__main__':

@@ -229,16 +229,16 @@ class SiteState:
         result = dict(changed=changed, site=site or {}, workflows=self.workflows)
         if self.module._diff:
             result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
-        self.module.exit_json(**result)
+        return result
 
     # ------------------------------------------------------------------ absent
     def absent(self, site):
         if site is None:
-            self.finish(False, None, None, None)
+            return self.finish(False, None, None, None)
         before = self.client.site_summary(site, environments=False)
         if not self.module.check_mode:
             self.run_workflow(('site', site['id']), 'delete_site', {})
-        self.finish(True, before, None, None)
+        return self.finish(True, before, None, None)
 
     # ------------------------------------------------------------------ present
     def present(self, site):
@@ -246,7 +246,7 @@ class SiteState:
         org = self.resolve_organization() if self.params['organization'] else None
         site = self.settle(site)
         if site is None:
-            self.create(upstream, org)
+            return self.create(upstream, org)
         before = self.client.site_summary(site, environments=False)
         conflicts = []
         if org is not None and before['organization'] != org['id']:
@@ -276,11 +276,11 @@ class SiteState:
             after = dict(before, upstream={'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
                                            'label': upstream.get('label')})
             if self.module.check_mode:
-                self.finish(True, before, after, before)
+                return self.finish(True, before, after, before)
             self.deploy_and_wait(site['id'], upstream)
             current = self.current(site['id'])
-            self.finish(True, before, current, current)
-        self.finish(False, before, before, before)
+            return self.finish(True, before, current, current)
+        return self.finish(False, before, before, before)
 
     def create(self, upstream, org):
         name = self.params['name']
@@ -294,7 +294,7 @@ class SiteState:
                  'upstream': {'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
                               'label': upstream.get('label')}}
         if self.module.check_mode:
-            self.finish(True, None, after, None)
+            return self.finish(True, None, after, None)
         params = {'label': label, 'site_name': name}
         if self.params['region']:
             params['preferred_zone'] = self.params['region']
@@ -313,7 +313,7 @@ class SiteState:
             site_id = self.site_made_by(wf, name)
         self.deploy_and_wait(site_id, upstream)
         current = self.current(site_id)
-        self.finish(True, None, current, current)
+        return self.finish(True, None, current, current)
 
     def deploy_and_wait(self, site_id, upstream):
         self.run_workflow(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
@@ -344,8 +344,8 @@ def main():
         state = SiteState(mod)
         site = mod.client.find_site(mod.params['name'])
         if mod.params['state'] == 'absent':
-            state.absent(site)
-        state.present(site)
+            return state.absent(site)
+        return state.present(site)
 
     module.run(run)
 

@@ -171,7 +171,8 @@ from urllib.parse import urlsplit
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
-from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size, redact_url
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
 
 MB = 1024 * 1024
 
@@ -200,21 +201,7 @@ def object_of(url):
 
 def shown(url):
     """How messages name the URL: scheme and host only (the path may be a secret archive name)."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit('@', 1)[-1]
-    return '%s://%s/...' % (parts.scheme, host)
-
-
-def scrub(text, url):
-    """``text`` without the URL, its redacted form or its path (platform messages echo them)."""
-    text = str(text)
-    path = urlsplit(url).path
-    for secret in (url, url.split('?', 1)[0], redact_url(url)):
-        if secret:
-            text = text.replace(secret, shown(url))
-    if path and len(path) > 1:
-        text = text.replace(path, '/...')
-    return text
+    return shown_url(url, hide_path=True)
 
 
 def check_url(params):
@@ -288,7 +275,16 @@ def measure(params, url):
         if e.status:
             raise ImportRefused('url %s answered HTTP %s to a ranged GET; the platform could not download it'
                                 % (shown(url), e.status), 'unreachable')
-        raise ImportRefused('url %s could not be reached: %s' % (shown(url), scrub(e.message, url)), 'unreachable')
+        raise ImportRefused('url %s could not be reached: %s' % (shown(url), e.message), 'unreachable')
+
+
+def import_content(module):
+    """run_import, a failed workflow described in the failure (reason workflow_failed)."""
+    try:
+        return run_import(module)
+    except WorkflowFailed as e:
+        e.extra['workflow'] = describe(e.workflow)
+        raise
 
 
 def run_import(module):
@@ -363,18 +359,9 @@ def main():
         wait_timeout_default=3600,
         supports_check_mode=True,
     )
-    try:
-        result = run_import(module)
-    except ImportRefused as e:
-        module.fail_json(msg=e.message, reason=e.reason)
-    except WorkflowFailed as e:
-        module.fail_json(msg=scrub(e.message, module.params['url']), reason='workflow_failed',
-                         workflow=describe(e.workflow))
-    except PantheonError as e:
-        e.message = scrub(e.message, module.params['url'])
-        module.fail_from_exception(e)
-    module.exit_json(**result)
-
+    # The URL (its path may be a secret archive name, its query a signature) never leaves the module.
+    module.add_secret(module.params['url'])
+    module.run(import_content)
 
 if __name__ == '__main__':
     main()

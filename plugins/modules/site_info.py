@@ -143,8 +143,8 @@ def main():
         client = mod.client
         site = client.find_site(mod.params['name'])
         if site is None:
-            mod.exit_json(changed=False, exists=False, site={})
-        mod.exit_json(changed=False, exists=True, site=client.site_summary(site))
+            return dict(changed=False, exists=False, site={})
+        return dict(changed=False, exists=True, site=client.site_summary(site))
 
     module.run(run)
 

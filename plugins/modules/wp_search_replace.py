@@ -136,7 +136,7 @@ def main():
         ssh=True,
         supports_check_mode=True,
     )
-    module.exit_json(**module.run(search_replace))
+    module.run(search_replace)
 
 
 if __name__ == '__main__':

@@ -367,7 +367,7 @@ def test_workflow_failure_message(stub, make_client, final_task, reason):
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, failed))
     with pytest.raises(WorkflowFailed) as info:
         make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=30)
-    assert info.value.reason == reason
+    assert info.value.platform_reason == reason and info.value.reason == 'workflow_failed'
     assert str(info.value) == 'Workflow do_export (wf1) failed: %s' % reason
 
 

@@ -17,6 +17,7 @@ import threading
 import pytest
 
 from ansible_collections.pantheon.platform.plugins.module_utils import _transfer
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import redact, shown_url
 
 SECRET = 'Signature=s3cr3tSIGNATUREvalue'
 
@@ -104,11 +105,24 @@ def server():
     httpd.server_close()
 
 
-def test_redact_url_drops_query_and_userinfo():
+def test_shown_url_drops_query_and_userinfo():
     url = 'https://user:pw@store.example:8443/b/site/dev/1_backup/site_dev_files.tar.gz?Signature=abc&Expires=2#x'
-    assert _transfer.redact_url(url) == 'https://store.example:8443/b/site/dev/1_backup/site_dev_files.tar.gz'
-    assert _transfer.redact_url(url, hide_name=True) == 'https://store.example:8443/b/site/dev/1_backup/...'
-    assert _transfer.redact_url('') == ''
+    assert shown_url(url) == 'https://store.example:8443/b/site/dev/1_backup/site_dev_files.tar.gz'
+    assert shown_url(url, hide_name=True) == 'https://store.example:8443/b/site/dev/1_backup/...'
+    assert shown_url(url, hide_path=True) == 'https://store.example:8443/...'
+    assert shown_url('') == ''
+
+
+def test_redact_hides_registered_secrets_and_every_form_of_a_signed_url():
+    url = 'https://store.example/b/site/dev/1_backup/site_dev_files.tar.gz?Signature=abcdef&Expires=2'
+    text = ('GET %s failed; signature abcdef; path /b/site/dev/1_backup/site_dev_files.tar.gz; %s; token TOKEN-1234; '
+            'archive 0123456789abcdef.tgz; other https://x.example/p?q=1' % (url, shown_url(url)))
+    out = redact(text, [url, 'TOKEN-1234', ('0123456789abcdef.tgz', '<archive>'), 'ab', None])
+    assert 'abcdef&' not in out and 'Signature=abcdef' not in out and 'abcdef;' not in out
+    assert 'site_dev_files' not in out and 'TOKEN-1234' not in out and '0123456789abcdef' not in out
+    assert 'https://store.example/...' in out and '<archive>' in out and '********' in out
+    assert 'https://x.example/p?<hidden>' in out
+    assert redact(None) is None
 
 
 def test_probe_size_uses_ranged_get_not_head(server):

@@ -1,0 +1,63 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one error edge (issue 12 point 3, issue 11 point 6): every exception a module meets leaves it
+through ``PantheonModule.run`` as a clean failure, with registered secrets redacted once.
+
+The modules run in-process (helpers.modules.call_module raises any exception that escapes
+``main()`` into the test, as a traceback would reach a user)."""
+
+from __future__ import annotations
+
+from helpers.kill import hold
+from transfer_helpers import run_module, seed
+
+
+def test_a_process_timeout_in_a_helper_is_a_clean_failure(emulator, site_prefix, tmp_path):
+    """clone_verify's database dump (``_sitedb.read_database`` over ``_stream``) is held by the
+    emulator until its 1 s timeout stops it: the ProcessError that raises is the module's failure
+    message, not an exception out of main()."""
+    sites = seed(emulator, [
+        {'name': site_prefix + 'src', 'framework': 'drupal8', 'envs': ['dev'], 'db': {'nodes': 2}},
+        {'name': site_prefix + 'dst', 'framework': 'drupal8', 'envs': ['dev'], 'db': {'nodes': 2}},
+    ])
+    name = site_prefix + 'dump'
+    emulator.faults(hold(name, 'ssh', r'sql[-:]dump', times=1))
+    try:
+        res, out = run_module(emulator, tmp_path, 'clone_verify', {
+            'site': sites[site_prefix + 'src']['name'], 'env': 'dev',
+            'target_site': sites[site_prefix + 'dst']['name'], 'target_env': 'dev',
+            'elements': ['database'], 'timeout': 1})
+    finally:
+        emulator.release(name)
+        emulator.clear_faults()
+    assert res.rc == 1, res.output
+    assert 'did not finish within 1 seconds and was stopped' in out['msg'], out
+    assert 'Traceback' not in res.output
+
+
+def test_an_unexpected_exception_is_a_clean_failure_naming_its_type(emulator, tmp_path, monkeypatch):
+    """Not a PantheonError (a bug): still no traceback, and the message names the exception's type
+    with the secrets redacted."""
+    from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonClient
+
+    def broken(self, name_or_uuid):
+        raise KeyError('lookup of %s with %s' % (name_or_uuid, emulator.machine_token))
+
+    monkeypatch.setattr(PantheonClient, 'find_site', broken)
+    res, out = run_module(emulator, tmp_path, 'site_info', {'name': 'anything'})
+    assert res.rc == 1, res.output
+    assert out['msg'].startswith('Unexpected error (KeyError): '), out
+    assert emulator.machine_token not in res.output
+    assert 'Traceback' not in res.output
+
+
+def test_secrets_registered_with_add_secret_are_redacted_on_the_way_out(emulator, site_prefix, tmp_path):
+    """site_import registers its URL: a failure that echoes the URL, its path or its signature
+    shows none of them (scheme and host only)."""
+    site = seed(emulator, [{'name': site_prefix + 'imp', 'framework': 'drupal8', 'envs': ['dev']}])[site_prefix + 'imp']
+    url = 'https://127.0.0.1:9/sites/default/files/%s.tgz?Signature=SECRETSIGNATURE1234' % ('ab' * 20)
+    res, out = run_module(emulator, tmp_path, 'site_import', {
+        'site': site['name'], 'env': 'dev', 'kind': 'database', 'url': url})
+    assert res.rc == 1, res.output
+    assert 'https://127.0.0.1:9/...' in out['msg'], out
+    for secret in ('SECRETSIGNATURE1234', 'ab' * 20, '/sites/default/files'):
+        assert secret not in res.output, (secret, res.output)
