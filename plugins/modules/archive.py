@@ -502,5 +502,6 @@ def main():
         module.add_secret(file_name(module.params['path']), ARCHIVE_SHOWN)
     module.run(run)
 
+
 if __name__ == '__main__':
     main()

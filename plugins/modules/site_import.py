@@ -363,5 +363,6 @@ def main():
     module.add_secret(module.params['url'])
     module.run(import_content)
 
+
 if __name__ == '__main__':
     main()
