@@ -43,3 +43,17 @@ attributes:
     membership:
       - pantheon.platform.pantheon
 '''
+
+    # for the modules that take the SSH options too (pantheon.platform.ssh): both groups
+    ACTIONGROUP_SSH = r'''
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/pantheon.platform.pantheon) in C(module_defaults) to set the API options for this module,
+        and C(group/pantheon.platform.ssh) to set its SSH options.
+    support: full
+    membership:
+      - pantheon.platform.pantheon
+      - pantheon.platform.ssh
+'''

@@ -110,7 +110,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full

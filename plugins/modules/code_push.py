@@ -42,7 +42,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.wait
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full

@@ -73,7 +73,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.transfer_source
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full

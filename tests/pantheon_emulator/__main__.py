@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shlex
 import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pantheon_emulator import certs, content, seed
@@ -81,6 +84,37 @@ def _load_faults(store, path):
     store.add_faults(rules)
 
 
+def _trust_ssh_key(store, path):
+    """Trust the public half of the key at ``path``; make the pair with ssh-keygen if ``path`` is absent."""
+    key = Path(path)
+    pub = Path(f"{key}.pub")
+    try:
+        if not key.exists():
+            key.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "pantheon-emulator", "-f", str(key)],
+                           check=True, capture_output=True, text=True)
+        line = pub.read_text().strip() if pub.exists() else subprocess.run(
+            ["ssh-keygen", "-y", "-f", str(key)], check=True, capture_output=True, text=True).stdout.strip()
+    except subprocess.CalledProcessError as exc:
+        raise StoreError(f"--ssh-key {path}: ssh-keygen failed: {(exc.stderr or '').strip()}") from None
+    except FileNotFoundError:
+        raise StoreError("--ssh-key needs ssh-keygen (OpenSSH client) on PATH") from None
+    store.add_authorized_key(line)
+    return key.resolve()
+
+
+def _write_env_file(path, exports):
+    """The export lines in ``path`` (mode 0600: it holds the emulator's machine token), written whole."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("# pantheon emulator: source this file to point the collection at it\n")
+        f.writelines(f"export {key}={shlex.quote(value)}\n" for key, value in exports.items())
+    os.replace(tmp, path)
+
+
 async def _serve(args):
     from pantheon_emulator import server  # pylint: disable=import-outside-toplevel
     loop = asyncio.get_running_loop()
@@ -95,6 +129,7 @@ async def _serve(args):
         if args.faults:
             _load_faults(store, args.faults)
         ca_path, _cert, _key = certs.ensure_certs(store.ca_dir)
+        ssh_key = _trust_ssh_key(store, args.ssh_key) if args.ssh_key else None
         token = store.default_machine_token()
         user = store.default_user()
         runner, port, warning = await server.start_http(store, args.api_port)
@@ -126,12 +161,18 @@ async def _serve(args):
                 "machine_token": token, "user_id": user["id"], "web_port": port,
                 "data_dir": str(store.data_dir), "mariadb_port": store.mariadb.port,
                 "mariadb_started_in": store.mariadb.started_in}
+        exports = {"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],
+                   "PANTHEON_MACHINE_TOKEN": token, "PANTHEON_SSH_HOST": info["ssh_host"],
+                   "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port),
+                   "PANTHEON_WEB_PORT": str(info["web_port"])}
+        if ssh_key is not None:
+            known_hosts = Path(store.data_dir) / "known_hosts"
+            known_hosts.touch()
+            exports.update(PANTHEON_SSH_KEY=str(ssh_key), PANTHEON_SSH_KNOWN_HOSTS=str(known_hosts.resolve()))
+        if args.env_file:
+            _write_env_file(args.env_file, exports)
         print(json.dumps(info), flush=True)
         if args.exports:
-            exports = {"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],
-                       "PANTHEON_MACHINE_TOKEN": token, "PANTHEON_SSH_HOST": info["ssh_host"],
-                       "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port),
-                       "PANTHEON_WEB_PORT": str(info["web_port"])}
             for key, value in exports.items():
                 print(f"export {key}={shlex.quote(value)}", flush=True)
         await stop.wait()
@@ -147,6 +188,34 @@ async def _serve(args):
         store.close()
 
 
+def _background(args, argv):
+    """Start ``serve`` without --background as a detached process; return once it serves (or failed)."""
+    data_dir = Path(args.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    out, log, pid_file = data_dir / "emulator.out", data_dir / "emulator.log", data_dir / "emulator.pid"
+    with open(out, "wb") as stdout, open(log, "ab") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "pantheon_emulator"] + [a for a in argv if a != "--background"],
+                                stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr, start_new_session=True)
+    pid_file.write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        lines = out.read_text(encoding="utf-8", errors="replace").splitlines()
+        if lines and lines[0].startswith("{") and (not args.exports or any(l.startswith("export PANTHEON_WEB_PORT=")
+                                                                            for l in lines)):
+            print("\n".join(lines), flush=True)
+            print(f"{PROG}: serving in the background (pid {proc.pid}, log {log}); stop it with: kill {proc.pid}",
+                  file=sys.stderr)
+            return 0
+        if proc.poll() is not None:
+            print(f"{PROG}: error: the emulator stopped while starting (exit {proc.returncode}); see {log}",
+                  file=sys.stderr)
+            return 1
+        time.sleep(0.2)
+    print(f"{PROG}: error: the emulator did not start in 300 s; see {log} (pid {proc.pid} still running)",
+          file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog=PROG, description="Local emulator of the Pantheon platform.")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -160,6 +229,11 @@ def main(argv=None):
     sp.add_argument("--sites-prefix", default="bulk-", help="name prefix for --sites (default bulk-)")
     sp.add_argument("--faults", help="JSON file of fault rules to install at start")
     sp.add_argument("--exports", action="store_true", help="also print shell export lines")
+    sp.add_argument("--ssh-key", metavar="PATH", help="trust the SSH key PATH (its PATH.pub); made with ssh-keygen "
+                    "if PATH does not exist. The exports then name it (PANTHEON_SSH_KEY) and a known_hosts file")
+    sp.add_argument("--env-file", metavar="PATH", help="write the export lines to PATH (mode 0600) to source")
+    sp.add_argument("--background", action="store_true", help="detach once serving (pid in DATA_DIR/emulator.pid, "
+                    "log in DATA_DIR/emulator.log)")
     _limit_args(sp)
     sd = sub.add_parser("seed", help="create sites from a recipe file (and/or the demo fleet) and exit")
     sd.add_argument("--data-dir", required=True)
@@ -168,8 +242,11 @@ def main(argv=None):
     sd.add_argument("--sites", type=int)
     sd.add_argument("--sites-prefix", default="bulk-")
     _limit_args(sd)
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     try:
+        if args.cmd == "serve" and args.background:
+            return _background(args, argv)
         if args.cmd == "serve":
             asyncio.run(_serve(args))
             return 0
