@@ -200,8 +200,8 @@ def _background(args, argv):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         lines = out.read_text(encoding="utf-8", errors="replace").splitlines()
-        if lines and lines[0].startswith("{") and (not args.exports or any(l.startswith("export PANTHEON_WEB_PORT=")
-                                                                            for l in lines)):
+        exported = any(line.startswith("export PANTHEON_WEB_PORT=") for line in lines)
+        if lines and lines[0].startswith("{") and (exported or not args.exports):
             print("\n".join(lines), flush=True)
             print(f"{PROG}: serving in the background (pid {proc.pid}, log {log}); stop it with: kill {proc.pid}",
                   file=sys.stderr)
