@@ -25,6 +25,7 @@ What the client does for its callers:
 
 from __future__ import annotations
 
+import copy
 import email.utils
 import hashlib
 import json
@@ -79,6 +80,12 @@ POLL_WINDOW = 60.0
 POLL_SLOW = 5.0
 
 WEB_PORT_ENV = 'PANTHEON_WEB_PORT'
+
+# Lookups a module run asks for again and again (a site by name, the site, its environments, an
+# environment's settings and domains) are answered once per client (a client lives for one module
+# run). Any other request than a GET, and every workflow wait, forgets them: what the run changes, or
+# a workflow changes, is read again. Workflows, backups and everything else are never kept.
+KEPT_GET_RE = re.compile(r'^(site-names/[^/]+|sites/[^/]+(/environments(/[^/]+/(settings|domains))?)?)$')
 
 
 def web_origin(domain):
@@ -389,6 +396,7 @@ class PantheonClient:
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
         self.polls = 0  # workflow polls made by this instance (tests, benchmarks)
+        self._kept = {}  # answers of KEPT_GET_RE lookups, until the next write or workflow wait
         self.client_name = client_name
         if cache_dir is None:
             cache_dir = os.environ.get('PANTHEON_CACHE_DIR') or DEFAULT_CACHE_DIR
@@ -587,6 +595,13 @@ class PantheonClient:
         A 401 leads to exactly one fresh login and one more try.
         """
         method = method.upper()
+        key = None
+        if method != 'GET':
+            self._kept.clear()
+        elif KEPT_GET_RE.match(path.strip('/')):
+            key = (path.strip('/'), tuple(sorted((params or {}).items())))
+            if key in self._kept:
+                return copy.deepcopy(self._kept[key])
         try:
             status, data = self._send(method, path, params=params, body=body, retry=retry)
         except ApiError as e:
@@ -599,6 +614,8 @@ class PantheonClient:
             raise ApiError(status, method, self.display_path(path), data,
                            message='%s %s returned HTTP %s with a body that is not JSON: %s'
                            % (method, self.display_path(path), status, describe_body(data)[:500]))
+        if key is not None:
+            self._kept[key] = copy.deepcopy((status, data))
         return status, data
 
     def get(self, path, params=None):
@@ -935,6 +952,7 @@ class PantheonClient:
         after 1 s, then every 1.5 s for the first minute, then every 5 s, never two polls less than
         ``poll_interval`` (1 s) apart, and a last one at the deadline.
         """
+        self._kept.clear()  # the workflow changes what the lookups said
         merged = dict(workflow)
         start = self.clock()
         deadline = start + timeout

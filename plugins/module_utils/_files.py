@@ -15,10 +15,14 @@ in ``~/tmp/`` (``--temp-dir``), and either checksum or size comparison.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+import shutil
 import stat
 import tarfile
+import tempfile
 from posixpath import normpath
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
@@ -310,3 +314,50 @@ def iter_manifest(target, path=FILES_DIR, checksum=True, timeout=None, empty_dir
         if rc != 0:
             raise ProcessError(describe_rsync_failure(target, rc, child.stderr).replace('rsync to', 'rsync listing of'),
                                rc=rc, stderr=child.stderr)
+
+
+# --------------------------------------------------------------------------- the last sync's record
+def sync_record_path(site_id, env):
+    """Where files_sync keeps what its last sync into ``site_id``.``env`` left there
+    (``$PANTHEON_CACHE_DIR/files_sync/``, default ``~/.ansible/pantheon/files_sync/``)."""
+    base = os.environ.get('PANTHEON_CACHE_DIR') or os.path.join('~', '.ansible', 'pantheon')
+    return os.path.join(os.path.expanduser(base), 'files_sync', '%s.%s.json' % (site_id, env))
+
+
+def listing_digest(target, timeout=None):
+    """SHA-256 of the target's files/ listing (every path with its kind, size and modification time, in
+    rsync's order), read by an rsync dry run without checksums: the target computes nothing and
+    nothing is held in memory."""
+    digest = hashlib.sha256()
+    empty = tempfile.mkdtemp(prefix='pantheon-empty-')
+    try:
+        for entry in iter_manifest(target, checksum=False, timeout=timeout, empty_dir=empty):
+            digest.update(json.dumps(list(entry)).encode('utf-8') + b'\n')
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+    return digest.hexdigest()
+
+
+def read_sync_record(path):
+    """The record at ``path``, or None (none yet, or unreadable)."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_sync_record(path, record):
+    """Write ``record`` atomically (0600, its directory 0700)."""
+    directory = os.path.dirname(path)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix='.record-', dir=directory)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as handle:
+            json.dump(record, handle, sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

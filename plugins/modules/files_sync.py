@@ -20,9 +20,17 @@ description:
   - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH, as the platform requires (no C(-a), and no owners, groups,
     permissions or devices), comparing files by checksum or by size.
   - Memory use stays flat whatever the size of the files, since nothing is held in memory whole.
-  - Idempotent. A second run with the same source transfers nothing and reports C(changed=false). With O(backup)
-    or O(url) the archive is still downloaded and unpacked on every run, since the platform publishes no per-file
-    manifest to compare with first.
+  - Idempotent. A second run with the same source transfers nothing and reports C(changed=false).
+  - With O(backup), after each sync the module records the backup (its catalog folder, file name and size), the
+    options, and a digest of the target's listing (every path with its size and modification time, read with an
+    rsync dry run that computes no checksums). When the next run names the same backup with the same options and
+    the target's listing is unchanged, nothing is downloaded (RV(up_to_date=true)); any change on the target, another
+    backup or other options make it download and compare as usual. The record is kept in
+    C(~/.ansible/pantheon/files_sync/) (or E(PANTHEON_CACHE_DIR)/files_sync) on the host the module runs on; deleting
+    it forces a full run. A change on the target that keeps a file's size and its modification time to the second is
+    not seen, as with rsync's own quick check.
+  - With O(url) the archive is downloaded and unpacked on every run, since a URL names no backup the platform can
+    describe.
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
@@ -165,6 +173,12 @@ download:
   returned: when O(backup) or O(url) is used
   type: dict
   sample: {bytes: 98566144, resumes: 1, url_refreshes: 0}
+up_to_date:
+  description: Whether the target's files were found as the last sync of the same backup (with the same options) left
+    them, so that nothing was downloaded or sent.
+  returned: when O(backup) is used
+  type: bool
+  sample: false
 staging_path:
   description: The staging directory that was kept.
   returned: when O(keep_staging=true) and a backup or URL was unpacked
@@ -179,9 +193,13 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._files import (
     describe_rsync_failure,
     extract_stream,
+    listing_digest,
+    read_sync_record,
     retryable_rsync_failure,
     rsync_upload,
     scan_local,
+    sync_record_path,
+    write_sync_record,
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
@@ -191,8 +209,18 @@ from ansible_collections.pantheon.platform.plugins.module_utils._target import r
 RSYNC_ATTEMPTS = 3
 
 
-def _prepare_source(module, result):
-    """Return the local directory to upload (unpacking a download when needed)."""
+RECORD_OPTIONS = ('delete', 'compare', 'exclude', 'preserve_times')
+
+
+def _backup_identity(info, params):
+    """What names a backup sync: the backup (catalog folder, file name, size) and the options."""
+    return dict(source=dict((k, info.get(k)) for k in ('site_id', 'env', 'folder', 'filename', 'size')),
+                options=dict((k, params[k]) for k in RECORD_OPTIONS))
+
+
+def _prepare_source(module, result, target=None, record=None):
+    """Return (directory to upload, staging directory to remove); (None, None) when the target is as the
+    last sync of the same backup left it (``record``), so nothing needs downloading."""
     params = module.params
     if params['src']:
         src = params['src']
@@ -209,6 +237,15 @@ def _prepare_source(module, result):
         stream, info = open_source(
             module.client, params, 'files',
             on_resume=lambda got, total, why: module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
+        if info.get('kind') == 'backup':
+            result['up_to_date'] = False
+            # nothing is downloaded before the stream is read: compare with the last sync first
+            if (record and not params['keep_staging'] and record.get('identity') == _backup_identity(info, params)
+                    and record.get('listing') == listing_digest(target)):
+                stream.close()
+                shutil.rmtree(staging, ignore_errors=True)
+                result.update(source=info, up_to_date=True, download=dict(bytes=0, resumes=0, url_refreshes=0))
+                return None, None
         with stream:
             counts = extract_stream(stream, staging)
         info.update(counts)
@@ -225,7 +262,12 @@ def sync_files(module):
     target_env = resolve(module.client, params['site'], params['env'], write='a files sync')
     target = appserver_target(params, target_env.site_id, target_env.env)
     result = dict(changed=False)
-    src, staging = _prepare_source(module, result)
+    record_path = sync_record_path(target_env.site_id, target_env.env) if params['backup'] else None
+    src, staging = _prepare_source(module, result, target, read_sync_record(record_path) if record_path else None)
+    if src is None:
+        result.update(files_sent=0, files_deleted=0, bytes_sent=0, transferred_bytes=0, rsync_stats={},
+                      examples=dict(sent=[], deleted=[]))
+        return result
     try:
         source = result['source']
         for path in source.pop('large_files', []):
@@ -260,6 +302,12 @@ def sync_files(module):
             result['diff'] = dict(prepared='\n'.join(lines) + '\n')
         if staging and params['keep_staging']:
             result['staging_path'] = staging
+        if record_path and not module.check_mode:
+            try:
+                write_sync_record(record_path, dict(identity=_backup_identity(result['source'], params),
+                                                    listing=listing_digest(target)))
+            except (OSError, PantheonError) as exc:
+                module.warn('Could not record this sync (the next run downloads the backup again): %s' % exc)
     finally:
         if staging and not params['keep_staging']:
             shutil.rmtree(staging, ignore_errors=True)

@@ -51,14 +51,19 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     assert out['files_sent'] >= 1 and out['files_deleted'] >= 1
     assert out['rsync_stats']['total_file_size'] == source['bytes']
     assert out['download']['bytes'] == out['source']['size'] and out['download']['resumes'] == 0
+    assert out['up_to_date'] is False
     assert 'staging_path' not in out
     target = _files(emulator, dst['name'], 'dev')
     assert target['digest'] == source['digest']            # same paths, same bytes (unicode names too)
     assert target['empty_dirs'] == source['empty_dirs'] == 1
 
+    # the same backup again, the target as the first run left it: nothing downloaded
+    since = emulator.requests()[-1]['id']
     res, out = run_module(emulator, tmp_path, 'files_sync', args)
     assert res.rc == 0, res.output
     assert out['changed'] is False and out['files_sent'] == 0 and out['files_deleted'] == 0
+    assert out['up_to_date'] is True and out['download']['bytes'] == 0
+    assert [r for r in emulator.requests(since=since) if r['id'] > since and r['channel'] == 'download'] == []
 
     # a changed file on the target: check mode tells the truth and changes nothing
     upload_file(emulator, dst['id'], 'dev', 'file-0000.txt', b'edited on the target\n')
@@ -66,7 +71,7 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     # through ansible-playbook: check mode and diff as Ansible passes them
     res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True, ansible=True)
     assert res.rc == 0, res.output
-    assert out['changed'] is True and out['files_sent'] == 1
+    assert out['changed'] is True and out['files_sent'] == 1 and out['up_to_date'] is False
     assert out['examples']['sent'] == ['file-0000.txt']
     assert '+ file-0000.txt' in out['diff']['prepared']
     assert _files(emulator, dst['name'], 'dev')['digest'] == edited

@@ -514,3 +514,39 @@ def test_workflow_list_server_errors_are_not_hidden(stub, make_client):
     stub.add('GET', 'sites/s/workflows', Reply(500, 'down'))
     with pytest.raises(ApiError):
         make_client(retries=0).unfinished_workflows(('site', 's'), 'deploy_product')
+
+
+def test_lookups_are_asked_once_per_client_until_a_write_or_a_workflow_wait(stub, make_client):
+    """A module run asks for a site, its environments, settings and domains once; a write or a
+    workflow wait makes the next lookup ask again; workflows and backups are always asked."""
+    stub.add('GET', 'site-names/alpha', Reply(200, {'id': SITE_ID, 'name': 'alpha'}))
+    stub.add('GET', 'sites/%s' % SITE_ID, Reply(200, {'id': SITE_ID, 'name': 'alpha', 'framework': 'drupal8'}))
+    stub.add('GET', 'sites/%s/environments' % SITE_ID, Reply(200, {'dev': {}, 'live': {}}))
+    stub.add('GET', 'sites/%s/environments/live/settings' % SITE_ID, Reply(200, {'drush_version': '8'}))
+    stub.add('GET', 'sites/%s/environments/live/backups/catalog' % SITE_ID, Reply(200, {}))
+    stub.add('POST', 'sites/%s/environments/live/workflows' % SITE_ID, Reply(202, _wf()))
+    stub.add('GET', 'sites/%s/workflows/wf1' % SITE_ID, Reply(200, _wf(phase='finished', result='succeeded')))
+    client = make_client(poll_interval=0.01)
+
+    def lookups():
+        site = client.get_site('alpha')
+        site['name'] = 'changed by the caller'  # a caller's change never reaches the next answer
+        client.environments(SITE_ID)
+        client.env_settings(SITE_ID, 'live')
+        client.backup_catalog(SITE_ID, 'live')
+
+    lookups()
+    lookups()
+    assert client.get_site(SITE_ID)['name'] == 'alpha'
+    for path in ('site-names/alpha', 'sites/%s$' % SITE_ID, 'sites/%s/environments$' % SITE_ID,
+                 'sites/%s/environments/live/settings' % SITE_ID):
+        assert stub.count('GET', path) == 1, path
+    assert stub.count('GET', 'sites/%s/environments/live/backups/catalog' % SITE_ID) == 2
+    client.run_workflow(('env', SITE_ID, 'live'), 'do_export', {'database': True}, timeout=30)
+    lookups()
+    assert stub.count('GET', 'site-names/alpha') == 2
+    assert stub.count('GET', 'sites/%s/environments/live/settings' % SITE_ID) == 2
+    # a workflow wait alone (a workflow another run started) forgets them too
+    client.wait_workflow(_wf(), ('site', SITE_ID), timeout=30)
+    client.environments(SITE_ID)
+    assert stub.count('GET', 'sites/%s/environments$' % SITE_ID) == 3
