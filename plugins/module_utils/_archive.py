@@ -23,6 +23,7 @@ with ``rsync --delete`` from an empty directory, limited by include rules to the
 from __future__ import annotations
 
 import configparser
+import os
 import posixpath
 import re
 import secrets
@@ -47,8 +48,17 @@ SUFFIX = {'drush8': '.tgz', 'drush11': '.tar.gz'}
 # Drush 8 builds ``<dbname>.<YYYYmmdd_HHMMSS>.tar`` next to the destination, gzips it and renames it;
 # a run cut short leaves that working file behind.
 DRUSH_WORK_FILE_RE = re.compile(r'^[A-Za-z0-9_-]+\.\d{8}_\d{6}\.tar(\.gz)?$')
-# What ssh and the platform say when the archive outgrows the 256MB file limit.
-TOO_LARGE_MARKERS = ('closed by remote host', 'file too large', 'file size limit exceeded', 'efbig')
+# What a write above the platform's file size limit says about itself (EFBIG and its texts).
+TOO_LARGE_MARKERS = ('file too large', 'file size limit exceeded', 'efbig')
+# What ssh says when the platform cuts the connection: on a write above the file limit (platform-facts: a
+# `drush ard` above 256MB dies with it), but also on any other cut, so it is no evidence of size alone.
+CUT_MARKER = 'closed by remote host'
+# The platform's largest file in sites/default/files (docs filesystem/large-files); a stand-in platform with
+# a lower limit (the test emulator) names it in PANTHEON_FILE_SIZE_LIMIT (bytes).
+FILE_SIZE_LIMIT = 256 * 1024 * 1024
+FILE_SIZE_LIMIT_ENV = 'PANTHEON_FILE_SIZE_LIMIT'
+# A cut counts as "too large" when the partial archive it left reached this share of the limit.
+NEAR_LIMIT = 0.9
 
 
 # What replaces an archive's name, path or URL in messages (see PantheonModule.add_secret).
@@ -168,9 +178,26 @@ def inspect_drush8(url, params, expected_size=None):
                 settings=bool(sitedir) and '%s/%s/settings.php' % (docroot, sitedir.strip('/')) in settings_seen)
 
 
-def looks_too_large(rc, out, err):
+def file_size_limit():
+    """The platform's file size limit in bytes (PANTHEON_FILE_SIZE_LIMIT, else 256MB)."""
+    value = os.environ.get(FILE_SIZE_LIMIT_ENV, '').strip()
+    if not value:
+        return FILE_SIZE_LIMIT
+    if not value.isdigit() or int(value) < 1:
+        raise PantheonError('%s must be a number of bytes, got %r' % (FILE_SIZE_LIMIT_ENV, value))
+    return int(value)
+
+
+def looks_too_large(rc, out, err, partial_size=None, limit=None):
+    """Whether a failed archive run outgrew the platform's file limit, by evidence: the platform said so
+    (EFBIG), or the connection was cut and the partial archive it left (``partial_size``, measured on the
+    platform) reached the limit. A cut with a small partial file, or none, is another failure."""
     text = ('%s\n%s' % (out or '', err or '')).lower()
-    return any(marker in text for marker in TOO_LARGE_MARKERS)
+    if any(marker in text for marker in TOO_LARGE_MARKERS):
+        return True
+    if CUT_MARKER not in text or partial_size is None:
+        return False
+    return partial_size >= NEAR_LIMIT * (limit or file_size_limit())
 
 
 def public_state(url, params):
@@ -195,9 +222,10 @@ def _rsync(module, target, args, what):
     return out
 
 
-def list_files(module, target, directory='files/', missing_ok=False):
+def list_files(module, target, directory='files/', missing_ok=False, sizes=False):
     """Names of the entries at the top of ``directory`` (relative to the SSH home; the environment's
-    ``files/`` by default). With ``missing_ok`` a directory that does not exist has no entries."""
+    ``files/`` by default). With ``missing_ok`` a directory that does not exist has no entries. With
+    ``sizes`` a dict name -> size in bytes (rsync's listing)."""
     args = ['--list-only', target.rsync_remote(directory)]
     if missing_ok:
         rc, out, err = module.run_command(['rsync'] + args + ['-e', target.rsh()])
@@ -207,12 +235,16 @@ def list_files(module, target, directory='files/', missing_ok=False):
             raise PantheonError(describe_failure(target, rc, err, what='listing of %s' % directory))
     else:
         out = _rsync(module, target, args, 'listing of %s' % directory)
-    names = set()
+    found = {}
     for line in out.splitlines():
         parts = line.split(None, 4)
         if len(parts) == 5 and parts[4] != '.':
-            names.add(parts[4].split(' -> ', 1)[0])
-    return names
+            try:
+                size = int(parts[1].replace(',', '').replace('.', ''))
+            except ValueError:
+                size = None
+            found[parts[4].split(' -> ', 1)[0]] = size
+    return found if sizes else set(found)
 
 
 def remove_files(module, target, names, directory='files/'):

@@ -30,7 +30,10 @@ description:
     C(drush version) on the appserver for Drupal 8 and later, which run the site's own Drush.
   - When the archive cannot be made because it is too large (Pantheon closes the connection when a file in
     C(sites/default/files) reaches 256MB), the module removes whatever partial file the run left and fails with
-    RV(reason=too_large), so a role can fall back to moving elements one by one.
+    RV(reason=too_large), so a role can fall back to moving elements one by one. A cut connection counts as too
+    large only when the partial archive it left reached 90% of that limit (or the platform said C(File too large));
+    any other cut fails with RV(reason=drush_failed). A stand-in platform with another limit names it in bytes in
+    E(PANTHEON_FILE_SIZE_LIMIT).
   - With Drush 8 the module then checks that the archive holds the site directory. Drush 8 on Pantheon can fail
     to determine it (it warns C(Unable to determine sites directory for self), Terminus issue 2580) and then writes
     an archive without C(sites/default), so without C(settings.php) and the files, whose C(MANIFEST.ini) names no
@@ -308,14 +311,17 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
         if exists:
             return size, '%s\n%s' % (out or '', err or '')
         out = 'Drush reported success but the archive is not on the web'
-    too_large = looks_too_large(rc, out, err)
     try:
-        after = list_files(module, ssh)
+        listed = list_files(module, ssh, sizes=True)
+        after = set(listed)
     except PantheonError:
-        after = before | set([name])
+        listed, after = {}, before | set([name])
     leftovers = set(n for n in after - before if n == name or DRUSH_WORK_FILE_RE.match(n))
     if name in after:
         leftovers.add(name)
+    # The evidence of size: the largest partial file this run left, as the platform lists it.
+    measured = [listed[n] for n in leftovers if listed.get(n) is not None]
+    too_large = looks_too_large(rc, out, err, partial_size=max(measured) if measured else None)
     remove_files(module, ssh, leftovers)
     gone = not public_state(url, module.params)[0]
     detail = module.redact(('%s\n%s' % (err or '', out or '')).strip())[-1500:]

@@ -394,6 +394,36 @@ def test_too_large_fails_and_leaves_no_partial_file(emulator, sites, tmp_path):
     assert not ANY_ARCHIVE_NAME.search(res.stdout + res.stderr)
 
 
+
+@pytest.mark.parametrize('rc, err, partial, limit, expected', [
+    (255, 'Connection to appserver closed by remote host.', 256 * 2 ** 20, None, True),  # cut at the limit
+    (255, 'Connection to appserver closed by remote host.', 16 * 1024, None, False),  # a 16 KB site, cut
+    (255, 'Connection to appserver closed by remote host.', None, None, False),  # cut, nothing left to measure
+    (255, 'Connection to appserver closed by remote host.', 1900, 2048, True),  # a lowered limit, reached
+    (1, 'tar: write error: File too large', None, None, True),  # the platform says so (EFBIG)
+    (1, 'Drush command terminated abnormally', 10 ** 9, None, False),  # no cut, no EFBIG
+])
+def test_too_large_is_decided_by_evidence(rc, err, partial, limit, expected):
+    """Issue 11.6: "closed by remote host" alone is no evidence of size; the partial archive is."""
+    from ansible_collections.pantheon.platform.plugins.module_utils._archive import looks_too_large
+    assert looks_too_large(rc, '', err, partial_size=partial, limit=limit) is expected
+
+
+def test_a_cut_below_the_file_limit_is_not_too_large(emulator, sites, tmp_path):
+    """The emulator cuts the Drush 8 archive at 2 KB and says "closed by remote host", but the module
+    knows the platform's own limit (256MB, no PANTHEON_FILE_SIZE_LIMIT): a 2 KB partial file is no
+    archive outgrowing it, so the failure is drush_failed, not too_large (no fallback to a smaller
+    archive is offered for a connection that was merely cut), and the partial file is removed."""
+    from helpers.modules import run_module_main
+    before = listing(files_dir(emulator, sites['d7']))
+    env = dict(play_env(emulator, tmp_path), PANTHEON_FILE_SIZE_LIMIT=None)
+    with emulator.limits(max_file_bytes=2048):
+        out = run_module_main('archive', {'site': sites['d7']}, env=env)[0]
+    assert out.get('failed') and out['reason'] == 'drush_failed', out
+    assert 'closed by remote host' in out['msg'] and 'too large' not in out['msg'], out['msg']
+    assert out['partial_removed'] >= 1
+    assert listing(files_dir(emulator, sites['d7'])) == before
+
 def test_refusals_change_nothing(emulator, sites, tmp_path):
     since = last_request_id(emulator)
     res = run_playbook('''
@@ -463,7 +493,8 @@ def test_fallback_without_files_and_the_journal(emulator, tmp_path):
     keep_file = tmp_path / 'keep.json'
     args = {'site': name, 'journal': str(journal), 'keep_file': str(keep_file)}
     with emulator.limits(max_file_bytes=150 * 1024):
-        res = run_playbook(play, extra_vars=args, env=env, verbosity=4)
+        # (the environment names the lowered limit, PANTHEON_FILE_SIZE_LIMIT: the module's evidence of size)
+        res = run_playbook(play, extra_vars=args, env=play_env(emulator, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
     made = json.loads(keep_file.read_text())
     assert made['changed'] is True and made['route'] == 'archive_without_files', made
@@ -497,7 +528,7 @@ def test_fallback_without_files_and_the_journal(emulator, tmp_path):
     assert listing(files) == before
 
     with emulator.limits(max_file_bytes=1024):
-        res = run_playbook(play, extra_vars=args, env=env)
+        res = run_playbook(play, extra_vars=args, env=play_env(emulator, tmp_path))
     assert res.rc == 0, res.output
     failed = json.loads(keep_file.read_text())
     assert statuses(res, 'archive') == ['failed']

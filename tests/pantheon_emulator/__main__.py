@@ -161,10 +161,16 @@ async def _serve(args):
                 "machine_token": token, "user_id": user["id"], "web_port": port,
                 "data_dir": str(store.data_dir), "mariadb_port": store.mariadb.port,
                 "mariadb_started_in": store.mariadb.started_in}
-        exports = {"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],
-                   "PANTHEON_MACHINE_TOKEN": token, "PANTHEON_SSH_HOST": info["ssh_host"],
-                   "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port),
-                   "PANTHEON_WEB_PORT": str(info["web_port"])}
+        exports = {}
+        limit = store.get_config("max_file_bytes")
+        if limit and int(limit) != 256 * MIB:
+            # a lowered file size limit (--max-file-mb, --scale): the archive module's evidence of "too large"
+            # (printed before PANTHEON_SSH_PORT, the line hacking/demo.sh waits for)
+            exports["PANTHEON_FILE_SIZE_LIMIT"] = str(int(limit))
+        exports.update({"PANTHEON_API_URL": info["api_url"], "PANTHEON_CA_PATH": info["ca_path"],
+                        "PANTHEON_MACHINE_TOKEN": token, "PANTHEON_SSH_HOST": info["ssh_host"],
+                        "PANTHEON_SSH_PORT": "" if ssh_port is None else str(ssh_port),
+                        "PANTHEON_WEB_PORT": str(info["web_port"])})
         if ssh_key is not None:
             known_hosts = Path(store.data_dir) / "known_hosts"
             known_hosts.touch()

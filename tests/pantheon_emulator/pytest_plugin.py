@@ -133,6 +133,10 @@ class Emulator:
             env["PANTHEON_SSH_KEY"] = self.ssh_private_key
         if self.known_hosts:
             env["PANTHEON_SSH_KNOWN_HOSTS"] = self.known_hosts
+        # a lowered file size limit (limits(max_file_bytes=...), --scale): the collection's evidence of "too large"
+        limit = self.config().get("max_file_bytes")
+        if limit and int(limit) != 256 * 1024 * 1024:
+            env["PANTHEON_FILE_SIZE_LIMIT"] = str(int(limit))
         return env
 
     # ------------------------------------------------------------------ HTTP helpers
