@@ -114,11 +114,15 @@ ln -sfn "$ROOT" "$COLL/ansible_collections/pantheon/platform"
 
 log "cloning 5 sites with playbooks/clone_fleet.yml ($FORKS at a time)"
 set +e
+# Live: one line per phase of each clone (callback pantheon.platform.progress), and from the default
+# callback only what changed or failed; the same lines go to ansible.log.
 ANSIBLE_COLLECTIONS_PATH=$COLL ANSIBLE_NOCOLOR=1 ANSIBLE_LOCALHOST_WARNING=0 \
   ANSIBLE_INVENTORY_UNPARSED_WARNING=0 ANSIBLE_RETRY_FILES_ENABLED=0 \
+  ANSIBLE_CALLBACKS_ENABLED=pantheon.platform.progress ANSIBLE_DISPLAY_OK_HOSTS=false \
+  ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ANSIBLE_DISPLAY_INCLUDED_HOSTS=false \
   "$ROOT/.venv/bin/ansible-playbook" -i "$OUT/inventory.yml" "$ROOT/playbooks/clone_fleet.yml" -f "$FORKS" -e clone_fleet_concurrency="$FORKS" \
-  >"$OUT/ansible.log" 2>&1
-rc=$?
+  2>&1 | tee "$OUT/ansible.log"
+rc=${PIPESTATUS[0]}
 set -e
 
 echo

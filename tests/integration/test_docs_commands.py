@@ -162,6 +162,8 @@ def test_documented_commands_run(tmp_path):
     report = json.loads((repo / 'clone-reports' / 'demo-d7-small.live-to-demo-d7-small-copy.dev.json').read_text())
     assert report['status'] == 'succeeded', report
     assert 'drupal8; live and dev run the same code: True' in stdout
-    assert re.search(r'demo-wp\.live-to-demo-wp-copy\.dev: checked', stdout), stdout[-3000:]
+    # the check-mode clone with the progress callback: a line per phase, nothing created
+    phases = re.findall(r'^demo-wp\.live-to-demo-wp-copy\.dev: \d+ (\w+) \w+ .* - (.*)$', stdout, re.M)
+    assert phases[0][0] == 'preflight' and ('target', 'would create demo-wp-copy') in phases, stdout[-3000:]
     # the emulator the README started is gone (the README's last block stopped it)
     assert stopped

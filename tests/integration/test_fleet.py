@@ -58,6 +58,19 @@ def make_demo(tmp_path):
     assert '5 site(s): 5 succeeded, 0 failed; 5 verified' in proc.stdout
     reports = out / 'reports'
     assert 'HTML report:      %s' % (reports / 'fleet-report.html') in proc.stdout
+    # live progress (callback pantheon.platform.progress): per clone one line per phase, numbered in
+    # order, with its duration and the time since the clone started, from preflight to verify
+    for job, (_framework, _strategy, steps) in EXPECTED.items():
+        lines = re.findall(r'^demo-%s: (\d+) (\w+) (\w+) in [0-9.]+s \(at [0-9.hms]+\)' % job, proc.stdout, re.M)
+        assert [int(n) for n, _, _ in lines] == list(range(1, len(lines) + 1)), (job, lines)
+        names = [name for _, name, _ in lines]
+        assert names[0] == 'preflight' and names[-1] == 'verify' and lines[-1][2] == 'ok', (job, names)
+        assert {'target', 'cleanup'} | {step for step, _method in steps} <= set(names), (job, names)
+    # short: Ansible's output (before the summary table) is about 40 lines per clone (37 seen), as the default
+    # callback shows only what changed or failed; how many task banners repeat depends on how the 3
+    # parallel clones interleave, hence the margin
+    ansible_output = proc.stdout.split('JOB ', 1)[0]
+    assert len(ansible_output.splitlines()) <= 45 * len(EXPECTED), ansible_output
     # the emulator it started is stopped
     pid = re.search(r'stopping the emulator \(pid (\d+)\)', proc.stderr)
     assert pid, proc.stderr

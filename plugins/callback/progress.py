@@ -1,0 +1,189 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+name: progress
+type: aggregate
+short_description: One line per clone phase with its duration, and a sign of life during long tasks
+version_added: 1.1.0
+description:
+  - Prints, beside the output of the stdout callback in use (the default one, or the one of AWX and Automation
+    Platform, whose job output shows the lines), one line per phase of each clone of the
+    C(pantheon.platform.site_clone) role as the phase ends, with its outcome, its duration, the time since the
+    clone started, and what it did (the phase's record in the report, for a transfer its route and size).
+  - While a task of any play runs longer than O(heartbeat) seconds, prints a line naming the task and how long it
+    has been running, then again every O(heartbeat) seconds, so a long backup, import or workflow wait shows that it
+    is alive.
+  - For short output, hide what the stdout callback shows for tasks that went well (see the example).
+requirements:
+  - Enabled in C(callbacks_enabled) (E(ANSIBLE_CALLBACKS_ENABLED)).
+options:
+  heartbeat:
+    description:
+      - Seconds a task runs before a line says that it is still running, and between such lines. V(0) prints none.
+    type: float
+    default: 30
+    env:
+      - name: PANTHEON_PROGRESS_HEARTBEAT
+    ini:
+      - section: pantheon_progress
+        key: heartbeat
+notes:
+  - The lines are written through Ansible's display, as the stdout callback writes its own, so they land in the
+    same output (a terminal, a log, an AWX job's output).
+'''
+
+EXAMPLES = r'''
+# ansible.cfg: phase lines, and only what changed or failed from the default callback
+#
+# [defaults]
+# callbacks_enabled = pantheon.platform.progress
+# display_ok_hosts = false
+# display_skipped_hosts = false
+#
+# or for one run:
+#   ANSIBLE_CALLBACKS_ENABLED=pantheon.platform.progress ANSIBLE_DISPLAY_OK_HOSTS=false \
+#   ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook pantheon.platform.clone_site -e ...
+'''
+
+import threading
+import time
+from datetime import datetime
+
+from ansible.plugins.callback import CallbackBase
+
+PHASES = '__site_clone_phases'
+JOB = '__site_clone_progress_job'
+
+
+def _seconds(text):
+    """Seconds since the epoch of a record's ISO 8601 time (``2026-11-27T09:08:46.920474Z``), or None."""
+    try:
+        return datetime.fromisoformat(str(text).replace('Z', '+00:00')).timestamp()
+    except ValueError:
+        return None
+
+
+def _duration(seconds):
+    if seconds < 60:
+        return '%.1fs' % seconds
+    minutes, seconds = divmod(int(seconds), 60)
+    return '%dm%02ds' % (minutes, seconds) if minutes < 60 else '%dh%02dm' % divmod(minutes, 60)
+
+
+def phase_line(job, number, record, started):
+    """The line of one phase record (name, outcome, start, end, detail) of the clone ``job``."""
+    start, end = _seconds(record.get('start')), _seconds(record.get('end'))
+    took = ' in %s' % _duration(max(0.0, end - start)) if start is not None and end is not None else ''
+    since = ' (at %s)' % _duration(max(0.0, end - started)) if started is not None and end is not None else ''
+    outcome = record.get('outcome') or 'ok'
+    detail = ' '.join(str(record.get('detail') or '').split())
+    # a failure's message is what the stdout callback already showed for the failed task: say so, once
+    if outcome == 'failed':
+        detail = 'the error is shown above'
+    return '%s: %d %s %s%s%s%s' % (job, number, record.get('name'), outcome, took, since,
+                                   ' - %s' % detail if detail else '')
+
+
+class Heartbeat:
+    """Which running tasks are due a line: each task gets one after ``interval`` seconds, then every ``interval``."""
+
+    def __init__(self, interval, clock=time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self.running = {}  # host -> [task name, started, lines printed]
+        self.lock = threading.Lock()
+
+    def start(self, host, task):
+        with self.lock:
+            self.running[host] = [task, self.clock(), 0]
+
+    def end(self, host):
+        with self.lock:
+            self.running.pop(host, None)
+
+    def due(self):
+        lines = []
+        now = self.clock()
+        with self.lock:
+            for host, entry in sorted(self.running.items()):
+                task, started, printed = entry
+                if self.interval > 0 and now - started >= self.interval * (printed + 1):
+                    entry[2] = int((now - started) // self.interval)
+                    lines.append('%s: still running: %s (%s)' % (host, task, _duration(now - started)))
+        return lines
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = 'aggregate'
+    CALLBACK_NAME = 'pantheon.platform.progress'
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._seen = {}  # host -> phase records printed
+        self._jobs = {}  # host -> clone job name
+        self._started = {}  # host -> clone start (epoch seconds)
+        self._beat = None
+        self._stop = threading.Event()
+        self._thread = None
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        self._beat = Heartbeat(float(self.get_option('heartbeat') or 0))
+        if self._beat.interval > 0 and self._thread is None:
+            self._thread = threading.Thread(target=self._run, name='pantheon-progress', daemon=True)
+            self._thread.start()
+
+    def _run(self):
+        tick = min(1.0, self._beat.interval / 4)
+        while not self._stop.wait(tick):
+            for line in self._beat.due():
+                self._display.display(line)
+
+    def _host(self, result):
+        host = result._host.get_name()
+        return self._jobs.get(host, host)
+
+    # the running task of each host, for the heartbeat
+    def v2_runner_on_start(self, host, task):
+        if self._beat is not None:
+            self._beat.start(self._jobs.get(host.get_name(), host.get_name()), task.get_name().strip())
+
+    def _ended(self, result):
+        if self._beat is not None:
+            self._beat.end(self._host(result))
+
+    def v2_runner_on_ok(self, result):
+        self._ended(result)
+        facts = result._result.get('ansible_facts') or {}
+        host = result._host.get_name()
+        if JOB in facts:
+            self._jobs[host] = str(facts[JOB])
+            self._started[host] = _seconds(facts.get('__site_clone_started'))
+            self._seen[host] = 0
+        phases = facts.get(PHASES)
+        if not isinstance(phases, list):
+            return
+        seen = self._seen.get(host, 0)
+        for number, record in enumerate(phases[seen:], seen + 1):
+            if isinstance(record, dict):
+                self._display.display(phase_line(self._host(result), number, record, self._started.get(host)))
+        self._seen[host] = max(seen, len(phases))
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._ended(result)
+
+    def v2_runner_on_skipped(self, result):
+        self._ended(result)
+
+    def v2_runner_on_unreachable(self, result):
+        self._ended(result)
+
+    def v2_playbook_on_stats(self, stats):
+        self._stop.set()
