@@ -62,8 +62,8 @@ def make_demo(tmp_path):
     # order, with its duration and the time since the clone started, from preflight to verify
     for job, (_framework, _strategy, steps) in EXPECTED.items():
         lines = re.findall(r'^demo-%s: (\d+) (\w+) (\w+) in [0-9.]+s \(at [0-9.hms]+\)' % job, proc.stdout, re.M)
-        assert [int(n) for n, _, _ in lines] == list(range(1, len(lines) + 1)), (job, lines)
-        names = [name for _, name, _ in lines]
+        assert [int(line[0]) for line in lines] == list(range(1, len(lines) + 1)), (job, lines)
+        names = [line[1] for line in lines]
         assert names[0] == 'preflight' and names[-1] == 'verify' and lines[-1][2] == 'ok', (job, names)
         assert {'target', 'cleanup'} | {step for step, _method in steps} <= set(names), (job, names)
     # short: Ansible's output (before the summary table) is about 40 lines per clone (37 seen), as the default
