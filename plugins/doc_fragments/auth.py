@@ -36,6 +36,16 @@ options:
       - CA bundle (PEM) to trust instead of the system's CAs.
       - If not set, the value of the E(PANTHEON_CA_PATH) environment variable is used.
     type: path
+  connect_timeout:
+    description:
+      - Seconds to keep trying to reach the Pantheon API, or an SSH host, that gives no answer at all (connection
+        refused or timed out, name not resolved) before the task fails with one message.
+      - Bounds each connection attempt and the retries between them; answers that come (HTTP 429 and 5xx) are
+        retried on their own schedule, for at most 5 minutes.
+      - If not set, the value of the E(PANTHEON_CONNECT_TIMEOUT) environment variable is used.
+    type: int
+    default: 30
+    version_added: 1.1.0
 requirements:
   - requests (Python library, on the host that runs the module)
 notes:

@@ -67,6 +67,8 @@ SITE_NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]*$')
 # Statuses that are never retried (anything 4xx other than 429 is not retried either).
 NO_RETRY_STATUSES = frozenset((400, 401, 403, 404, 409))
 RETRY_AFTER_CAP = 120.0
+# Seconds to keep trying a host that gives no HTTP answer (refused, unresolvable, silent) before failing.
+DEFAULT_CONNECT_TIMEOUT = 30
 SESSION_REFRESH_MARGIN = 60
 MIN_POLL_INTERVAL = 1.0
 # Workflow polling, in units of poll_interval (1 s on the platform; tests shorten the unit): first
@@ -361,7 +363,7 @@ class PantheonClient:
     def __init__(self, machine_token, api_url=DEFAULT_API_URL, validate_certs=True, ca_path=None,
                  timeout=60, warn=None, cache_dir=None, debug=None, retries=5, retry_base_delay=None,
                  retry_max_delay=30.0, retry_max_time=300.0, use_cache=True, client_name='terminus',
-                 poll_interval=None, sleep=None, clock=None):
+                 poll_interval=None, sleep=None, clock=None, connect_timeout=None):
         if not HAS_REQUESTS:
             raise PantheonError('The Python library "requests" is required to talk to the Pantheon API.')
         if not machine_token:
@@ -388,6 +390,10 @@ class PantheonClient:
         self.retry_base_delay = max(0.0, float(retry_base_delay))
         self.retry_max_delay = float(retry_max_delay)
         self.retry_max_time = float(retry_max_time)
+        if connect_timeout is None:
+            connect_timeout = _env_float('PANTHEON_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT)
+        # the bound on an unreachable API: every connection attempt and the retries between them
+        self.connect_timeout = max(1.0, float(connect_timeout))
         if poll_interval is None:
             poll_interval = _env_float('PANTHEON_POLL_INTERVAL', MIN_POLL_INTERVAL)
         # first wait between two polls of a workflow or health check (the real platform: 1s; tests: less)
@@ -484,9 +490,16 @@ class PantheonClient:
         """One HTTP exchange. Returns (status, data, response headers) or raises TransportError."""
         hdrs = dict(headers or {})
         if auth:
-            hdrs['Authorization'] = 'Bearer %s' % self._ensure_session()['session']
+            try:
+                hdrs['Authorization'] = 'Bearer %s' % self._ensure_session()['session']
+            except TransportError as e:
+                # the login already retried on its own schedule: no retries around retries
+                e.retryable = False
+                raise
         # verify per request: a session-level setting loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE
-        kwargs = dict(params=params, headers=hdrs, timeout=timeout or self.timeout, verify=self.verify)
+        read_timeout = timeout or self.timeout
+        kwargs = dict(params=params, headers=hdrs, timeout=(min(self.connect_timeout, read_timeout), read_timeout),
+                      verify=self.verify)
         if body is not None:
             kwargs['data'] = json.dumps(body)
             hdrs['Content-Type'] = 'application/json'
@@ -497,8 +510,11 @@ class PantheonClient:
         except requests.exceptions.SSLError as e:
             raise TransportError('%s %s failed: TLS error talking to %s (%s); check validate_certs/ca_path'
                                  % (method, shown, self._host(), self._exc_text(e)), method, shown, retryable=False)
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError('%s %s failed: could not connect to %s within %ss' % (method, shown, self._host(),
+                                                                                   kwargs['timeout'][0]), method, shown)
         except requests.exceptions.Timeout:
-            raise TransportError('%s %s failed: no answer from %s within %ss' % (method, shown, self._host(), kwargs['timeout']),
+            raise TransportError('%s %s failed: no answer from %s within %ss' % (method, shown, self._host(), read_timeout),
                                  method, shown)
         except requests.exceptions.ChunkedEncodingError as e:
             raise TransportError('%s %s failed: the answer from %s broke off (%s)' % (method, shown, self._host(), self._exc_text(e)),
@@ -540,7 +556,7 @@ class PantheonClient:
 
     def _send_retrying(self, method, path, params, body, auth, retry, login, headers, timeout):
         shown = self.display_path(path)
-        started = time.time()
+        started = self.clock()
         attempts = (self.retries + 1) if retry else 1
         attempt = 0
         while True:
@@ -570,20 +586,25 @@ class PantheonClient:
             delay = self._next_delay(failure, attempt, attempts, started, retry_after)
             reason = 'HTTP %s' % status if status else failure.message
             self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, reason, attempt, attempts - 1, delay))
-            time.sleep(delay)
+            self.sleep(delay)
 
     def _next_delay(self, failure, attempt, attempts, started, retry_after=None):
         """Seconds to wait before try ``attempt + 1``; raises ``failure`` when attempts or time are used up."""
         if attempt >= attempts:
             raise self._exhausted(failure, attempt)
         delay = self._retry_delay(attempt - 1, retry_after)
-        if time.time() - started + delay > self.retry_max_time:
+        elapsed = self.clock() - started
+        if isinstance(failure, TransportError) and elapsed + delay > self.connect_timeout:
+            # no HTTP answer at all: the host is unreachable; fail within connect_timeout
+            raise self._exhausted(failure, attempt, 'connect_timeout=%gs' % self.connect_timeout)
+        if elapsed + delay > self.retry_max_time:
             raise self._exhausted(failure, attempt)
         return delay
 
-    def _exhausted(self, failure, attempts):
-        if attempts > 1:
-            failure.message = '%s (gave up after %d attempts)' % (failure.message, attempts)
+    def _exhausted(self, failure, attempts, bound=None):
+        if attempts > 1 or bound:
+            failure.message = '%s (gave up after %d attempt%s%s)' % (
+                failure.message, attempts, '' if attempts == 1 else 's', '; ' + bound if bound else '')
         failure.message = self.redact(failure.message)
         return failure
 

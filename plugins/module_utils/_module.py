@@ -13,6 +13,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_requ
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     DEFAULT_API_URL,
+    DEFAULT_CONNECT_TIMEOUT,
     HAS_REQUESTS,
     REQUESTS_IMPORT_ERROR,
     ApiError,
@@ -26,6 +27,7 @@ AUTH_ARGSPEC = dict(
     api_url=dict(type='str', default=DEFAULT_API_URL, fallback=(env_fallback, ['PANTHEON_API_URL'])),
     validate_certs=dict(type='bool', default=True),
     ca_path=dict(type='path', fallback=(env_fallback, ['PANTHEON_CA_PATH'])),
+    connect_timeout=dict(type='int', default=DEFAULT_CONNECT_TIMEOUT, fallback=(env_fallback, ['PANTHEON_CONNECT_TIMEOUT'])),
 )
 
 SSH_ARGSPEC = dict(
@@ -69,6 +71,8 @@ class PantheonModule(AnsibleModule):
                                '(or TERMINUS_MACHINE_TOKEN) environment variable.')
         if self.params.get('wait_timeout') is not None and self.params['wait_timeout'] <= 0:
             self.fail_json(msg='wait_timeout must be a positive number of seconds, got %s' % self.params['wait_timeout'])
+        if (self.params.get('connect_timeout') or 0) < 1:
+            self.fail_json(msg='connect_timeout must be a positive number of seconds, got %s' % self.params.get('connect_timeout'))
         if ssh and not 0 < (self.params.get('ssh_port') or 0) < 65536:
             self.fail_json(msg='ssh_port must be between 1 and 65535, got %s' % self.params.get('ssh_port'))
 
@@ -80,6 +84,7 @@ class PantheonModule(AnsibleModule):
                 api_url=self.params.get('api_url') or DEFAULT_API_URL,
                 validate_certs=self.params.get('validate_certs', True),
                 ca_path=self.params.get('ca_path'),
+                connect_timeout=self.params.get('connect_timeout'),
                 warn=self.warn,
                 debug=self.debug,
             )

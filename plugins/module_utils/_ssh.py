@@ -21,6 +21,8 @@ import shlex
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 
 DEFAULT_SSH_PORT = 2222
+# The API client's default too (_api.DEFAULT_CONNECT_TIMEOUT): an unreachable host fails within this.
+DEFAULT_CONNECT_TIMEOUT = 30
 SSH_EXIT_FAILURE = 255
 
 _BARE_ARG_RE = re.compile(r'^[a-zA-Z0-9_-]*$')
@@ -44,8 +46,11 @@ def remote_command(argv):
 class SSHTarget:
     """Where and how to reach one SSH endpoint of the platform."""
 
-    def __init__(self, user, host, port=DEFAULT_SSH_PORT, private_key=None, known_hosts=None, extra_options=None):
+    def __init__(self, user, host, port=DEFAULT_SSH_PORT, private_key=None, known_hosts=None, extra_options=None,
+                 connect_timeout=None):
         self.user = user
+        # seconds ssh waits for the connection (and its handshake) before giving up: connect_timeout
+        self.connect_timeout = int(connect_timeout or DEFAULT_CONNECT_TIMEOUT)
         self.host = host
         self.port = int(port or DEFAULT_SSH_PORT)
         self.private_key = private_key
@@ -64,6 +69,7 @@ class SSHTarget:
         opts = ['-p', str(self.port),
                 '-o', 'BatchMode=yes',
                 '-o', 'StrictHostKeyChecking=accept-new',
+                '-o', 'ConnectTimeout=%d' % self.connect_timeout,
                 '-o', 'ServerAliveInterval=30',
                 '-o', 'ServerAliveCountMax=6',
                 '-o', 'LogLevel=ERROR']
@@ -102,7 +108,8 @@ class SSHTarget:
 def _common(params):
     return dict(port=params.get('ssh_port') or DEFAULT_SSH_PORT,
                 private_key=params.get('ssh_private_key'),
-                known_hosts=params.get('ssh_known_hosts'))
+                known_hosts=params.get('ssh_known_hosts'),
+                connect_timeout=params.get('connect_timeout'))
 
 
 def appserver_target(params, site_id, env):

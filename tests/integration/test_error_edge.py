@@ -7,6 +7,8 @@ The modules run in-process (helpers.modules.call_module raises any exception tha
 
 from __future__ import annotations
 
+import os
+
 from helpers.kill import hold
 from transfer_helpers import run_module, seed
 
@@ -61,3 +63,49 @@ def test_secrets_registered_with_add_secret_are_redacted_on_the_way_out(emulator
     assert 'https://127.0.0.1:9/...' in out['msg'], out
     for secret in ('SECRETSIGNATURE1234', 'ab' * 20, '/sites/default/files'):
         assert secret not in res.output, (secret, res.output)
+
+
+def test_an_unreachable_api_url_fails_once_within_the_configured_bound(tmp_path):
+    """Issue 11.6: site_info against an api_url nobody listens on fails with one message that names
+    the bound it gave up at (connect_timeout, here 2 s through PANTHEON_CONNECT_TIMEOUT)."""
+    import socket
+    from helpers.modules import run_module_main
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    out, stdout, stderr = run_module_main('site_info', {'name': 'anything'}, env={
+        'PANTHEON_MACHINE_TOKEN': 'unreachable-token-0123456789', 'PANTHEON_API_URL': 'http://127.0.0.1:%d/api' % port,
+        'PANTHEON_CONNECT_TIMEOUT': '2', 'PANTHEON_CACHE_DIR': str(tmp_path / 'cache')})
+    assert out.get('failed'), out
+    assert out['msg'].count('could not connect to 127.0.0.1:%d' % port) == 1, out['msg']
+    assert out['msg'].count('gave up after') == 1 and 'connect_timeout=2s' in out['msg'], out['msg']
+    assert 'Traceback' not in stdout + stderr
+
+
+def test_a_failed_fleet_job_prints_its_error_once_and_is_failed_in_the_recap(emulator, tmp_path, site_prefix):
+    """Issue 11.6: two jobs whose source does not exist (they fail in preflight, before any write). Each
+    job's error is printed once by the role (before: by the failing task, by failed.yml's stop and by
+    the report's final assert), the fleet summary lists it, and each job is failed in the recap
+    (before: failed=0 rescued=3, only localhost failed)."""
+    from helpers.ansible import REPO, run_playbook
+    from site_clone_helpers import play_env
+    jobs = [site_prefix + 'one', site_prefix + 'two']
+    inventory = 'all:\n  hosts:\n' + ''.join(
+        '    %s:\n      site_clone_source_site: %s\n      site_clone_target_site: %s\n'
+        % (job, job + '-missing', job + '-copy') for job in jobs)
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_fleet.yml'), env=play_env(emulator, tmp_path),
+                       inventory=inventory, extra_vars={'site_clone_report_dir': str(tmp_path / 'reports')},
+                       args=['-f', '2'])
+    assert res.rc != 0, res.output
+    roles_part = res.stdout.split('PLAY [Summarise the fleet]', 1)[0].splitlines()
+    for job in jobs:
+        message = 'The source site %s-missing does not exist' % job
+        # one failed task shows it (ansible-core prints a failure as its "[ERROR]: Task failed" line and
+        # its "fatal:" result); no later task of the role repeats it
+        assert [line for line in roles_part if message in line and line.startswith('fatal:')], res.output
+        assert len([line for line in roles_part if message in line and line.startswith('fatal:')]) == 1, res.output
+        assert [line for line in roles_part if message in line and not line.startswith(('fatal:', '[ERROR]:'))] == []
+        assert res.stats[job]['failures'] >= 1, res.stats
+    assert 'Errors:' in res.stdout.split('PLAY [Summarise the fleet]', 1)[1]
+    assert 'Traceback' not in res.output

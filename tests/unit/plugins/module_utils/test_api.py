@@ -123,6 +123,76 @@ def test_refused_connection_gives_clear_error(make_client, tmp_path):
     assert 'secret' not in msg
 
 
+
+class _Clock:
+    """A virtual clock: the client's retry waits advance it; nothing sleeps for real."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _closed_port():
+    import socket
+    sock = socket.socket()
+    sock.bind(('127.0.0.1', 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@pytest.mark.parametrize('connect_timeout, bound', [(None, 30), (5, 5)])
+def test_an_unreachable_api_fails_within_connect_timeout_with_one_message(make_client, connect_timeout, bound):
+    """Issue 11.6: the login's retries no longer nest inside the request's (6 x 6 attempts, about 173 s,
+    "(gave up after 6 attempts)" twice): one schedule of retries, cut at connect_timeout (30 s by default),
+    and one message. The waits run on a virtual clock; what is asserted is the schedule the client chose."""
+    clock = _Clock()
+    warnings = []
+    client = make_client(api_url='http://127.0.0.1:%d/api' % _closed_port(), use_cache=False, retry_base_delay=1.0,
+                         sleep=clock.sleep, clock=clock.clock, warnings=warnings, connect_timeout=connect_timeout)
+    with pytest.raises(TransportError) as info:
+        client.get('sites/x')
+    msg = str(info.value)
+    assert msg.count('gave up') == 1, msg
+    assert msg.count('could not connect') == 1, msg
+    assert sum(clock.sleeps) <= bound
+    # one schedule: at most retries + 1 attempts (the login's), never the request's retries around them
+    assert len(clock.sleeps) <= client.retries and len(warnings) == len(clock.sleeps)
+    assert all('POST authorize/machine-token' in w for w in warnings), warnings
+    if bound == 5:
+        assert 'connect_timeout=5s' in msg, msg
+
+
+def test_connect_timeout_bounds_each_connection_attempt(make_client):
+    """A host that never answers the TCP handshake costs at most connect_timeout per attempt."""
+    client = make_client(connect_timeout=7, timeout=60)
+    seen = {}
+
+    def request(method, url, **kwargs):
+        seen.update(kwargs)
+        raise TransportError('stop')
+    client.http.request = request
+    with pytest.raises(TransportError):
+        client._send_once('GET', 'sites/x', auth=False)
+    assert seen['timeout'] == (7, 60)
+
+
+def test_ssh_connect_timeout_is_passed_to_ssh():
+    from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, codeserver_target
+    params = dict(ssh_host='127.0.0.1', ssh_port=2222, ssh_private_key=None, ssh_known_hosts=None, connect_timeout=9)
+    assert 'ConnectTimeout=9' in appserver_target(params, 'abc', 'dev').ssh_argv()
+    assert 'ConnectTimeout=9' in codeserver_target(params, 'abc')[0].rsh()
+    params['connect_timeout'] = None
+    assert 'ConnectTimeout=30' in appserver_target(params, 'abc', 'dev').ssh_argv()
+
+
 # ---------------------------------------------------------------- error messages
 
 @pytest.mark.parametrize('reply, expected', [
