@@ -928,7 +928,7 @@ class PantheonClient:
         body = {'type': wf_type, 'params': params or {}}
         # Allow for clock skew between this controller and the platform.
         since = time.time() - 60
-        started = time.time()
+        started = self.clock()
         attempts = self.retries + 1
         attempt = 0
         while True:
