@@ -511,8 +511,8 @@ class PantheonClient:
             raise TransportError('%s %s failed: TLS error talking to %s (%s); check validate_certs/ca_path'
                                  % (method, shown, self._host(), self._exc_text(e)), method, shown, retryable=False)
         except requests.exceptions.ConnectTimeout:
-            raise TransportError('%s %s failed: could not connect to %s within %ss' % (method, shown, self._host(),
-                                                                                   kwargs['timeout'][0]), method, shown)
+            raise TransportError('%s %s failed: could not connect to %s within %ss'
+                                 % (method, shown, self._host(), kwargs['timeout'][0]), method, shown)
         except requests.exceptions.Timeout:
             raise TransportError('%s %s failed: no answer from %s within %ss' % (method, shown, self._host(), read_timeout),
                                  method, shown)

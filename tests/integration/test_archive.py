@@ -394,7 +394,6 @@ def test_too_large_fails_and_leaves_no_partial_file(emulator, sites, tmp_path):
     assert not ANY_ARCHIVE_NAME.search(res.stdout + res.stderr)
 
 
-
 @pytest.mark.parametrize('rc, err, partial, limit, expected', [
     (255, 'Connection to appserver closed by remote host.', 256 * 2 ** 20, None, True),  # cut at the limit
     (255, 'Connection to appserver closed by remote host.', 16 * 1024, None, False),  # a 16 KB site, cut
@@ -423,6 +422,7 @@ def test_a_cut_below_the_file_limit_is_not_too_large(emulator, sites, tmp_path):
     assert 'closed by remote host' in out['msg'] and 'too large' not in out['msg'], out['msg']
     assert out['partial_removed'] >= 1
     assert listing(files_dir(emulator, sites['d7'])) == before
+
 
 def test_refusals_change_nothing(emulator, sites, tmp_path):
     since = last_request_id(emulator)

@@ -29,6 +29,22 @@ import uuid
 USER_ID = '11111111-1111-4111-8111-111111111111'
 
 
+class VirtualClock:
+    """A virtual clock for a client's injectable ``clock``/``sleep``: waits advance it, nothing sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps = []
+
+    def clock(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds >= 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
 class Reply:
     """A scripted answer. ``body``: dict/list/str (JSON-encoded), bytes (sent raw) or None (empty)."""
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from stub_api import USER_ID, Reply
+from stub_api import USER_ID, Reply, VirtualClock
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     ApiError,
@@ -123,22 +123,6 @@ def test_refused_connection_gives_clear_error(make_client, tmp_path):
     assert 'secret' not in msg
 
 
-
-class _Clock:
-    """A virtual clock: the client's retry waits advance it; nothing sleeps for real."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def _closed_port():
     import socket
     sock = socket.socket()
@@ -153,7 +137,7 @@ def test_an_unreachable_api_fails_within_connect_timeout_with_one_message(make_c
     """Issue 11.6: the login's retries no longer nest inside the request's (6 x 6 attempts, about 173 s,
     "(gave up after 6 attempts)" twice): one schedule of retries, cut at connect_timeout (30 s by default),
     and one message. The waits run on a virtual clock; what is asserted is the schedule the client chose."""
-    clock = _Clock()
+    clock = VirtualClock()
     warnings = []
     client = make_client(api_url='http://127.0.0.1:%d/api' % _closed_port(), use_cache=False, retry_base_delay=1.0,
                          sleep=clock.sleep, clock=clock.clock, warnings=warnings, connect_timeout=connect_timeout)

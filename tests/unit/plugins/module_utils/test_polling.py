@@ -8,23 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from stub_api import Reply
+from stub_api import Reply, VirtualClock
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import WorkflowTimeout
-
-
-class VirtualClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps = []
-
-    def clock(self):
-        return self.now
-
-    def sleep(self, seconds):
-        assert seconds >= 0
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def _serve_workflow(stub, clock, finish_after, started):
