@@ -8,8 +8,9 @@
 # BENCH_SIZES shrink or grow it (e.g. BENCH_FLEET=0 to leave the fleet out); the page names what ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=$(mktemp -d "${TMPDIR:-/tmp}/benchmark.XXXXXX")
-trap 'rm -rf "$out"' EXIT
+# the results stay in .tmp/benchmark/ (benchmarks/write_doc.py renders the page again from them)
+out=.tmp/benchmark
+mkdir -p "$out"
 start=$(date +%s)
 echo "==> one clone per strategy, its rerun, and a fleet"
 .venv/bin/python benchmarks/clone_cost.py --runs "${BENCH_RUNS:-2}" --fleet "${BENCH_FLEET:-20}" \
@@ -19,4 +20,5 @@ echo "==> files_sync against curl + tar + rsync, and rsync over a limited link"
 .venv/bin/python benchmarks/files_transfer.py --runs "${BENCH_RUNS:-2}" --sizes "${BENCH_SIZES:-200MB,1GB}" \
   --json "$out/files.json"
 .venv/bin/python benchmarks/write_doc.py --clone "$out/clone.json" --files "$out/files.json" \
-  --seconds "$(( $(date +%s) - start ))"
+  --seconds "$(( $(date +%s) - start ))" \
+  --settings "BENCH_RUNS=${BENCH_RUNS:-2} BENCH_STRATEGIES=${BENCH_STRATEGIES:-archive,archive_without_files,elements} BENCH_FLEET=${BENCH_FLEET:-20} BENCH_FORKS=${BENCH_FORKS:-1,5,10,20} BENCH_SIZES=${BENCH_SIZES:-200MB,1GB}"
