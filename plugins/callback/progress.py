@@ -20,7 +20,7 @@ description:
     is alive.
   - For short output, hide what the stdout callback shows for tasks that went well (see the example).
 requirements:
-  - Enabled in C(callbacks_enabled) (E(ANSIBLE_CALLBACKS_ENABLED)).
+  - Enabled in C(callbacks_enabled) (environment variable C(ANSIBLE_CALLBACKS_ENABLED)).
 options:
   heartbeat:
     description:
