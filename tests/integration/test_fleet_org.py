@@ -79,6 +79,19 @@ def test_clone_org_clones_each_site_with_the_suffix(emulator, tmp_path, site_pre
     assert report['target']['site'] == site_prefix + 'alpha-copy' and report['status'] == 'succeeded'
     assert report['changed'] is False and report['verification']['status'] == 'match'
 
+    # exclude by name pattern: alpha, the one site the filters above leave, is left out; nothing is cloned
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
+                       extra_vars={'organization': org, 'suffix': '-copy', 'tags': ['migrate'], 'frameworks': ['drupal'],
+                                   'exclude': ['^%salpha$' % site_prefix], 'site_clone_report_dir': str(tmp_path / 'none')})
+    assert res.rc == 0, res.output
+    assert '0 site(s) to clone (frozen sites, earlier clones and names matching ^%salpha$ left out)' % site_prefix \
+        in res.output, res.output
+    assert not (tmp_path / 'none' / ('%salpha.json' % site_prefix)).exists()
+    # a pattern list that is not one is refused, naming exclude
+    res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
+                       extra_vars={'organization': org, 'suffix': '-copy', 'exclude': {'a': 1}})
+    assert res.rc != 0 and 'exclude, if given, is a list' in res.output and 'Traceback' not in res.output, res.output
+
     # an inventory and an organization at once is refused before anything runs
     res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
                        inventory=str(inventory), extra_vars={'suffix': '-copy', 'organization': org})
