@@ -30,7 +30,6 @@ import email.utils
 import hashlib
 import json
 import os
-import random
 import re
 import tempfile
 import time
@@ -41,6 +40,19 @@ from ansible_collections.pantheon.platform.plugins.module_utils._errors import (
     PantheonError,
     TransportError,
     redact,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._http import (  # noqa: F401 (re-exported)
+    POLL_FAST,
+    POLL_SLOW,
+    POLL_WINDOW,
+    USER_AGENT,
+    Backoff,
+    PollTimeout,
+    env_float,
+    new_session,
+    next_poll,
+    poll,
+    verify_setting,
 )
 
 try:
@@ -58,7 +70,6 @@ except ImportError:
 
 DEFAULT_API_URL = 'https://terminus.pantheon.io/api'
 DEFAULT_CACHE_DIR = os.path.join('~', '.ansible', 'pantheon')
-USER_AGENT = 'pantheon.platform-ansible-collection'
 
 UUID_RE = re.compile(r'^[a-f0-9]{8}-([a-f0-9]{4}-){3}[a-f0-9]{12}$', re.IGNORECASE)
 # Pantheon site machine names: lowercase letters, digits and dashes.
@@ -71,15 +82,6 @@ RETRY_AFTER_CAP = 120.0
 DEFAULT_CONNECT_TIMEOUT = 30
 SESSION_REFRESH_MARGIN = 60
 MIN_POLL_INTERVAL = 1.0
-# Workflow polling, in units of poll_interval (1 s on the platform; tests shorten the unit): first
-# poll after 1 unit, then every POLL_FAST units during the first POLL_WINDOW units of the wait and
-# every POLL_SLOW units after. A workflow that finishes is noticed within 1.5 s during its first
-# minute and within 5 s after, and a 10-minute workflow costs at most 150 polls (issue 13's goal;
-# Terminus polls every 5 s, never faster than once a second: "The API will not allow polling faster
-# than once per second").
-POLL_FAST = 1.5
-POLL_WINDOW = 60.0
-POLL_SLOW = 5.0
 
 WEB_PORT_ENV = 'PANTHEON_WEB_PORT'
 
@@ -214,16 +216,6 @@ class WorkflowTimeout(PantheonError):
                    % (timeout, workflow.get('id') or '?', workflow.get('type') or '?',
                       describe_workflow_state(workflow)))
         super().__init__(message, workflow_id=workflow.get('id'), workflow_type=workflow.get('type'))
-
-
-def _env_float(name, default):
-    value = os.environ.get(name)
-    if value in (None, ''):
-        return default
-    try:
-        return float(value)
-    except ValueError:
-        return default
 
 
 def _parse_retry_after(value, now=None):
@@ -373,29 +365,21 @@ class PantheonClient:
         self.api_url = (api_url or DEFAULT_API_URL).rstrip('/')
         if not re.match(r'^https?://[^/]+', self.api_url):
             raise PantheonError('api_url must be an http(s) URL like %s, got %r' % (DEFAULT_API_URL, redact(self.api_url)))
-        if not validate_certs:
-            self.verify = False
-        elif ca_path:
-            if not os.path.exists(ca_path):
-                raise PantheonError('ca_path %s does not exist' % ca_path)
-            self.verify = ca_path
-        else:
-            self.verify = True
+        self.verify = verify_setting(validate_certs, ca_path)
         self.timeout = timeout
         self._warn = warn
         self._debug = debug
         self.retries = max(0, int(retries))
-        if retry_base_delay is None:
-            retry_base_delay = _env_float('PANTHEON_RETRY_BASE_DELAY', 1.0)
-        self.retry_base_delay = max(0.0, float(retry_base_delay))
+        self.backoff = Backoff(retry_base_delay, max_delay=retry_max_delay, retry_after_cap=RETRY_AFTER_CAP)
+        self.retry_base_delay = self.backoff.base
         self.retry_max_delay = float(retry_max_delay)
         self.retry_max_time = float(retry_max_time)
         if connect_timeout is None:
-            connect_timeout = _env_float('PANTHEON_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT)
+            connect_timeout = env_float('PANTHEON_CONNECT_TIMEOUT', DEFAULT_CONNECT_TIMEOUT)
         # the bound on an unreachable API: every connection attempt and the retries between them
         self.connect_timeout = max(1.0, float(connect_timeout))
         if poll_interval is None:
-            poll_interval = _env_float('PANTHEON_POLL_INTERVAL', MIN_POLL_INTERVAL)
+            poll_interval = env_float('PANTHEON_POLL_INTERVAL', MIN_POLL_INTERVAL)
         # first wait between two polls of a workflow or health check (the real platform: 1s; tests: less)
         self.poll_interval = max(0.01, float(poll_interval))
         # injectable waiting (tests drive the polling schedule on a virtual clock)
@@ -409,9 +393,7 @@ class PantheonClient:
         self.cache = SessionCache(cache_dir, machine_token, self.api_url) if use_cache else None
         self._session_data = None
         self.logins = 0  # logins performed by this instance (for tests and debug output)
-        self.http = requests.Session()
-        self.http.headers.update({'Accept': 'application/json', 'User-Agent': USER_AGENT})
-        self.http.verify = self.verify
+        self.http = new_session(validate_certs, ca_path, headers={'Accept': 'application/json'})
 
     # ------------------------------------------------------------------ helpers
     def warn(self, msg):
@@ -481,10 +463,7 @@ class PantheonClient:
 
     # ------------------------------------------------------------------ HTTP
     def _retry_delay(self, attempt, retry_after=None):
-        if retry_after is not None:
-            return min(retry_after, RETRY_AFTER_CAP)
-        delay = min(self.retry_max_delay, self.retry_base_delay * (2 ** attempt))
-        return delay * (0.5 + random.random() / 2)
+        return self.backoff.delay(attempt, retry_after)
 
     def _send_once(self, method, path, params=None, body=None, auth=True, headers=None, timeout=None):
         """One HTTP exchange. Returns (status, data, response headers) or raises TransportError."""
@@ -827,19 +806,15 @@ class PantheonClient:
 
     def wait_healthy(self, domain, timeout):
         """Poll the health check until it answers 200; raise PantheonError after ``timeout`` seconds."""
-        deadline = self.clock() + timeout
-        interval = self.poll_interval
-        last = None
-        while True:
-            last = self.healthcheck(domain, timeout=min(30, max(1, timeout)))
-            if last == 200:
-                return True
-            remaining = deadline - self.clock()
-            if remaining <= 0:
-                raise PantheonError('%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
-                                    % (web_origin(domain), timeout, 'HTTP %s' % last if last else 'no connection'))
-            self.sleep(min(interval, remaining))
-            interval = min(interval * 1.5, 5.0)
+        def check():
+            status = self.healthcheck(domain, timeout=min(30, max(1, timeout)))
+            return status == 200, status
+
+        try:
+            return poll(check, timeout, self.poll_interval, clock=self.clock, sleep=self.sleep, first=0)
+        except PollTimeout as e:
+            raise PantheonError('%s/pantheon_healthcheck did not answer 200 within %ss (last answer: %s)'
+                                % (web_origin(domain), timeout, 'HTTP %s' % e.last if e.last else 'no connection'))
 
     def workflows(self, site_id):
         data = self.get('sites/%s/workflows' % site_id)
@@ -950,11 +925,11 @@ class PantheonClient:
             if getattr(failure, 'status', None) == 429:
                 # rate limited: the platform refused the request, nothing was created
                 self.warn('%s; retry %d/%d in %.1fs' % (failure.message, attempt, attempts - 1, delay))
-                time.sleep(delay)
+                self.sleep(delay)
                 continue
             self.warn('%s; checking whether the %s workflow was created before retrying (%d/%d) in %.1fs'
                       % (failure.message, wf_type, attempt, attempts - 1, delay))
-            time.sleep(delay)
+            self.sleep(delay)
             found = self._find_posted_workflow(owner, wf_type, params, since)
             if found:
                 self.debug('adopting workflow %s (%s) created by an earlier attempt' % (found['id'], wf_type))
@@ -962,8 +937,7 @@ class PantheonClient:
 
     def next_poll(self, previous, start):
         """When to poll a workflow again after the poll scheduled at ``previous`` (waits start at ``start``)."""
-        unit = self.poll_interval
-        return previous + (POLL_FAST if previous - start < POLL_WINDOW * unit else POLL_SLOW) * unit
+        return next_poll(previous, start, self.poll_interval)
 
     def wait_workflow(self, workflow, owner, timeout):
         """Poll until the workflow finishes. Returns the merged workflow object on success.
@@ -975,16 +949,9 @@ class PantheonClient:
         """
         self._kept.clear()  # the workflow changes what the lookups said
         merged = dict(workflow)
-        start = self.clock()
-        deadline = start + timeout
-        scheduled = earliest = start + self.poll_interval
         path = self._poll_path(owner, workflow)
-        while True:
-            wake = max(min(scheduled, deadline), earliest)
-            now = self.clock()
-            if wake > now:
-                self.sleep(wake - now)
-            polled_at = self.clock()
+
+        def check():
             data = self.get(path)
             self.polls += 1
             if isinstance(data, dict):
@@ -994,14 +961,14 @@ class PantheonClient:
                         continue
                     merged[key] = value
             result = data.get('result') if isinstance(data, dict) else None
-            if result is not None:
-                if result == 'succeeded':
-                    return merged
+            if result is not None and result != 'succeeded':
                 raise WorkflowFailed(merged)
-            if self.clock() >= deadline:
-                raise WorkflowTimeout(merged, timeout)
-            earliest = polled_at + self.poll_interval
-            scheduled = max(self.next_poll(scheduled, start), earliest)
+            return result is not None, merged
+
+        try:
+            return poll(check, timeout, self.poll_interval, clock=self.clock, sleep=self.sleep)
+        except PollTimeout:
+            raise WorkflowTimeout(merged, timeout)
 
     def run_workflow(self, owner, wf_type, params, timeout):
         workflow = self.create_workflow(owner, wf_type, params)

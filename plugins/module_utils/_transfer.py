@@ -14,7 +14,6 @@ names a URL through ``_errors.shown_url`` only and passes other text through ``_
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import traceback
@@ -23,18 +22,17 @@ import zlib
 
 REQUESTS_IMPORT_ERROR = None
 try:
-    import requests
     from requests import exceptions as _rexc
     from urllib3 import exceptions as _uexc
     HAS_REQUESTS = True
 except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
-    requests = None
     _rexc = None
     _uexc = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError, redact, shown_url
+from ansible_collections.pantheon.platform.plugins.module_utils._http import Backoff, new_session, verify_setting
 from ansible_collections.pantheon.platform.plugins.module_utils._backups import parse_catalog
 
 DEFAULT_CHUNK = 1 << 20
@@ -70,12 +68,6 @@ def _error_detail(response, url):
     return redact(detail, [url])
 
 
-def _verify_arg(validate_certs, ca_path):
-    if not validate_certs:
-        return False
-    return ca_path or True
-
-
 def _parse_content_range(value):
     """Return (start, end, total) from a Content-Range header; parts may be None."""
     match = _CONTENT_RANGE.match(value or '')
@@ -92,14 +84,6 @@ def _transient_exceptions():
             _uexc.HTTPError, OSError)
 
 
-def _base_delay():
-    """First retry delay in seconds (the PANTHEON_RETRY_BASE_DELAY environment variable scales it, as for the API client)."""
-    try:
-        return max(0.0, float(os.environ.get('PANTHEON_RETRY_BASE_DELAY', '')) / 2)
-    except ValueError:
-        return 0.5
-
-
 def _need_requests():
     if not HAS_REQUESTS:
         raise TransferError('The Python library "requests" is required for downloads: %s' % (REQUESTS_IMPORT_ERROR or 'not installed'))
@@ -113,16 +97,15 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
     answers 200 is measured by its ``Content-Length``. The body is never read.
     """
     _need_requests()
-    http = session or requests.Session()
-    delay = _base_delay()
+    http = session or new_session(validate_certs, ca_path)
+    backoff = Backoff(max_delay=8, jitter=False)
     last = None
     for attempt in range(attempts):
         if attempt:
-            time.sleep(delay)
-            delay = min(delay * 2, 8)
+            time.sleep(backoff.delay(attempt - 1))
         try:
             response = http.get(url, headers={'Range': 'bytes=0-0', 'Accept-Encoding': 'identity'},
-                                stream=True, timeout=timeout, verify=_verify_arg(validate_certs, ca_path),
+                                stream=True, timeout=timeout, verify=verify_setting(validate_certs, ca_path),
                                 allow_redirects=True)
         except _transient_exceptions() as exc:
             last = 'connection failed (%s)' % type(exc).__name__
@@ -177,12 +160,12 @@ class DownloadStream(object):
         _need_requests()
         self._url_factory = url if callable(url) else None
         self._url = url() if callable(url) else url
-        self._verify = _verify_arg(validate_certs, ca_path)
+        self._verify = verify_setting(validate_certs, ca_path)
         self.chunk = int(chunk) or DEFAULT_CHUNK
         self.timeout = timeout
         self.retries = retries
         self.expected_size = expected_size
-        self._http = session or requests.Session()
+        self._http = session or new_session(validate_certs, ca_path)
         self._on_resume = on_resume
         self.total = None
         self.received = 0
@@ -317,17 +300,19 @@ class DownloadStream(object):
 
     def _chunks(self):
         failures = 0
-        delay = _base_delay()
+        backoff = Backoff(max_delay=10, jitter=False)
         last_error = None
         refreshed_for = None
+        at_once = False  # a refreshed link is tried again without waiting
         while True:
             if failures:
                 if failures > self.retries:
                     self._fail('Download of %s failed after %d attempts without progress at byte %d of %s: %s' % (
                         self.display_url, failures, self.received,
                         self.total if self.total is not None else 'unknown', last_error))
-                time.sleep(delay)
-                delay = min(delay * 2, 10)
+                if not at_once:
+                    time.sleep(backoff.delay(failures - 1))
+                at_once = False
             if self.received or failures:
                 self.resumes += 1
                 if self._on_resume is not None:
@@ -353,7 +338,7 @@ class DownloadStream(object):
                     self.url_refreshes += 1
                     failures += 1
                     last_error = 'HTTP %d (link refreshed)' % response.status_code
-                    delay = 0
+                    at_once = True
                     continue
                 skip = self._accept(response)
                 if skip is None:
@@ -371,7 +356,6 @@ class DownloadStream(object):
                         self.received += len(data)
                         progressed = True
                         failures = 0
-                        delay = _base_delay()
                         if self.total is not None and self.received > self.total:
                             self._fail('%s sent more bytes than announced (%d > %d)' % (self.display_url, self.received, self.total))
                         yield data

@@ -24,17 +24,18 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 
 try:
-    import requests
+    from requests import exceptions as _rexc
     HAS_REQUESTS = True
     REQUESTS_IMPORT_ERROR = None
 except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
-    requests = None
+    _rexc = None
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
 from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
+from ansible_collections.pantheon.platform.plugins.module_utils._http import Backoff, new_session
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import PREVIEW_CHARS, summarize_database
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError
@@ -243,18 +244,19 @@ def check_home(client, target, params, path='/', timeout=60):
         raise PantheonError('The Python library "requests" is required: %s' % REQUESTS_IMPORT_ERROR)
     domain = client.platform_domain(target.site_id, target.env)
     url = '%s%s' % (web_origin(domain), path if path.startswith('/') else '/' + path)
-    verify = False if not params.get('validate_certs', True) else (params.get('ca_path') or True)
+    http = new_session(params.get('validate_certs', True), params.get('ca_path'))
+    backoff = Backoff(HOME_RETRY_DELAY, max_delay=HOME_RETRY_DELAY, jitter=False)
     out = dict(url=url, status=None, title=None, error=None)
     for attempt in range(HOME_ATTEMPTS):
         if attempt:
-            time.sleep(HOME_RETRY_DELAY)
+            time.sleep(backoff.delay(attempt - 1))
         try:
-            response = requests.get(url, verify=verify, timeout=timeout, stream=True, allow_redirects=True)
+            response = http.get(url, verify=http.verify, timeout=timeout, stream=True, allow_redirects=True)
             try:
                 body = response.raw.read(HOME_READ_LIMIT, decode_content=True) or b''
             finally:
                 response.close()
-        except requests.exceptions.RequestException as exc:
+        except _rexc.RequestException as exc:
             out['error'] = 'no answer: %s' % type(exc).__name__
             continue
         out['error'] = None
