@@ -41,11 +41,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._errors import (
     TransportError,
     redact,
 )
-from ansible_collections.pantheon.platform.plugins.module_utils._http import (  # noqa: F401 (re-exported)
-    POLL_FAST,
-    POLL_SLOW,
-    POLL_WINDOW,
-    USER_AGENT,
+from ansible_collections.pantheon.platform.plugins.module_utils._http import (
     Backoff,
     PollTimeout,
     env_float,
