@@ -234,6 +234,7 @@ def clone_report(parts):
             'framework': target_site.get('framework'),
             'domain': target_env.get('platform_domain'),
             'created': bool(target.get('created')),
+            'overwrite': target.get('overwrite'),
         },
         'elements': parts.get('elements'),
         'pending': parts.get('pending'),

@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""What a target environment holds, and whether a clone job may write into it.
+
+An environment *holds content* when its database has at least one table or its files area
+(``files/``) holds at least one file. A site the platform has just created (``create_site`` then
+``deploy_product``) has neither: its database is empty until the CMS is installed and its files
+area is empty. Code alone is not inspected (see docs/overwrite.md for the limits).
+
+Ownership: a clone job that created (or was allowed to fill) a target leaves a marker *on the
+platform*, in the target's own git repository: the tag ``refs/tags/pantheon-platform-clone-<hash>``
+on a one-commit, empty-tree history of its own, where the hash binds the job's name and the target
+site's id. It survives losing the controller, is not part of any environment's code (no branch
+points at it), and the database, files and branch pushes leave it alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
+from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
+from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, run
+
+MARKER_PREFIX = 'refs/tags/pantheon-platform-clone-'
+ROLE_OPTION = 'site_clone_overwrite'
+
+
+def overwrite_argspec():
+    return dict(overwrite=dict(type='bool', default=False))
+
+
+def marker_ref(job, site_id):
+    """The ownership tag of clone job ``job`` in site ``site_id``'s repository."""
+    digest = hashlib.sha256(('%s\n%s' % (site_id, job)).encode('utf-8')).hexdigest()[:24]
+    return MARKER_PREFIX + digest
+
+
+def _tables_argv(site_env, drush):
+    if site_env.framework in ('wordpress', 'wordpress_network'):
+        return ['wp', 'db', 'query', 'SHOW TABLES', '--skip-column-names']
+    return ['drush', 'sql-query' if drush < 9 else 'sql:query', 'SHOW TABLES']
+
+
+def count_tables(client, params, site_env, timeout=300):
+    """Number of tables in the environment's database (``SHOW TABLES`` through Drush or WP-CLI)."""
+    target = appserver_target(params, site_env.site_id, site_env.env)
+    argv = _tables_argv(site_env, drush_major(client, site_env))
+    try:
+        rc, out, err = run(target.ssh_argv() + [remote_command(argv)], timeout=timeout)
+    except ProcessError as exc:
+        raise PantheonError('Could not list the database tables of %s: %s' % (site_env.label, exc))
+    if rc != 0:
+        raise PantheonError('Could not list the database tables of %s: %s' % (site_env.label,
+                                                                              describe_failure(target, rc, err)))
+    return len([line for line in out.decode('utf-8', 'replace').splitlines() if line.strip()])
+
+
+def count_files(params, site_env, timeout=300):
+    """Number of files (and links) under the environment's files/ (an rsync listing, no transfer)."""
+    target = appserver_target(params, site_env.site_id, site_env.env)
+    empty = tempfile.mkdtemp(prefix='pantheon-content-')
+    count = 0
+    try:
+        for dummy, kind, dummy_size, dummy_stamp in iter_manifest(target, checksum=False, timeout=timeout,
+                                                                  empty_dir=empty):
+            if kind != 'd':
+                count += 1
+    except ProcessError as exc:
+        raise PantheonError(exc.message)
+    finally:
+        shutil.rmtree(empty, ignore_errors=True)
+    return count
+
+
+def content_of(client, params, site_env, timeout=300):
+    """{'tables': n, 'files': n} of the environment."""
+    return dict(tables=count_tables(client, params, site_env, timeout), files=count_files(params, site_env, timeout))
+
+
+def holds_content(content):
+    return bool(content.get('tables') or content.get('files'))
+
+
+def describe_content(content):
+    return '%d database table%s and %d file%s' % (content['tables'], '' if content['tables'] == 1 else 's',
+                                                   content['files'], '' if content['files'] == 1 else 's')
+
+
+def refusal(site_env, content, job=None):
+    """The message refusing to write into ``site_env``, which holds ``content``."""
+    owner = (' and is not the own target of clone job %s (it did not create it)' % job) if job else ''
+    return ('The target environment %s (site %s, environment %s) holds content (%s)%s; it is left untouched. '
+            'Set overwrite: true (%s: true in the site_clone role) to replace it'
+            % (site_env.label, site_env.site_name, site_env.env, describe_content(content), owner, ROLE_OPTION))
+
+
+def refuse_content(module, site_env, what):
+    """For the modules that write into an environment: refuse when it holds content, unless the
+    module's ``overwrite`` option is set. Called after the module found it has something to write."""
+    if module.params.get('overwrite'):
+        return
+    content = content_of(module.client, module.params, site_env, timeout=module.params.get('wait_timeout') or 300)
+    if holds_content(content):
+        raise PantheonError(refusal(site_env, content).replace('; it is left', ' (%s refused); it is left' % what, 1))
+
+
+def is_owned(params, site_env, job, timeout=300):
+    """Whether the target site's repository carries clone job ``job``'s ownership tag."""
+    with GitWorkspace(timeout=timeout) as workspace:
+        remote = Codeserver(params, site_env.site_id, site_env.site_name)
+        return workspace.ls_remote(remote, marker_ref(job, site_env.site_id)) is not None
+
+
+def mark_owned(params, site_env, job, timeout=300):
+    """Write the ownership tag (a one-commit history with an empty tree); returns the tag name."""
+    ref = marker_ref(job, site_env.site_id)
+    with GitWorkspace(timeout=timeout) as workspace:
+        remote = Codeserver(params, site_env.site_id, site_env.site_name)
+        tree = _empty_tree(workspace)
+        commit = workspace.git(['commit-tree', tree, '-m',
+                                'pantheon.platform: target of clone job %s (site %s); do not delete while the job '
+                                'may run again' % (job, site_env.site_id)]).strip()
+        workspace.git(['push', '-q', '--no-verify', remote.url, '%s:%s' % (commit, ref)], remote=remote)
+    return ref
+
+
+def _empty_tree(workspace):
+    """Write the empty tree object into the workspace; returns its id."""
+    rc, out, err = run(['git', '--git-dir', workspace.path, 'hash-object', '-t', 'tree', '-w', '--stdin'],
+                       data=b'', timeout=workspace.timeout)
+    if rc != 0:
+        raise PantheonError('git hash-object failed: %s' % err.strip())
+    return out.decode('ascii').strip()

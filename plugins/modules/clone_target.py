@@ -1,0 +1,161 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: clone_target
+short_description: Refuse a clone target that holds content, or record that a clone job owns it
+version_added: 1.1.0
+description:
+  - Decides whether the clone job O(job) may write into the target environment O(site).O(env), before anything
+    is written.
+  - The target is the job's own when its site's git repository carries the job's ownership tag
+    (C(refs/tags/pantheon-platform-clone-<hash of the job and the site id>), on a history of its own that no
+    branch or environment uses). The job writes it, with O(mark=true), once it created the target or was allowed
+    into it, so a later run of the same job finds its target again even from another controller.
+  - Otherwise the environment is inspected. It holds content when its database has at least one table
+    (C(SHOW TABLES) through Drush or WP-CLI) or its C(files/) holds at least one file (an rsync listing). A target
+    that holds content and is not the job's own is refused unless O(overwrite=true).
+  - Code is not inspected. A site the platform has just created has its upstream's code, an empty database and
+    no files.
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  job:
+    description:
+      - The name of the clone job (the C(site_clone) role passes its job name).
+    type: str
+    required: true
+  overwrite:
+    description:
+      - Allow a target that holds content and is not the job's own. The result then says what would be replaced
+        (RV(would_overwrite)).
+    type: bool
+    default: false
+  mark:
+    description:
+      - Write the job's ownership tag into the target site's repository when it is not there yet (when the
+        target is allowed). In check mode the module says it would write it.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.ssh
+  - pantheon.platform.site_env
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: none
+notes:
+  - The tag lives in the site's repository, so it survives losing the controller (an AWX job container). Deleting
+    the tag, or the site's repository being replaced, makes the target look foreign again: it is then refused
+    when it holds content, which is the safe side.
+'''
+
+EXAMPLES = r'''
+- name: Refuse a target that holds content this job did not put there
+  pantheon.platform.clone_target:
+    site: new-site
+    env: dev
+    job: old-site.live-to-new-site.dev
+
+- name: Allow it, and say what would be replaced
+  pantheon.platform.clone_target:
+    site: new-site
+    job: old-site.live-to-new-site.dev
+    overwrite: true
+  register: guard
+
+- name: Record that the job owns the target (before writing into it)
+  pantheon.platform.clone_target:
+    site: new-site
+    job: old-site.live-to-new-site.dev
+    overwrite: true
+    mark: true
+'''
+
+RETURN = r'''
+owned:
+  description: Whether the target carried the job's ownership tag before this call.
+  returned: always
+  type: bool
+content:
+  description:
+    - What the target environment holds, C(tables) and C(files) (counts). Null when it was not inspected (an owned
+      target, or O(mark=true) with O(overwrite=true)).
+  returned: always
+  type: dict
+  sample: {tables: 74, files: 1203}
+holds_content:
+  description: Whether the inspected target holds content.
+  returned: always
+  type: bool
+would_overwrite:
+  description: Whether writing into the target replaces content that is not the job's own (allowed by O(overwrite)).
+  returned: always
+  type: bool
+marker:
+  description: The job's ownership tag in the target site's repository.
+  returned: always
+  type: str
+  sample: refs/tags/pantheon-platform-clone-0d5c1e9a7b3f42c8e6a19b20
+marked:
+  description: Whether this call wrote the ownership tag (would write, in check mode).
+  returned: always
+  type: bool
+'''
+
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import (
+    content_of,
+    holds_content,
+    is_owned,
+    mark_owned,
+    marker_ref,
+    refusal,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
+
+TIMEOUT = 300
+
+
+def check_target(module):
+    params = module.params
+    if not (params['job'] or '').strip():
+        raise PantheonError('job must name the clone job, got an empty string')
+    target = resolve(module.client, params['site'], params['env'], write='a clone into it' if params['mark'] else None)
+    result = dict(changed=False, owned=is_owned(params, target, params['job'], TIMEOUT), content=None,
+                  holds_content=False, would_overwrite=False, marker=marker_ref(params['job'], target.site_id),
+                  marked=False)
+    if not result['owned'] and not (params['mark'] and params['overwrite']):
+        result['content'] = content_of(module.client, params, target, TIMEOUT)
+        result['holds_content'] = holds_content(result['content'])
+        result['would_overwrite'] = result['holds_content']
+        if result['would_overwrite'] and not params['overwrite']:
+            raise PantheonError(refusal(target, result['content'], params['job']))
+    if params['mark'] and not result['owned']:
+        result['changed'] = result['marked'] = True
+        if not module.check_mode:
+            mark_owned(params, target, params['job'], TIMEOUT)
+    return result
+
+
+def main():
+    spec = target_argspec()
+    spec.update(job=dict(type='str', required=True), overwrite=dict(type='bool', default=False),
+                mark=dict(type='bool', default=False))
+    module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
+    result = module.run(check_target)
+    module.exit_json(**result)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,105 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pantheon.platform.clone_target in-process against the emulator: a target that holds content is
+refused (naming the site, the environment and the option) before anything is written, allowed with
+overwrite (check mode says what would be replaced), and a job's ownership tag, written into the
+target's repository on the platform, makes a later run of the same job (from any controller) find
+the target as its own; another job does not."""
+
+from __future__ import annotations
+
+import subprocess
+
+from transfer_helpers import git_env, remote, rsh, run_module, seed
+
+
+def _ls_remote(emulator, site_id):
+    url = 'ssh://codeserver.dev.%s@%s:%s/~/repository.git' % (site_id, emulator.ssh_host, emulator.ssh_port)
+    out = subprocess.run(['git', 'ls-remote', url], env=git_env(emulator), capture_output=True, check=True).stdout
+    return dict(reversed(line.split('\t', 1)) for line in out.decode().splitlines())
+
+
+def _empty_files(emulator, site_id, env, tmp_path):
+    empty = tmp_path / 'empty'
+    empty.mkdir(exist_ok=True)
+    subprocess.run(['rsync', '-r', '--delete', '-e', rsh(emulator), str(empty) + '/',
+                    'appserver.%s.%s@%s:files/' % (env, site_id, emulator.ssh_host)], check=True, capture_output=True)
+
+
+def _writes(emulator, since):
+    """API workflows posted and SSH commands other than the read-only ones, since the mark."""
+    log = emulator.requests(since=since)
+    posted = [r['path'] for r in log if r.get('channel') != 'ssh' and r.get('method') == 'POST'
+              and 'workflows' in r['path']]
+    ssh = [r['path'] for r in log if r.get('channel') == 'ssh']
+    return posted, ssh
+
+
+def test_content_refused_unless_overwrite_and_ownership_on_the_platform(emulator, site_prefix, tmp_path):
+    dst = seed(emulator, [{'name': site_prefix + 'dst', 'framework': 'drupal', 'envs': ['dev'],
+                           'db': {'nodes': 3}, 'files': {'count': 4}}])[site_prefix + 'dst']
+    job = 'src.live-to-%s.dev' % dst['name']
+    refs_before = _ls_remote(emulator, dst['id'])
+    mark = emulator.requests()[-1]['id']
+
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job})
+    assert res.rc == 1, res.output
+    msg = out['msg']
+    assert dst['name'] + '.dev' in msg and 'environment dev' in msg, msg
+    assert 'holds content' in msg and '4 files' in msg and 'overwrite: true' in msg and 'site_clone_overwrite' in msg
+    assert job in msg
+    posted, ssh = _writes(emulator, mark)
+    assert posted == [], posted
+    assert ssh and all(('sql-query' in cmd or 'rsync' in cmd or 'git-upload-pack' in cmd) for cmd in ssh), ssh
+    assert _ls_remote(emulator, dst['id']) == refs_before
+
+    # check mode with overwrite: says what would be replaced, and that the tag would be written (a change)
+    res, out = run_module(emulator, tmp_path, 'clone_target',
+                          {'site': dst['name'], 'job': job, 'overwrite': True}, check=True)
+    assert res.rc == 0, res.output
+    assert out['would_overwrite'] is True and out['holds_content'] is True and out['changed'] is False
+    assert out['content']['files'] == 4 and out['content']['tables'] > 0
+    res, out = run_module(emulator, tmp_path, 'clone_target',
+                          {'site': dst['name'], 'job': job, 'overwrite': True, 'mark': True}, check=True)
+    assert res.rc == 0 and out['changed'] is True and out['marked'] is True, res.output
+    assert _ls_remote(emulator, dst['id']) == refs_before
+
+    # allowed and marked: the tag is in the target's repository, the branches are untouched
+    res, out = run_module(emulator, tmp_path, 'clone_target',
+                          {'site': dst['name'], 'job': job, 'overwrite': True, 'mark': True})
+    assert res.rc == 0 and out['changed'] is True and out['marked'] is True and out['owned'] is False, res.output
+    refs = _ls_remote(emulator, dst['id'])
+    assert refs[out['marker']] and out['marker'].startswith('refs/tags/pantheon-platform-clone-')
+    assert dict((k, v) for k, v in refs.items() if k != out['marker']) == refs_before
+
+    # a later run of the same job (any controller: nothing local is read) finds its own target
+    res, again = run_module(emulator, tmp_path / 'other-controller', 'clone_target', {'site': dst['id'], 'job': job})
+    assert res.rc == 0, res.output
+    assert again['owned'] is True and again['would_overwrite'] is False and again['changed'] is False
+    res, again = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job, 'mark': True})
+    assert res.rc == 0 and again['changed'] is False and again['marked'] is False, res.output
+
+    # another job's target is not this job's own
+    res, other = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job + '-other'})
+    assert res.rc == 1 and 'holds content' in other['msg'], res.output
+
+
+def test_empty_target_is_allowed_wordpress(emulator, site_prefix, tmp_path):
+    dst = seed(emulator, [{'name': site_prefix + 'wp', 'framework': 'wordpress', 'envs': ['dev'],
+                           'files': {'count': 2}}])[site_prefix + 'wp']
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': 'j'})
+    assert res.rc == 1 and 'holds content' in out['msg'] and '2 files' in out['msg'], res.output
+    # as the platform leaves a new site: no table, no file
+    remote(emulator, dst['id'], 'dev', ['wp', 'db', 'reset', '--yes'])
+    _empty_files(emulator, dst['id'], 'dev', tmp_path)
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': 'j'})
+    assert res.rc == 0, res.output
+    assert out['content'] == {'tables': 0, 'files': 0} and out['holds_content'] is False
+    assert out['would_overwrite'] is False and out['changed'] is False
+
+
+def test_bad_input_names_the_problem(emulator, site_prefix, tmp_path):
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site_prefix + 'nope', 'job': 'j'})
+    assert res.rc == 1 and site_prefix + 'nope' in out['msg'], res.output
+    assert 'Traceback' not in res.output
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site_prefix + 'nope', 'job': ' '})
+    assert res.rc == 1 and 'job must name' in out['msg'], res.output

@@ -1,0 +1,113 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The site_clone role and an existing target (issue 11.1): a target that holds content and is not
+the job's own is refused before the first write (the source is not even backed up), in check mode
+too; with site_clone_overwrite it is backed up first and the report names that backup, and check
+mode says what would be overwritten and counts it as a change; the job's ownership tag on the
+platform lets a later run from another controller (no state file) finish or repair its own target."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from site_clone_helpers import content_state, last_request_id, requests_since, run_fleet, writes_since
+from test_role import small_site
+from transfer_helpers import sql
+
+
+def _fleet(emulator, tmp_path, jobs, reports, **kwargs):
+    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=4, **kwargs)
+    name = 'fleet-report%s.json' % ('.check' if kwargs.get('check') else '')
+    with open(reports / name, encoding='utf-8') as f:
+        return res, dict((site['job'], site) for site in json.load(f)['sites'])
+
+
+def _workflows(emulator, since, site_id):
+    return [r['path'] for r in requests_since(emulator, since)
+            if r['channel'] == 'api' and r['method'] == 'POST' and site_id in r['path']]
+
+
+def _refused_and_overwritten(emulator, tmp_path, site_prefix):
+    src, foreign, allowed = site_prefix + 'ow-src', site_prefix + 'ow-foreign', site_prefix + 'ow-allowed'
+    sites = dict((s['name'], s) for s in emulator.seed({'seed': 7, 'sites': [
+        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev'])]}))
+    jobs = {'refused': {'site_clone_source_site': src, 'site_clone_target_site': foreign},
+            'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed,
+                          'site_clone_overwrite': True}}
+    before = {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)}
+    source_before = content_state(emulator, src, 'live')
+
+    # the real run: refused before the first write (no backup of the source either); the other is backed up first
+    since = last_request_id(emulator)
+    res, by_job = _fleet(emulator, tmp_path, jobs, tmp_path / 'reports')
+    assert res.rc != 0, res.output
+    assert by_job['refused']['status'] == 'failed' and 'site_clone_overwrite' in by_job['refused']['error']['message']
+    assert content_state(emulator, foreign, 'dev') == before[foreign]
+    assert _workflows(emulator, since, sites[foreign]['id']) == []
+    done = by_job['overwrite']
+    assert done['status'] == 'succeeded', done
+    assert done['verification']['status'] == 'match'
+    backup = done['target']['overwrite']['backup_folder']
+    assert backup and done['target']['overwrite']['overwritten'] is True, done['target']
+    record = [p for p in done['phases'] if p['name'] == 'overwrite'][0]
+    assert 'overwriting ' + allowed + '.dev' in record['detail'] and backup in record['detail'], record
+    # the backup holds the target as it was, and is in the target's catalog
+    catalog = emulator.admin('GET', 'state/sites/%s/envs/dev' % allowed).json()
+    assert content_state(emulator, allowed, 'dev') != before[allowed]
+    assert content_state(emulator, src, 'live') == source_before
+    posted = _workflows(emulator, since, sites[allowed]['id'])
+    assert posted, 'the target was backed up and written'
+    assert catalog
+
+    return src, allowed, sites
+
+
+def test_existing_target_refused_unless_overwrite_and_backed_up(emulator, tmp_path, site_prefix):
+    _refused_and_overwritten(emulator, tmp_path, site_prefix)
+
+
+@pytest.mark.long
+def test_own_target_repaired_from_another_controller(emulator, tmp_path, site_prefix):
+    src, allowed, sites = _refused_and_overwritten(emulator, tmp_path, site_prefix)
+    # a later run of the same job from another controller (no state file, no overwrite option) repairs its
+    # own target: the ownership tag is on the platform
+    sql(emulator, {'id': sites[allowed]['id'], 'framework': 'drupal'}, 'dev', "UPDATE node SET title = 'x' WHERE nid = 1")
+    jobs = {'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed}}
+    res, by_job = _fleet(emulator, tmp_path, jobs, tmp_path / 'other-controller')
+    again = by_job['overwrite']
+    assert res.rc == 0 and again['status'] == 'succeeded', res.output
+    assert again['target']['overwrite']['owned'] is True and again['target']['overwrite']['overwritten'] is False
+    assert again['pending'] == ['database'] and again['verification']['status'] == 'match'
+
+
+@pytest.mark.long
+def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_prefix):
+    src, foreign, allowed = site_prefix + 'ow-src', site_prefix + 'ow-foreign', site_prefix + 'ow-allowed'
+    emulator.seed({'seed': 7, 'sites': [
+        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev'])]})
+    jobs = {'refused': {'site_clone_source_site': src, 'site_clone_target_site': foreign},
+            'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed,
+                          'site_clone_overwrite': True}}
+    before = {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)}
+
+    # check mode: the refusal and what would be overwritten, nothing written
+    since = last_request_id(emulator)
+    res, by_job = _fleet(emulator, tmp_path, jobs, tmp_path / 'check', check=True)
+    assert by_job['refused']['status'] == 'failed', res.output
+    msg = by_job['refused']['error']['message']
+    assert by_job['refused']['error']['phase'] == 'overwrite', by_job['refused']['error']
+    assert foreign + '.dev' in msg and 'environment dev' in msg and 'site_clone_overwrite' in msg, msg
+    assert 'holds content' in msg and '6 files' in msg, msg
+    checked = by_job['overwrite']
+    assert checked['status'] == 'checked' and checked['changed'] is True, checked
+    record = [p for p in checked['phases'] if p['name'] == 'overwrite'][0]
+    assert record['outcome'] == 'changed' and 'would overwrite ' + allowed + '.dev' in record['detail'], record
+    assert 'would back it up first' in record['detail'], record
+    assert checked['target']['overwrite']['overwritten'] is True
+    assert checked['target']['overwrite']['content']['files'] == 6
+    # the guard's only SSH commands are reads (SHOW TABLES through drush sql-query, rsync listings); the content
+    # states prove the query changed nothing
+    assert [w for w in writes_since(emulator, since) if w != 'SSH drush sql-query'] == []
+    assert {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)} == before
+
