@@ -55,8 +55,8 @@ attributes:
     support: none
 notes:
   - The tag lives in the site's repository, so it survives losing the controller (an AWX job container). Deleting
-    the tag, or the site's repository being replaced, makes the target look foreign again: it is then refused
-    when it holds content, which is the safe side.
+    the tag, or the site's repository being replaced, makes the target look foreign again. It is then refused
+    when it holds content, which is the safe side. See the collection's C(docs/overwrite.md).
 '''
 
 EXAMPLES = r'''

@@ -311,7 +311,13 @@ class SiteState:
             site_id = self.adopt_creation(running, name)
         else:
             site_id = self.site_made_by(wf, name)
-        self.deploy_and_wait(site_id, upstream)
+        try:
+            self.deploy_and_wait(site_id, upstream)
+        except PantheonError as exc:
+            # the site exists from here on: say so, and how to finish
+            raise PantheonError('%s. The site %s was created (id %s) but its upstream is not deployed or its dev '
+                                'environment not ready yet; run again to finish (the same task deploys what is '
+                                'missing)' % (str(exc).rstrip('.'), name, site_id))
         current = self.current(site_id)
         return self.finish(True, None, current, current)
 

@@ -103,3 +103,18 @@ def test_bad_input_names_the_problem(emulator, site_prefix, tmp_path):
     assert 'Traceback' not in res.output
     res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site_prefix + 'nope', 'job': ' '})
     assert res.rc == 1 and 'job must name' in out['msg'], res.output
+
+
+def test_site_created_then_failing_says_it_was_created_and_a_rerun_finishes(emulator, site_prefix, tmp_path):
+    """After-write messages: a failure once create_site has made the site names the site and how to finish."""
+    name = site_prefix + 'half'
+    emulator.faults({'match': {'channel': 'workflow', 'path': '^deploy_product$'},
+                     'action': {'workflow_fail': 'upstream deploy failed'}, 'times': 1})
+    args = {'name': name, 'upstream': 'drupal10', 'state': 'present', 'wait_timeout': 120}
+    res, out = run_module(emulator, tmp_path, 'site', args)
+    assert res.rc == 1, res.output
+    assert 'upstream deploy failed' in out['msg'] and 'The site %s was created' % name in out['msg'], out['msg']
+    assert 'run again to finish' in out['msg'] and 'Traceback' not in res.output
+    res, out = run_module(emulator, tmp_path, 'site', args)
+    assert res.rc == 0 and out['changed'] is True, res.output
+    assert out['site']['upstream'], out['site']
