@@ -93,8 +93,8 @@ def holds_content(content):
 
 
 def describe_content(content):
-    return '%d database table%s and %d file%s' % (content['tables'], '' if content['tables'] == 1 else 's',
-                                                   content['files'], '' if content['files'] == 1 else 's')
+    tables, files = content['tables'], content['files']
+    return '%d database table%s and %d file%s' % (tables, '' if tables == 1 else 's', files, '' if files == 1 else 's')
 
 
 def refusal(site_env, content, job=None):

@@ -110,4 +110,3 @@ def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_pref
     # states prove the query changed nothing
     assert [w for w in writes_since(emulator, since) if w != 'SSH drush sql-query'] == []
     assert {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)} == before
-
