@@ -53,6 +53,9 @@ attributes:
     support: full
   diff_mode:
     support: none
+requirements:
+  - git on the host that runs the module (reads and writes the ownership tag through the codeserver)
+  - rsync on the host that runs the module (lists the target's files over SSH)
 notes:
   - The tag lives in the site's repository, so it survives losing the controller (an AWX job container). Deleting
     the tag, or the site's repository being replaced, makes the target look foreign again. It is then refused

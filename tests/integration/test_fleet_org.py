@@ -51,7 +51,9 @@ def test_clone_org_clones_each_site_with_the_suffix(emulator, tmp_path, site_pre
     reports = tmp_path / 'reports'
     res = run_playbook(os.path.join(REPO, 'playbooks', 'clone_org.yml'), env=play_env(emulator, tmp_path),
                        extra_vars={'organization': org, 'suffix': '-copy', 'tags': ['migrate'],
-                                   'frameworks': ['drupal'], 'site_clone_report_dir': str(reports)})
+                                   'frameworks': ['drupal'], 'site_clone_report_dir': str(reports),
+                                   # alpha-copy holds an earlier clone this job cannot know it made: say so
+                                   'site_clone_overwrite': True})
     assert res.rc == 0, res.output
     # alpha only: cold is frozen, alpha-copy is an earlier clone, bravo and delta are filtered out,
     # outsider is not in the organization
@@ -62,9 +64,10 @@ def test_clone_org_clones_each_site_with_the_suffix(emulator, tmp_path, site_pre
     assert report['target']['site'] == site_prefix + 'alpha-copy'
     assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
     assert report['target']['created'] is False  # alpha-copy existed already: finished, not recreated
+    assert report['target']['overwrite']['overwritten'] is True and report['target']['overwrite']['backup_folder']
 
     # The same organization through the inventory plugin (what AWX syncs and slices): the same job, and since
-    # alpha-copy now matches, it is re-verified without moving anything.
+    # alpha-copy now matches, it is re-verified without moving anything (and without site_clone_overwrite).
     inventory = tmp_path / 'agency.pantheon.yml'
     inventory.write_text('plugin: pantheon.platform.sites\norganization: %s\ntags: [migrate]\nframework: [drupal]\n'
                          'environments: false\n' % org, encoding='utf-8')

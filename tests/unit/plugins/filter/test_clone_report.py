@@ -212,7 +212,9 @@ def test_site_report_from_what_the_run_gathered():
         'job': 'j1', 'check_mode': False, 'started_at': '2026-01-02T10:00:00.000000Z',
         'finished_at': '2026-01-02T10:00:07.500000Z',
         'source': {'site': 'old', 'env': 'live', 'info': _site('old', 'live', 'live-old.example', '8.4.12')},
-        'target': {'site': 'new', 'env': 'dev', 'info': _site('new', 'dev', 'dev-new.example'), 'created': True},
+        'target': {'site': 'new', 'env': 'dev', 'info': _site('new', 'dev', 'dev-new.example'), 'created': True,
+                   'overwrite': {'overwritten': True, 'owned': False, 'content': {'tables': 3, 'files': 1},
+                                 'backup_folder': '1795633394_backup'}},
         'elements': ['code', 'database', 'files'], 'pending': ['code', 'database', 'files'],
         'sizes': {'code': 100, 'database': 100, 'files': 100}, 'backup_folder': '1_backup',
         'limits': {'archive_mb': 256, 'url_import_mb': 500}, 'plan': plan, 'requested_strategy': 'auto',
@@ -222,7 +224,9 @@ def test_site_report_from_what_the_run_gathered():
     assert built['source'] == {'site': 'old', 'env': 'live', 'id': 'old-id', 'framework': 'drupal',
                                'drush_version': '8.4.12', 'domain': 'live-old.example'}
     assert built['target'] == {'site': 'new', 'env': 'dev', 'id': 'new-id', 'framework': 'drupal',
-                               'domain': 'dev-new.example', 'created': True}
+                               'domain': 'dev-new.example', 'created': True,
+                               'overwrite': {'overwritten': True, 'owned': False, 'content': {'tables': 3, 'files': 1},
+                                             'backup_folder': '1795633394_backup'}}
     assert built['sizes'] == {'code': 100, 'database': 100, 'files': 100, 'backup_folder': '1_backup',
                               'archive_estimate': 300}
     assert built['strategy'] == {'name': 'archive', 'reason': 'small', 'requested': 'auto', 'steps': plan['steps'],
@@ -242,7 +246,7 @@ def test_site_report_of_a_job_that_failed_before_anything_ran():
     assert built['verification'] == {'status': 'not run', 'elements': {}}
     assert built['errors'] == [{'phase': 'setup', 'message': 'bad arguments'}]
     assert built['source']['site'] == 'old' and built['target'] == dict(site='new', env='dev', id=None, framework=None,
-                                                                        domain=None, created=False)
+                                                                        domain=None, created=False, overwrite=None)
     assert '1 failed' in clone_fleet_summary([built])['summary']
 
 
