@@ -47,7 +47,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.site_env
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full
@@ -156,8 +156,7 @@ def main():
     spec.update(job=dict(type='str', required=True), overwrite=dict(type='bool', default=False),
                 mark=dict(type='bool', default=False))
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
-    result = module.run(check_target)
-    module.exit_json(**result)
+    module.run(check_target)
 
 
 if __name__ == '__main__':
