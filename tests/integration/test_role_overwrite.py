@@ -13,7 +13,7 @@ import pytest
 
 from site_clone_helpers import content_state, last_request_id, requests_since, run_fleet, writes_since
 from test_role import small_site
-from transfer_helpers import sql
+from transfer_helpers import latest_backup, sql
 
 
 def _fleet(emulator, tmp_path, jobs, reports, **kwargs):
@@ -34,9 +34,13 @@ def _refused_and_overwritten(emulator, tmp_path, site_prefix):
         small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev'])]}))
     jobs = {'refused': {'site_clone_source_site': src, 'site_clone_target_site': foreign},
             'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed,
-                          'site_clone_overwrite': True}}
+                          'site_clone_overwrite': True},
+            # a new target whose creation fails after create_site made it: the failure says so, and how to finish
+            'created': {'site_clone_source_site': src, 'site_clone_target_site': site_prefix + 'ow-new'}}
     before = {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)}
     source_before = content_state(emulator, src, 'live')
+    emulator.faults({'match': {'channel': 'workflow', 'path': '^deploy_product$'},
+                     'action': {'workflow_fail': 'upstream deploy failed'}, 'times': 1})
 
     # the real run: refused before the first write (no backup of the source either); the other is backed up first
     since = last_request_id(emulator)
@@ -52,13 +56,16 @@ def _refused_and_overwritten(emulator, tmp_path, site_prefix):
     assert backup and done['target']['overwrite']['overwritten'] is True, done['target']
     record = [p for p in done['phases'] if p['name'] == 'overwrite'][0]
     assert 'overwriting ' + allowed + '.dev' in record['detail'] and backup in record['detail'], record
-    # the backup holds the target as it was, and is in the target's catalog
-    catalog = emulator.admin('GET', 'state/sites/%s/envs/dev' % allowed).json()
+    # the backup is the target's newest, made before it was overwritten
+    assert latest_backup(emulator, sites[allowed]['id'], 'dev', 'database')[0] == backup
     assert content_state(emulator, allowed, 'dev') != before[allowed]
     assert content_state(emulator, src, 'live') == source_before
-    posted = _workflows(emulator, since, sites[allowed]['id'])
-    assert posted, 'the target was backed up and written'
-    assert catalog
+    created = by_job['created']
+    assert created['status'] == 'failed' and created['error']['phase'] == 'target', created['error']
+    msg = created['error']['message']
+    assert 'upstream deploy failed' in msg and 'The site %sow-new was created' % site_prefix in msg, msg
+    assert 'run again to finish' in msg, msg
+    assert 'this run already wrote: the target site %sow-new was created' % site_prefix in res.output
 
     return src, allowed, sites
 
