@@ -12,38 +12,25 @@ An environment *holds content* when its database has at least one table or its f
 ``deploy_product``) has neither: its database is empty until the CMS is installed and its files
 area is empty. Code alone is not inspected (see docs/overwrite.md for the limits).
 
-Ownership: a clone job that created (or was allowed to fill) a target leaves a marker *on the
-platform*, in the target's own git repository: the tag ``refs/tags/pantheon-platform-clone-<hash>``
-on a one-commit, empty-tree history of its own, where the hash binds the job's name and the target
-site's id. It survives losing the controller, is not part of any environment's code (no branch
-points at it), and the database, files and branch pushes leave it alone.
+Who owns a target (the clone job's tag in its repository) is in ``_ownership.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
-from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, run
 
-MARKER_PREFIX = 'refs/tags/pantheon-platform-clone-'
 ROLE_OPTION = 'site_clone_overwrite'
 
 
 def overwrite_argspec():
     return dict(overwrite=dict(type='bool', default=False))
-
-
-def marker_ref(job, site_id):
-    """The ownership tag of clone job ``job`` in site ``site_id``'s repository."""
-    digest = hashlib.sha256(('%s\n%s' % (site_id, job)).encode('utf-8')).hexdigest()[:24]
-    return MARKER_PREFIX + digest
 
 
 def _tables_argv(site_env, drush):
@@ -113,32 +100,3 @@ def refuse_content(module, site_env, what):
     content = content_of(module.client, module.params, site_env, timeout=module.params.get('wait_timeout') or 300)
     if holds_content(content):
         raise PantheonError(refusal(site_env, content).replace('; it is left', ' (%s refused); it is left' % what, 1))
-
-
-def is_owned(params, site_env, job, timeout=300):
-    """Whether the target site's repository carries clone job ``job``'s ownership tag."""
-    with GitWorkspace(timeout=timeout) as workspace:
-        remote = Codeserver(params, site_env.site_id, site_env.site_name)
-        return workspace.ls_remote(remote, marker_ref(job, site_env.site_id)) is not None
-
-
-def mark_owned(params, site_env, job, timeout=300):
-    """Write the ownership tag (a one-commit history with an empty tree); returns the tag name."""
-    ref = marker_ref(job, site_env.site_id)
-    with GitWorkspace(timeout=timeout) as workspace:
-        remote = Codeserver(params, site_env.site_id, site_env.site_name)
-        tree = _empty_tree(workspace)
-        commit = workspace.git(['commit-tree', tree, '-m',
-                                'pantheon.platform: target of clone job %s (site %s); do not delete while the job '
-                                'may run again' % (job, site_env.site_id)]).strip()
-        workspace.git(['push', '-q', '--no-verify', remote.url, '%s:%s' % (commit, ref)], remote=remote)
-    return ref
-
-
-def _empty_tree(workspace):
-    """Write the empty tree object into the workspace; returns its id."""
-    rc, out, err = run(['git', '--git-dir', workspace.path, 'hash-object', '-t', 'tree', '-w', '--stdin'],
-                       data=b'', timeout=workspace.timeout)
-    if rc != 0:
-        raise PantheonError('git hash-object failed: %s' % err.strip())
-    return out.decode('ascii').strip()

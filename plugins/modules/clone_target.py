@@ -116,14 +116,8 @@ marked:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import (
-    content_of,
-    holds_content,
-    is_owned,
-    mark_owned,
-    marker_ref,
-    refusal,
-)
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import content_of, holds_content, refusal
+from ansible_collections.pantheon.platform.plugins.module_utils._ownership import is_owned, mark_owned, marker_ref
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 

@@ -37,6 +37,7 @@ options:
     type: bool
     default: true
 extends_documentation_fragment:
+  - pantheon.platform.overwrite
   - pantheon.platform.site_env.pair
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -61,6 +62,7 @@ notes:
   - The SSH key given by O(ssh_private_key) must be registered with the account, as for any git access.
 requirements:
   - git on the host that runs the module (fetches and pushes through the codeserver)
+  - rsync on the host that runs the module (lists the target's files to tell whether it holds content, unless O(overwrite=true))
 seealso:
   - module: pantheon.platform.clone_verify
 '''
@@ -142,6 +144,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
 
 SYNC_POLL_FIRST = 1.0
@@ -216,6 +219,7 @@ def push_code(module):
         if target.sftp_mode:
             raise PantheonError('%s is in SFTP mode, which refuses git pushes; switch it to git mode first'
                                 % target.label)
+        refuse_content(module, target, 'a code push')
         if module.check_mode:
             return result
         workspace.fetch(src_repo, source_ref, 'refs/pantheon/source')
@@ -236,6 +240,7 @@ def push_code(module):
 def main():
     spec = pair_argspec()
     spec.update(force=dict(type='bool', default=True))
+    spec.update(overwrite_argspec())
     module = PantheonModule(argument_spec=spec, ssh=True, wait_timeout_default=600, supports_check_mode=True)
     module.run(push_code)
 

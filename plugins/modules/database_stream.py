@@ -52,6 +52,7 @@ options:
     type: int
     default: 3600
 extends_documentation_fragment:
+  - pantheon.platform.overwrite
   - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -80,6 +81,8 @@ notes:
     host that runs the module, readable only by its user. Without it, the dump is simply imported again.
   - Reading the fingerprint means reading the whole target database once after each import (and once before a
     repeated import), with C(drush sql-dump) or C(wp db export).
+requirements:
+  - rsync on the host that runs the module (lists the target's files to tell whether it holds content, unless O(overwrite=true))
 seealso:
   - module: pantheon.platform.clone_verify
   - module: pantheon.platform.backup
@@ -159,6 +162,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import (
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
     TransferError,
@@ -267,6 +271,7 @@ def stream_database(module):
                 result['database'] = _describe_db(current)
                 if result['database']['fingerprint'] == state['fingerprint']:
                     return result
+            refuse_content(module, target_env, 'a database import')
             result['changed'] = result['imported'] = True
             if module.check_mode:
                 if 'database' not in result:
@@ -276,6 +281,7 @@ def stream_database(module):
             sql = _Hashing(gunzip_chunks(_file_chunks(spool_path)))
             _run_import(module, target, argv, sql, streaming=False)
         else:
+            refuse_content(module, target_env, 'a database import')
             result['changed'] = result['imported'] = True
             if module.check_mode:
                 dummy, current = summarize_database(target, framework, drush, timeout=timeout)
@@ -308,6 +314,7 @@ def main():
         wait_timeout=dict(type='int', default=3600),
     )
     spec.update(source_argspec())
+    spec.update(overwrite_argspec())
     module = PantheonModule(
         argument_spec=spec,
         ssh=True,

@@ -76,6 +76,7 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - pantheon.platform.overwrite
   - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -204,6 +205,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._files import (
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import open_source, source_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 RSYNC_ATTEMPTS = 3
@@ -276,6 +278,13 @@ def sync_files(module):
         if skipped:
             module.warn('Skipped %d archive member(s), e.g. %s' % (source.get('skipped', len(skipped)), '; '.join(skipped[:5])))
         sent = deleted = 0
+        if not params['overwrite'] and not module.check_mode:
+            # refuse before the first write when rsync would change a target that holds content
+            rc, changes, dummy, err = rsync_upload(
+                target, src, delete=params['delete'], compare=params['compare'], dry_run=True,
+                preserve_times=params['preserve_times'], excludes=params['exclude'])
+            if rc != 0 or changes.changes > 0:
+                refuse_content(module, target_env, 'a files sync')
         for attempt in range(1, RSYNC_ATTEMPTS + 1):
             rc, changes, stats, err = rsync_upload(
                 target, src, delete=params['delete'], compare=params['compare'], dry_run=module.check_mode,
@@ -289,6 +298,8 @@ def sync_files(module):
                 result.update(files_sent=sent, files_deleted=deleted, rsync_stats=stats)
                 raise PantheonError(describe_rsync_failure(target, rc, err), rc=rc, **result)
             module.warn('rsync attempt %d of %d: the connection broke (exit %d); trying again' % (attempt, RSYNC_ATTEMPTS, rc))
+        if module.check_mode and result['changed']:
+            refuse_content(module, target_env, 'a files sync')
         result.update(
             files_sent=sent,
             files_deleted=deleted,
@@ -326,6 +337,7 @@ def main():
         keep_staging=dict(type='bool', default=False),
     )
     spec.update(source_argspec())
+    spec.update(overwrite_argspec())
     module = PantheonModule(
         argument_spec=spec,
         ssh=True,

@@ -66,6 +66,8 @@ options:
     default: false
     version_added: 1.0.0
 extends_documentation_fragment:
+  - pantheon.platform.overwrite
+  - pantheon.platform.ssh
   - pantheon.platform.site_env
   - pantheon.platform.auth
   - pantheon.platform.wait.long
@@ -90,6 +92,8 @@ notes:
     Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
     unavailable while it is frozen.
   - The import replaces the environment's content; back it up first with M(pantheon.platform.backup) if it matters.
+requirements:
+  - rsync on the host that runs the module (lists the target's files to tell whether it holds content, unless O(overwrite=true))
 seealso:
   - module: pantheon.platform.backup_info
   - module: pantheon.platform.archive
@@ -170,6 +174,7 @@ from urllib.parse import urlsplit
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
@@ -333,6 +338,7 @@ def run_import(module):
                                 'larger archives fail on Pantheon, so move this content another way (for example '
                                 'pantheon.platform.files_sync or pantheon.platform.database_stream)'
                                 % (shown(url), size, size / float(MB), params['max_size_mb']), 'too_large')
+    refuse_content(module, target, 'a %s import' % kind)
     result.update(changed=True, imported_size=size)
     if kind == 'site':
         wf_type, wf_params = 'do_migration', {'url': url}
@@ -355,7 +361,9 @@ def main():
             max_size_mb=dict(type='int', default=500),
             allow_insecure_url=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
+            **overwrite_argspec()
         ),
+        ssh=True,
         wait_timeout_default=3600,
         supports_check_mode=True,
     )

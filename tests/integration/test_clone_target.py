@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import subprocess
 
-from transfer_helpers import git_env, remote, rsh, run_module, seed
+from site_clone_helpers import content_state
+from transfer_helpers import git_env, latest_backup, remote, rsh, run_module, seed
 
 
 def _ls_remote(emulator, site_id):
@@ -118,3 +119,47 @@ def test_site_created_then_failing_says_it_was_created_and_a_rerun_finishes(emul
     res, out = run_module(emulator, tmp_path, 'site', args)
     assert res.rc == 0 and out['changed'] is True, res.output
     assert out['site']['upstream'], out['site']
+
+
+def test_writing_modules_refuse_a_target_with_content_unless_overwrite(emulator, site_prefix, tmp_path):
+    """code_push, database_stream, files_sync and site_import (database, files, site) refuse a target environment
+    that holds content, before writing, naming the site, the environment and the option; with overwrite they write;
+    a second run that finds nothing to do is not refused."""
+    sites = seed(emulator, [
+        {'name': site_prefix + 'src', 'framework': 'drupal', 'envs': ['dev', 'live'], 'db': {'nodes': 5},
+         'files': {'count': 3}, 'code': {'files': {'sites/all/modules/custom/x/x.module': '<?php\\n'}},
+         'backups': [{'env': 'live', 'elements': ['code', 'database', 'files']}]},
+        {'name': site_prefix + 'dst', 'framework': 'drupal', 'envs': ['dev'], 'db': {'nodes': 2}, 'files': {'count': 2}},
+    ])
+    src, dst = sites[site_prefix + 'src'], sites[site_prefix + 'dst']
+    before = content_state(emulator, dst['name'], 'dev')
+    backup = {'site': src['name'], 'env': 'live'}
+    dummy, db_url = latest_backup(emulator, src['id'], 'live', 'database')
+    calls = [
+        ('code_push', {'site': src['name'], 'env': 'dev', 'target_site': dst['name']}, 'a code push'),
+        ('database_stream', {'site': dst['name'], 'backup': backup}, 'a database import'),
+        ('files_sync', {'site': dst['name'], 'backup': backup, 'delete': True}, 'a files sync'),
+        ('site_import', {'site': dst['name'], 'kind': 'database', 'url': db_url, 'max_size_mb': 0},
+         'a database import'),
+    ]
+    for module, args, what in calls:
+        res, out = run_module(emulator, tmp_path, module, args)
+        assert res.rc == 1, (module, res.output)
+        msg = out['msg']
+        assert dst['name'] + '.dev' in msg and 'environment dev' in msg and 'holds content' in msg, (module, msg)
+        assert 'overwrite: true' in msg and '(%s refused)' % what in msg, (module, msg)
+        assert 'Traceback' not in res.output
+    assert content_state(emulator, dst['name'], 'dev') == before
+
+    # check mode says it would be refused too (reads only)
+    res, out = run_module(emulator, tmp_path, 'files_sync', calls[2][1], check=True)
+    assert res.rc == 1 and 'holds content' in out['msg'], res.output
+
+    res, out = run_module(emulator, tmp_path, 'database_stream', dict(calls[1][1], overwrite=True))
+    assert res.rc == 0 and out['changed'] is True, res.output
+    res, out = run_module(emulator, tmp_path, 'files_sync', dict(calls[2][1], overwrite=True))
+    assert res.rc == 0 and out['changed'] is True, res.output
+    # nothing left to write: not refused, no change
+    for module, args, dummy in calls[1:3]:
+        res, out = run_module(emulator, tmp_path, module, args)
+        assert res.rc == 0 and out['changed'] is False, (module, res.output)

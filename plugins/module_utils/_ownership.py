@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
+# It may change or disappear in any release without notice.
+"""Ownership of a clone target, recorded on the platform (docs/overwrite.md).
+
+A clone job that created (or was allowed to fill) a target leaves a marker in the target's own git
+repository: the tag ``refs/tags/pantheon-platform-clone-<hash>`` on a one-commit, empty-tree history
+of its own, where the hash binds the job's name and the target site's id. It survives losing the
+controller, is not part of any environment's code (no branch points at it), and the database,
+files and branch pushes leave it alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import run
+
+MARKER_PREFIX = 'refs/tags/pantheon-platform-clone-'
+
+
+def marker_ref(job, site_id):
+    """The ownership tag of clone job ``job`` in site ``site_id``'s repository."""
+    digest = hashlib.sha256(('%s\n%s' % (site_id, job)).encode('utf-8')).hexdigest()[:24]
+    return MARKER_PREFIX + digest
+
+
+def is_owned(params, site_env, job, timeout=300):
+    """Whether the target site's repository carries clone job ``job``'s ownership tag."""
+    with GitWorkspace(timeout=timeout) as workspace:
+        remote = Codeserver(params, site_env.site_id, site_env.site_name)
+        return workspace.ls_remote(remote, marker_ref(job, site_env.site_id)) is not None
+
+
+def mark_owned(params, site_env, job, timeout=300):
+    """Write the ownership tag (a one-commit history with an empty tree); returns the tag name."""
+    ref = marker_ref(job, site_env.site_id)
+    with GitWorkspace(timeout=timeout) as workspace:
+        remote = Codeserver(params, site_env.site_id, site_env.site_name)
+        tree = _empty_tree(workspace)
+        commit = workspace.git(['commit-tree', tree, '-m',
+                                'pantheon.platform: target of clone job %s (site %s); do not delete while the job '
+                                'may run again' % (job, site_env.site_id)]).strip()
+        workspace.git(['push', '-q', '--no-verify', remote.url, '%s:%s' % (commit, ref)], remote=remote)
+    return ref
+
+
+def _empty_tree(workspace):
+    """Write the empty tree object into the workspace; returns its id."""
+    rc, out, err = run(['git', '--git-dir', workspace.path, 'hash-object', '-t', 'tree', '-w', '--stdin'],
+                       data=b'', timeout=workspace.timeout)
+    if rc != 0:
+        raise PantheonError('git hash-object failed: %s' % err.strip())
+    return out.decode('ascii').strip()
