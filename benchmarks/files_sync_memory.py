@@ -111,6 +111,7 @@ def main(argv=None):
   tasks:
     - name: sync
       pantheon.platform.files_sync:
+        overwrite: true
         site: %s-dst
         env: dev
         backup: {site: %s-src, env: live}

@@ -31,9 +31,9 @@ def _pair(emulator, prefix, framework):
 def _clone(emulator, tmp_path, src, dst):
     backup = {'site': src['name'], 'env': 'live'}
     res = run_tasks(emulator, tmp_path, [
-        ('code', 'code_push', {'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev'}),
-        ('database', 'database_stream', {'site': dst['name'], 'env': 'dev', 'backup': backup}),
-        ('files', 'files_sync', {'site': dst['name'], 'env': 'dev', 'backup': backup, 'delete': True}),
+        ('code', 'code_push', {'overwrite': True, 'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev'}),
+        ('database', 'database_stream', {'overwrite': True, 'site': dst['name'], 'env': 'dev', 'backup': backup}),
+        ('files', 'files_sync', {'overwrite': True, 'site': dst['name'], 'env': 'dev', 'backup': backup, 'delete': True}),
     ])
     assert res.rc == 0, res.output
     for name in ('code', 'database', 'files'):

@@ -27,7 +27,7 @@ def test_push_waits_for_sync_then_is_idempotent(emulator, site_prefix, tmp_path)
     syncs_before = len(_sync_workflows(emulator, dst['id'], 'dev'))
 
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev'})
+        'overwrite': True, 'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev'})
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['pushed'] is True
     assert out['source_commit'] == source_head
@@ -39,7 +39,7 @@ def test_push_waits_for_sync_then_is_idempotent(emulator, site_prefix, tmp_path)
     assert len(_sync_workflows(emulator, dst['id'], 'dev')) == syncs_before + 1
 
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'env': 'live', 'target_site': dst['name']})
+        'overwrite': True, 'site': src['name'], 'env': 'live', 'target_site': dst['name']})
     assert res.rc == 0, res.output
     assert out['changed'] is False and out['pushed'] is False
     assert out['target_commit'] == {'before': source_head, 'after': source_head}
@@ -50,7 +50,7 @@ def test_check_mode_reports_but_pushes_nothing(emulator, site_prefix, tmp_path):
     src, dst = _sites(emulator, site_prefix)
     before = emulator.state(dst['name'], 'dev')['code']['repo_head']
     # through ansible-playbook: check mode and diff as Ansible passes them
-    res, out = run_module(emulator, tmp_path, 'code_push', {'site': src['name'], 'target_site': dst['name']},
+    res, out = run_module(emulator, tmp_path, 'code_push', {'overwrite': True, 'site': src['name'], 'target_site': dst['name']},
                           check=True, diff=True, ansible=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['pushed'] is False
@@ -64,7 +64,7 @@ def test_no_force_refuses_to_drop_target_commits(emulator, site_prefix, tmp_path
     src, dst = _sites(emulator, site_prefix)
     before = emulator.state(dst['name'], 'dev')['code']['repo_head']
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'target_site': dst['name'], 'force': False})
+        'overwrite': True, 'site': src['name'], 'target_site': dst['name'], 'force': False})
     assert res.rc != 0
     assert 'has commits that' in out['msg'] and 'force' in out['msg']
     assert emulator.state(dst['name'], 'dev')['code']['repo_head'] == before
@@ -74,12 +74,12 @@ def test_fast_forward_without_force_and_multidev_target(emulator, site_prefix, t
     src, dst = _sites(emulator, site_prefix, target_envs=('dev', 'feature1'))
     # first bring the multidev to the source commit, then add a commit on the source: a fast-forward
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'target_site': dst['name'], 'target_env': 'feature1'})
+        'overwrite': True, 'site': src['name'], 'target_site': dst['name'], 'target_env': 'feature1'})
     assert res.rc == 0, res.output
     assert out['target_branch'] == 'feature1' and out['changed'] is True
     new_head = commit_change(emulator, src['id'], 'modules/custom/extra.txt', 'more\n')
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'target_site': dst['name'], 'target_env': 'feature1', 'force': False})
+        'overwrite': True, 'site': src['name'], 'target_site': dst['name'], 'target_env': 'feature1', 'force': False})
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['target_commit']['after'] == new_head
     assert emulator.state(dst['name'], 'feature1')['code']['head'] == new_head
@@ -88,11 +88,11 @@ def test_fast_forward_without_force_and_multidev_target(emulator, site_prefix, t
 def test_bad_targets_fail_clearly(emulator, site_prefix, tmp_path):
     src, dst = _sites(emulator, site_prefix)
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'target_site': dst['name'], 'target_env': 'live'})
+        'overwrite': True, 'site': src['name'], 'target_site': dst['name'], 'target_env': 'live'})
     assert res.rc != 0 and 'test and live get their code by deployment' in out['msg']
     res, out = run_module(emulator, tmp_path, 'code_push', {
-        'site': src['name'], 'target_site': dst['name'], 'target_env': 'nosuch'})
+        'overwrite': True, 'site': src['name'], 'target_site': dst['name'], 'target_env': 'nosuch'})
     assert res.rc != 0 and 'has no nosuch environment' in out['msg']
-    res, out = run_module(emulator, tmp_path, 'code_push', {'site': src['name'], 'target_site': src['name']})
+    res, out = run_module(emulator, tmp_path, 'code_push', {'overwrite': True, 'site': src['name'], 'target_site': src['name']})
     assert res.rc != 0 and 'same branch of the same repository' in out['msg']
     assert 'Traceback' not in res.stdout + res.stderr

@@ -40,7 +40,7 @@ def _ssh_commands(emulator, since):
 
 def test_drupal7_import_idempotent_and_reimport_after_change(emulator, site_prefix, tmp_path):
     src, dst = _pair(emulator, site_prefix, 'drupal')
-    args = {'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}}
+    args = {'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}, 'overwrite': True}
     res, out = run_module(emulator, tmp_path, 'database_stream', args)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['imported'] is True
@@ -67,7 +67,7 @@ def test_check_mode_changes_nothing(emulator, site_prefix, tmp_path):
     before = _db(emulator, dst, 'dev')
     since = _mark(emulator)
     res, out = run_module(emulator, tmp_path, 'database_stream', {
-        'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}}, check=True)
+        'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}}, check=True)
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['imported'] is True and out['command'] == 'drush sql:cli'
     assert out['database']['rows'] == sum(before.values())
@@ -91,7 +91,7 @@ def test_broken_download_never_reaches_the_target(emulator, site_prefix, tmp_pat
     _break_download(emulator, folder)
     try:
         res, out = run_module(emulator, tmp_path, 'database_stream', {
-            'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}})
+            'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}})
     finally:
         emulator.clear_faults()
     assert res.rc != 0
@@ -108,7 +108,7 @@ def test_stream_broken_mid_way_keeps_previous_database(emulator, site_prefix, tm
     _break_download(emulator, folder, delay=1.0)   # time for the import to start before the stream breaks
     try:
         res, out = run_module(emulator, tmp_path, 'database_stream', {
-            'site': dst['name'], 'spool': False, 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}})
+            'overwrite': True, 'site': dst['name'], 'spool': False, 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}})
     finally:
         emulator.clear_faults()
     assert res.rc != 0
@@ -124,7 +124,7 @@ def test_stream_broken_mid_way_keeps_previous_database(emulator, site_prefix, tm
 def test_wordpress_by_url_without_secrets_at_vvvv(emulator, site_prefix, tmp_path):
     src, dst = _pair(emulator, site_prefix, 'wordpress')
     dummy, url = latest_backup(emulator, src['id'], 'live', 'database')
-    res, dummy = run_module(emulator, tmp_path, 'database_stream', {'site': dst['name'], 'url': url}, verbosity=4)
+    res, dummy = run_module(emulator, tmp_path, 'database_stream', {'overwrite': True, 'site': dst['name'], 'url': url}, verbosity=4)
     assert res.rc == 0, res.output
     assert "'wp db import -'" in res.stdout or '"wp db import -"' in res.stdout
     assert _db(emulator, dst, 'dev') == _db(emulator, src, 'live')
@@ -137,11 +137,11 @@ def test_wordpress_by_url_without_secrets_at_vvvv(emulator, site_prefix, tmp_pat
 def test_bad_input_fails_clearly(emulator, site_prefix, tmp_path):
     sites = seed(emulator, [{'name': site_prefix + 'nobk', 'framework': 'drupal8', 'envs': ['dev', 'live']}])
     name = site_prefix + 'nobk'
-    res, out = run_module(emulator, tmp_path, 'database_stream', {'site': name})
+    res, out = run_module(emulator, tmp_path, 'database_stream', {'overwrite': True, 'site': name})
     assert res.rc != 0 and 'one of the following is required: url, backup' in out['msg']
-    res, out = run_module(emulator, tmp_path, 'database_stream', {'site': name, 'backup': {'site': name, 'env': 'live'}})
+    res, out = run_module(emulator, tmp_path, 'database_stream', {'overwrite': True, 'site': name, 'backup': {'site': name, 'env': 'live'}})
     assert res.rc != 0 and 'No finished database backup' in out['msg']
-    res, out = run_module(emulator, tmp_path, 'database_stream', {'site': name, 'url': 'ftp://example.com/db.sql.gz'})
+    res, out = run_module(emulator, tmp_path, 'database_stream', {'overwrite': True, 'site': name, 'url': 'ftp://example.com/db.sql.gz'})
     assert res.rc != 0 and 'http:// or https://' in out['msg']
     assert sites[name]['id']
     assert 'Traceback' not in res.stdout + res.stderr

@@ -90,7 +90,7 @@ def test_stream_import_keeps_bytes(emulator, tmp_path, framework):
     source = _values(emulator, src['name'], 'live', framework)
     _check_source(source, framework)
     res, out = run_module(emulator, tmp_path, 'database_stream',
-                          {'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}})
+                          {'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}})
     assert res.rc == 0, res.output
     assert out['imported'] is True
     assert _values(emulator, dst['name'], 'dev', framework) == source
@@ -122,7 +122,7 @@ def test_url_import_keeps_bytes(emulator, tmp_path, framework):
       pantheon.platform.backup_info: {site: "{{ src }}", env: "{{ env }}", urls: true}
       register: source
     - name: url import
-      pantheon.platform.site_import: {site: "{{ dst }}", kind: database, url: "{{ source.latest.database.url }}"}
+      pantheon.platform.site_import: {overwrite: true, site: "{{ dst }}", kind: database, url: "{{ source.latest.database.url }}"}
 ''', 'url import', 'do_import')
 
 
@@ -132,7 +132,7 @@ def test_archive_import_keeps_bytes(emulator, tmp_path):
       pantheon.platform.archive: {site: "{{ src }}"}
       register: site_archive
     - name: archive import
-      pantheon.platform.site_import: {site: "{{ dst }}", kind: site, url: "{{ site_archive.url }}", max_size_mb: 256}
+      pantheon.platform.site_import: {overwrite: true, site: "{{ dst }}", kind: site, url: "{{ site_archive.url }}", max_size_mb: 256}
     - name: archive removal
       pantheon.platform.archive: {site: "{{ src }}", state: absent, path: "{{ site_archive.path }}"}
 ''', 'archive import', 'do_migration')

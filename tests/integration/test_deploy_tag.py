@@ -35,7 +35,7 @@ def _source_ahead_of_live(emulator, prefix, framework='drupal8'):
 def test_code_push_and_verify_use_the_live_tag_not_master(emulator, site_prefix, tmp_path):
     src, dst, tagged, ahead = _source_ahead_of_live(emulator, site_prefix)
     res, out = run_module(emulator, tmp_path, 'code_push',
-                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev'))
+                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev', overwrite=True))
     assert res.rc == 0, res.output
     assert out['source_ref'] == 'refs/tags/pantheon_live_1'
     assert out['source_commit'] == tagged != ahead
@@ -67,7 +67,7 @@ def test_code_push_and_verify_use_the_live_tag_not_master(emulator, site_prefix,
                       timeout=30).json()
         emulator_wait(emulator, src['id'], wf['id'])
     res, out = run_module(emulator, tmp_path, 'code_push',
-                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev'))
+                          dict(site=src['name'], env='live', target_site=dst['name'], target_env='dev', overwrite=True))
     assert res.rc == 0, res.output
     assert out['source_ref'] == 'refs/tags/pantheon_live_2' and out['source_commit'] == ahead and out['changed']
 

@@ -42,7 +42,8 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     files = {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2, 'folders': 3, 'empty_dirs': 1}
     src, dst = _pair(emulator, site_prefix, files)
     source = _files(emulator, src['name'], 'live')
-    args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True}
+    args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True,
+            'overwrite': True}
 
     res, out = run_module(emulator, tmp_path, 'files_sync', args)
     assert res.rc == 0, res.output
@@ -86,7 +87,7 @@ def test_local_directory_with_exclude_and_size_compare(emulator, site_prefix, tm
     (src / 'css').mkdir()
     (src / 'css' / 'generated.css').write_text('body{}\n')
     res, out = run_module(emulator, tmp_path, 'files_sync', {
-        'site': dst['name'], 'src': str(src), 'compare': 'size', 'exclude': ['css/'], 'delete': True})
+        'overwrite': True, 'site': dst['name'], 'src': str(src), 'compare': 'size', 'exclude': ['css/'], 'delete': True})
     assert res.rc == 0, res.output
     assert out['changed'] is True and out['files_sent'] == 2
     assert out['source'] == {'kind': 'src', 'path': str(src), 'files': 3, 'dirs': 3, 'links': 0,
@@ -96,9 +97,9 @@ def test_local_directory_with_exclude_and_size_compare(emulator, site_prefix, tm
     assert not os.path.exists(os.path.join(root, 'css'))
     assert sorted(os.listdir(root)) == ['nested', 'top.bin']      # seeded files were deleted
 
-    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'src': str(tmp_path / 'nope')})
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'overwrite': True, 'site': dst['name'], 'src': str(tmp_path / 'nope')})
     assert res.rc != 0 and 'is not a directory' in out['msg']
-    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'src': str(src), 'url': 'https://x/y'})
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'overwrite': True, 'site': dst['name'], 'src': str(src), 'url': 'https://x/y'})
     assert res.rc != 0 and 'mutually exclusive' in out['msg']
 
 
@@ -130,7 +131,7 @@ def test_backup_above_url_import_limit_in_flat_memory(emulator, site_prefix, tmp
         peaks = {}
         for name, (src, dst) in (('small', (small_src, small_dst)), ('big', (big_src, big_dst))):
             res, out = run_module(emulator, tmp_path, 'files_sync', {
-                'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True},
+                'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True},
                 inventory=inventory_for(wrapper))
             assert res.rc == 0, res.output
             assert _files(emulator, dst['name'], 'dev')['digest'] == _files(emulator, src['name'], 'live')['digest']
@@ -153,7 +154,7 @@ def test_connection_reset_mid_download_resumes_and_verifies(emulator, site_prefi
                      'action': {'truncate_after': 1500000}, 'times': 1})
     try:
         res, out = run_module(emulator, tmp_path, 'files_sync', {
-            'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}, 'delete': True})
+            'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}, 'delete': True})
     finally:
         emulator.clear_faults()
     assert res.rc == 0, res.output
@@ -198,7 +199,7 @@ def evil_server():
 def test_unsafe_archive_is_refused_and_changes_nothing(emulator, site_prefix, tmp_path, evil_server):
     dummy, dst = _pair(emulator, site_prefix, {'count': 1}, backup=False)
     before = _files(emulator, dst['name'], 'dev')['digest']
-    res, out = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'url': evil_server, 'delete': True})
+    res, out = run_module(emulator, tmp_path, 'files_sync', {'overwrite': True, 'site': dst['name'], 'url': evil_server, 'delete': True})
     assert res.rc != 0
     assert 'contains ".."' in out['msg'] and 'refusing' in out['msg']
     assert _files(emulator, dst['name'], 'dev')['digest'] == before
@@ -209,7 +210,7 @@ def test_signed_url_and_token_stay_secret_at_vvvv(emulator, site_prefix, tmp_pat
     src, dst = _pair(emulator, site_prefix, {'count': 5})
     dummy, url = latest_backup(emulator, src['id'], 'live', 'files')
     query = urllib.parse.urlsplit(url).query
-    res, dummy = run_module(emulator, tmp_path, 'files_sync', {'site': dst['name'], 'url': url}, verbosity=4)
+    res, dummy = run_module(emulator, tmp_path, 'files_sync', {'overwrite': True, 'site': dst['name'], 'url': url}, verbosity=4)
     assert res.rc == 0, res.output
     assert 'changed=1' in res.stdout
     signature = dict(urllib.parse.parse_qsl(query))

@@ -74,7 +74,7 @@ def test_code_push_killed_during_the_push_pushes_on_the_rerun(emulator, tmp_path
     src, dst = sites[site_prefix + 'src'], sites[site_prefix + 'dst']
     source_head = emulator.state(src['name'], 'live')['code']['repo_head']
     before = emulator.state(dst['name'], 'dev')['code']['repo_head']
-    args = {'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev'}
+    args = {'site': src['name'], 'env': 'live', 'target_site': dst['name'], 'target_env': 'dev', 'overwrite': True}
     name = site_prefix + 'push'
     _killed_then_finished(emulator, tmp_path, 'code_push', args, hold(name, 'ssh', 'git-receive-pack'), name)
     # the killed push never reached the codeserver
@@ -100,7 +100,7 @@ def test_site_import_killed_while_importing_waits_for_that_import_on_the_rerun(e
     assert backup['changed'] is True, backup
     info = run_module_process('backup_info', {'site': src['name'], 'folder': backup['backup']['folder'], 'urls': True},
                               env, tmp_path / 'info')
-    args = {'site': dst['name'], 'kind': 'database', 'url': info['latest']['database']['url']}
+    args = {'site': dst['name'], 'kind': 'database', 'url': info['latest']['database']['url'], 'overwrite': True}
     imports = '/api/sites/%s/environments/dev/workflows' % dst['id']
     name = site_prefix + 'import'
     since = _mark(emulator)

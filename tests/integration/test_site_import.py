@@ -67,6 +67,7 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
 
     - name: would import the database
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: database
         url: "{{ source.latest.database.url }}"
@@ -74,12 +75,14 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
 
     - name: import the database
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: database
         url: "{{ source.latest.database.url }}"
 
     - name: import the database again
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: database
         url: "{{ source.latest.database.url }}"
@@ -93,24 +96,28 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
 
     - name: import the same database through the fresh url
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: database
         url: "{{ again.latest.database.url }}"
 
     - name: import the files
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: files
         url: "{{ source.latest.files.url }}"
 
     - name: import the files again
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: files
         url: "{{ source.latest.files.url }}"
 
     - name: import the database once more, forced
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         kind: database
         url: "{{ source.latest.database.url }}"
@@ -175,6 +182,7 @@ def test_later_replacement_makes_the_import_run_again(emulator, sites, tmp_path)
 
     - name: import A
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         env: test
         kind: database
@@ -182,6 +190,7 @@ def test_later_replacement_makes_the_import_run_again(emulator, sites, tmp_path)
 
     - name: import B
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         env: test
         kind: database
@@ -189,6 +198,7 @@ def test_later_replacement_makes_the_import_run_again(emulator, sites, tmp_path)
 
     - name: import A again
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         env: test
         kind: database
@@ -217,6 +227,7 @@ def test_site_import_of_a_drush8_archive(emulator, sites, tmp_path):
 
     - name: import the archive
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst2 }}"
         kind: site
         url: "{{ site_archive.url }}"
@@ -224,6 +235,7 @@ def test_site_import_of_a_drush8_archive(emulator, sites, tmp_path):
 
     - name: import the archive again
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst2 }}"
         kind: site
         url: "{{ site_archive.url }}"
@@ -276,12 +288,14 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
 
     - name: too large
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "{{ big_backup.latest.files.url }}"
       ignore_errors: true
 
     - name: a higher limit lets it through (check mode)
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "{{ big_backup.latest.files.url }}"
         max_size_mb: 1024
@@ -289,12 +303,14 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
 
     - name: not https
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "{{ big_backup.latest.files.url | replace('https://', 'http://') }}"
       ignore_errors: true
 
     - name: http allowed but not answering
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "http://{{ host }}/secret-path/files.tar.gz?token=abcdef123456"
         allow_insecure_url: true
@@ -302,24 +318,28 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
 
     - name: unreachable
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "https://localhost:1/secret-path/files.tar.gz"
       ignore_errors: true
 
     - name: altered signed url
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "{{ big_backup.latest.files.url | replace('_files', '_filez') }}"
       ignore_errors: true
 
     - name: not a url
       pantheon.platform.site_import:
+        overwrite: true
         <<: *refused
         url: "ftp://example.com/files.tar.gz"
       ignore_errors: true
 
     - name: site import outside dev
       pantheon.platform.site_import:
+        overwrite: true
         site: "{{ dst }}"
         env: test
         kind: site

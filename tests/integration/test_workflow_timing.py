@@ -101,7 +101,7 @@ def test_backup_waits_through_the_queue_and_polls_on_the_schedule(emulator, site
 def test_wait_timeout_then_the_running_import_is_adopted(emulator, sites, tmp_path):
     source, target = sites
     _folder, url = latest_backup(emulator, source['id'], 'live', 'database')
-    args = {'site': target['name'], 'env': 'dev', 'kind': 'database', 'url': url}
+    args = {'site': target['name'], 'env': 'dev', 'kind': 'database', 'url': url, 'overwrite': True}
     hold = 'adopt-%s' % target['id'][:8]
     emulator.faults({'match': {'channel': 'workflow', 'path': '^do_import$'}, 'action': {'hold': hold}, 'times': 1})
     since = _last_id(emulator)
