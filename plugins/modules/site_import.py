@@ -72,7 +72,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.wait.long
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full
