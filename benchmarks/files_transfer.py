@@ -147,7 +147,8 @@ class Bench:
         since = rows[-1]["id"] if rows else 0
         play = ("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - name: sync\n"
                 "      pantheon.platform.files_sync:\n        site: %s\n        env: dev\n"
-                "        backup: {site: %s, env: live}\n        staging_dir: %s\n" % (target, source, self.work))
+                "        backup: {site: %s, env: live}\n        staging_dir: %s\n"
+                "        overwrite: true\n" % (target, source, self.work))
         lines = len(self.log.read_text().splitlines()) if self.log.exists() else 0
         env = dict(self.emu.env, PANTHEON_CACHE_DIR=str(self.work / "cache"))
         start = time.monotonic()
