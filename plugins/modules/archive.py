@@ -99,6 +99,26 @@ options:
     type: list
     elements: str
     default: []
+  import_site:
+    description:
+      - With O(state=present), import the archive into the dev environment of this site (name or UUID) with the
+        platform's URL import (workflow C(do_migration), as M(pantheon.platform.site_import) O(kind=site) does), then
+        remove it and prove it gone (its public URL answers 404), all in this one task. No other task, of this host or
+        of another one in the play, can run between the writing of the archive and its removal, so the archive is
+        public only while it is written, imported and removed.
+      - The archive is removed whatever happens once it exists, also when the import fails, and when the module
+        receives C(SIGINT), C(SIGTERM) or C(SIGHUP) (Ctrl-C or a stopped job; ansible-playbook passes the signal on to
+        the module). A removal that cannot be proven, or an interruption while Drush is still writing on the platform,
+        leaves the archive named in O(journal), whose next run removes it.
+      - Drush 8 (C(drush8) format) only, as the platform imports Drush 8 archives.
+      - The result then holds neither RV(path) nor RV(url) (the archive is gone) and is not hidden.
+    type: str
+  import_max_size_mb:
+    description:
+      - With O(import_site), the largest archive imported, in MB (Pantheon documents 500MB for URL imports). A larger
+        archive is removed without being imported and the module fails with RV(reason=too_large).
+    type: int
+    default: 500
   path:
     description:
       - The archive, as C(sites/default/files/<40 lowercase hex characters>.tgz) or C(.tar.gz) (required with
@@ -112,14 +132,15 @@ options:
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
+  - pantheon.platform.wait.long
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full
     details:
-      - O(state=present) finds the Drush version and reports C(changed=true) without making an archive (nor
-        returning a name, nor checking its site directory); O(state=absent) checks the public URL and reports whether a removal would happen.
+      - O(state=present) finds the Drush version (and, with O(import_site), looks that site up) and reports
+        C(changed=true) without making an archive (nor returning a name, nor checking its site directory); O(state=absent) checks the public URL and reports whether a removal would happen.
   diff_mode:
     support: none
   idempotent:
@@ -156,6 +177,14 @@ seealso:
 '''
 
 EXAMPLES = r'''
+- name: Archive a Drupal 7 site, import it into a new site and remove the archive, in one step
+  pantheon.platform.archive:
+    site: old-d7-site
+    env: live
+    exclude_files: true
+    import_site: new-d7-site
+    journal: /var/tmp/clone-state/old-d7-site.json
+
 - name: Archive the source site, import it, and always remove the archive
   block:
     - name: Make a Drush 8 archive without the files directory
@@ -187,12 +216,12 @@ EXAMPLES = r'''
 RETURN = r'''
 path:
   description: The archive, relative to the Drupal root. A secret while the archive exists.
-  returned: O(state=present), not in check mode
+  returned: O(state=present) without O(import_site), not in check mode
   type: str
   sample: sites/default/files/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c.tgz
 url:
   description: Public URL of the archive under the environment's platform domain. A secret while the archive exists.
-  returned: O(state=present), not in check mode
+  returned: O(state=present) without O(import_site), not in check mode
   type: str
   sample: https://live-old-d7-site.pantheonsite.io/sites/default/files/0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c.tgz
 size:
@@ -230,9 +259,22 @@ sitedir:
   returned: O(state=present) with Drush 8, not in check mode
   type: str
   sample: sites/default
+imported:
+  description: With O(import_site), the import of the archive (the removal that followed is RV(url_status)).
+  returned: O(state=present) with O(import_site), not in check mode
+  type: dict
+  contains:
+    site:
+      description: UUID of the site whose dev environment imported the archive.
+      type: str
+    workflow:
+      description: The C(do_migration) workflow (C(id), C(type), C(result), C(duration) in seconds).
+      type: dict
+  sample: {site: 6f8e1a2b-0000-4000-8000-000000000000, workflow: {id: 1234abcd, type: do_migration, result: succeeded,
+           duration: 41.2}}
 url_status:
   description: HTTP status the archive's public URL answered after the removal (always 404 on success).
-  returned: O(state=absent)
+  returned: O(state=absent); O(state=present) with O(import_site), not in check mode
   type: int
   sample: 404
 strays_removed:
@@ -248,7 +290,9 @@ reason:
       V(unsupported) - not a Drupal site, or a Drush version without an archive command; V(invalid_path) - O(path)
       is not an archive path this module makes; V(not_removed) - the archive still answered after removal;
       V(no_sitedir) - Drush 8 left the site directory out of the archive, which was removed without being imported;
-      V(damaged) - the Drush 8 archive is not a gzipped tar with a C(MANIFEST.ini) (it was removed).
+      V(damaged) - the Drush 8 archive is not a gzipped tar with a C(MANIFEST.ini) (it was removed);
+      V(import_failed) - with O(import_site), the import failed (the archive was removed);
+      V(interrupted) - the module received a signal (the archive was removed, unless the message says otherwise).
   returned: failure
   type: str
   sample: too_large
@@ -258,7 +302,9 @@ partial_removed:
   type: int
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
+import signal
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, web_origin
 from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
@@ -305,7 +351,11 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
     before = list_files(module, ssh)
     if module.params['journal']:
         _journal.update(module.params['journal'], archive=dict(site=target.site_id, env=target.env, path=path))
+    # From here on a signal removes what Drush wrote (remove_after_signal); while Drush runs on the
+    # platform, what it writes after that removal stays named in the journal.
+    LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=False)
     rc, out, err = run_remote(module, ssh, drush_command(fmt, path, exclude_files, module.params['exclude_code_paths']))
+    LIVE['drush_done'] = True
     if rc == 0:
         exists, size = public_state(url, module.params)
         if exists:
@@ -379,6 +429,16 @@ def present(module, target, ssh, domain):
     params = module.params
     major, version = detect_drush(module, target, ssh)
     fmt = drush_format(major)
+    into = None
+    if params['import_site']:
+        # Checked before the archive is made: the site that imports it, and the format the platform imports.
+        if fmt != 'drush8':
+            raise ArchiveError('import_site needs a Drush 8 archive (the platform\'s site import takes the Drush 8 '
+                               'archive-dump layout); %s runs Drush %s' % (target.label, version), 'unsupported')
+        into = resolve(module.client, params['import_site'], 'dev', option='import_site', write='an import')
+        if into.site_id == target.site_id:
+            raise ArchiveError('import_site names the archived site itself (%s); a site archive is imported into '
+                               'another site' % target.label, 'unsupported')
     if fmt == 'drush8' and params['exclude_code_paths']:
         raise ArchiveError('exclude_code_paths applies to Drush 11+ archive:dump only; %s runs Drush %s'
                            % (target.label, version), 'unsupported')
@@ -393,10 +453,16 @@ def present(module, target, ssh, domain):
     if params['path']:
         exists, size = public_state(url, params)
         if exists:
+            LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=True)
             if fmt == 'drush8':
                 result['sitedir'] = check_site_dir(module, target, ssh, path, url, size)
             result.update(path=path, url=url, size=size, failed_routes=[],
                           route='archive_without_files' if params['exclude_files'] else 'archive')
+            if into is not None:
+                check_import_size(module, target, ssh, path, url, size)
+                result.update(changed=True, **import_and_remove(module, target, ssh, path, url, into))
+                for key in ('path', 'url'):
+                    result.pop(key)
             return result
     exclude_files = params['exclude_files']
     route = 'archive_without_files' if exclude_files else 'archive'
@@ -408,6 +474,8 @@ def present(module, target, ssh, domain):
             size, drush_output = make_archive(module, target, ssh, path, url, fmt, exclude_files)
             if fmt == 'drush8':
                 result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
+            if into is not None:
+                check_import_size(module, target, ssh, path, url, size)
             break
         except ArchiveError as e:
             if e.reason == 'too_large':
@@ -424,8 +492,105 @@ def present(module, target, ssh, domain):
             exclude_files, route = True, 'archive_without_files'
             module.warn('The whole archive of %s was too large for the platform; making one without files'
                         % target.label)
-    result.update(path=path, url=url, size=size, route=route)
+    result.update(size=size, route=route)
+    if into is None:
+        result.update(path=path, url=url)
+    else:
+        result.update(import_and_remove(module, target, ssh, path, url, into))
     return result
+
+
+# The archive this run made, while it may exist (a signal handler removes it): target, ssh, path,
+# url, and whether the Drush run that writes it has ended.
+LIVE = {}
+SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP') if hasattr(signal, name))
+MB = 1024 * 1024
+
+
+class Interrupted(BaseException):
+    """A signal arrived. A BaseException, so that no ``except Exception`` on the way (run_command's
+    own) turns it into a failure before the archive is removed."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame):
+    raise Interrupted(signum)
+
+
+def describe_workflow(workflow):
+    try:
+        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
+    except (KeyError, TypeError, ValueError):
+        duration = workflow.get('total_time')
+    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
+
+
+def check_import_size(module, target, ssh, path, url, size):
+    """An archive above import_max_size_mb is removed before anything imports it (too_large, so that
+    fallback_without_files tries the archive without files)."""
+    limit = module.params['import_max_size_mb'] * MB
+    if limit and (size is None or size > limit):
+        remove_archive(module, target, ssh, path, url)
+        raise ArchiveError('The archive of %s is %s, above import_max_size_mb=%s (URL imports of larger archives '
+                           'fail on Pantheon); it was removed (its URL answers 404) without being imported'
+                           % (target.label, '%d bytes' % size if size is not None else 'of unknown size',
+                              module.params['import_max_size_mb']), 'too_large')
+
+
+def import_and_remove(module, target, ssh, path, url, into):
+    """Import the archive into ``into``'s dev (do_migration), then remove it and prove it gone,
+    whatever the import did. Returns {'imported': ..., 'url_status': 404}."""
+    failure = None
+    workflow = None
+    try:
+        workflow = module.client.run_workflow(('env', into.site_id, 'dev'), 'do_migration', {'url': url},
+                                              module.params['wait_timeout'])
+    except WorkflowFailed as e:
+        failure = ArchiveError('The import of the archive of %s into %s failed: %s' % (target.label, into.label, e.message),
+                               'import_failed', workflow=describe_workflow(e.workflow))
+    except PantheonError as e:
+        failure = ArchiveError('The import of the archive of %s into %s could not be followed: %s'
+                               % (target.label, into.label, e.message), 'import_failed')
+    finally:
+        # Also on the way out of an interruption (Interrupted passes through here first).
+        signals_ignored = [signal.signal(s, signal.SIG_IGN) for s in SIGNALS]
+        try:
+            remove_archive(module, target, ssh, path, url)
+            forget(module, path)
+        finally:
+            for s, handler in zip(SIGNALS, signals_ignored):
+                signal.signal(s, handler)
+    if failure is not None:
+        failure.message += ' The archive was removed (its URL answers 404).'
+        raise failure
+    return dict(url_status=404, imported=dict(site=into.site_id, workflow=describe_workflow(workflow)))
+
+
+def remove_after_signal(module):
+    """After a signal: remove the archive this run made, if any, and say what is left. Returns the message."""
+    for s in SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    if not LIVE.get('path'):
+        return 'The archive was removed (its URL answers 404).' if LIVE.get('gone') else 'No archive had been made.'
+    target = LIVE['target']
+    try:
+        remove_files(module, LIVE['ssh'], [file_name(LIVE['path'])])
+        gone = not public_state(LIVE['url'], module.params)[0]
+    except PantheonError:
+        gone = False
+    left = ('a rerun of this job removes it' if module.params['journal'] else
+            'run pantheon.platform.archive state=absent with the same path to remove it')
+    if gone and LIVE['drush_done']:
+        forget(module, LIVE['path'])
+        return 'The archive of %s was removed (its URL answers 404).' % target.label
+    if gone:
+        return ('Drush was still writing the archive of %s on the platform when the signal came: what it had written '
+                'was removed, but it may still finish writing; an archive may still be on the source, and %s.'
+                % (target.label, left))
+    return 'An archive is still on the source %s: its removal failed; %s.' % (target.label, left)
 
 
 def find_strays(module, ssh, name, target):
@@ -462,11 +627,14 @@ def absent(module, target, ssh, domain):
     return result
 
 
-def forget(module):
+def forget(module, path=None):
     """Once the archive is proven gone, the journal no longer names it."""
+    path = path or module.params['path']
     journal = module.params['journal']
-    if journal and not module.check_mode and (_journal.read(journal).get('archive') or {}).get('path') == module.params['path']:
+    if journal and not module.check_mode and (_journal.read(journal).get('archive') or {}).get('path') == path:
         _journal.update(journal, archive=None)
+    LIVE.clear()
+    LIVE['gone'] = True
 
 
 def run(module):
@@ -487,6 +655,22 @@ def run(module):
     return present(module, target, ssh, domain)
 
 
+def run_with_signals(module):
+    """run(), with SIGINT, SIGTERM and SIGHUP turned into Interrupted while an archive may be made:
+    the archive is removed (remove_after_signal) before the module fails saying what is left."""
+    if module.params['import_max_size_mb'] < 0:
+        raise ArchiveError('import_max_size_mb must be 0 (no limit) or a positive number of MB, got %s'
+                           % module.params['import_max_size_mb'], 'invalid_option')
+    if module.params['state'] == 'present' and not module.check_mode:
+        for s in SIGNALS:
+            signal.signal(s, _raise_interrupted)
+    try:
+        return run(module)
+    except Interrupted as e:
+        raise ArchiveError('Interrupted by %s. %s' % (signal.Signals(e.signum).name, remove_after_signal(module)),
+                           'interrupted')
+
+
 def main():
     module = PantheonModule(
         argument_spec=dict(
@@ -497,8 +681,11 @@ def main():
             journal=dict(type='path'),
             exclude_code_paths=dict(type='list', elements='str', default=[]),
             path=dict(type='str'),
+            import_site=dict(type='str'),
+            import_max_size_mb=dict(type='int', default=500),
         ),
         ssh=True,
+        wait_timeout_default=3600,
         required_if=[('state', 'absent', ['path'])],
         supports_check_mode=True,
     )
@@ -506,7 +693,7 @@ def main():
     if module.params['path']:
         module.add_secret(module.params['path'], ARCHIVE_SHOWN)
         module.add_secret(file_name(module.params['path']), ARCHIVE_SHOWN)
-    module.run(run)
+    module.run(run_with_signals)
 
 
 if __name__ == '__main__':

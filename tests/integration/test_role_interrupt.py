@@ -39,10 +39,12 @@ FILES = {'count': 5, 'size': 3000, 'compressible': True,
          'big': [{'name': 'media/clip.bin', 'size': int(1.2 * MB), 'compressible': False}]}
 
 # killed during the archive's removal (rsync), then the rerun is killed too: the leftover-archive test
+# one module step makes the archive, has the target import it and removes it
+ARCHIVE_TASK = "Make the site archive on the source, import it into the target's dev (do_migration) and remove it"
 REMOVAL_TASK = 'Remove the archive from the source and prove it is gone (404)'
 CASES = {
     # phase: (task whose start installs the hold, what is held: (channel, path regex))
-    'archive': ('Make the site archive on the source with Drush', ('ssh', 'archive-dump')),
+    'archive': (ARCHIVE_TASK, ('ssh', 'archive-dump')),
     'files': ('Send the files with rsync', ('ssh', '^rsync')),
     # the element route (WordPress)
     'fixups': ("Replace the source's URL with the target's in the WordPress database", ('ssh', 'search-replace')),
@@ -58,7 +60,7 @@ LONG_CASES = {
     'code': ("Push the source's code to the target branch (git, then wait for sync_code)",
              ('ssh', 'git-receive-pack')),
     'database': ('Import by URL (do_import) the database', ('workflow', '^do_import$')),
-    'import': ('Import the site archive (do_migration)', ('workflow', '^do_migration$')),
+    'import': (ARCHIVE_TASK, ('workflow', '^do_migration$')),
     # killed as the cleanup starts removing the files step's staging directory
     'cleanup': ('Remove the staging directory', None),
 }

@@ -164,6 +164,9 @@ class Store:
     """State of one emulator data directory."""
 
     def __init__(self, data_dir):
+        # files Drush wrote into an environment's public files directory (archives), until removed
+        self._public_files = {}
+        self._public_files_lock = threading.Lock()
         self.data_dir = Path(data_dir).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         for sub in ("ca", "ssh", "sites", "backups"):
@@ -819,6 +822,25 @@ class Store:
         path = path.split("?", 1)[0]
         self._x("INSERT INTO requests (time, channel, method, path, status, duration) VALUES (?, ?, ?, ?, ?, ?)",
                 (time.time(), channel, method, path, status, round(float(duration), 6)))
+
+    # ------------------------------------------------------------------ archive exposure
+    def track_public_file(self, path, url_path):
+        """A file a command wrote where the web serves it (a site archive in files/): logs
+        ``archive CREATED <url path>`` now, and ``archive REMOVED`` once an SSH command or SFTP
+        session ends with the file gone (sweep_public_files)."""
+        with self._public_files_lock:
+            self._public_files[str(path)] = url_path
+        self.log_request("CREATED", url_path, 200, 0, channel="archive")
+
+    def sweep_public_files(self, duration):
+        """After an SSH command or SFTP session (``duration``: its length): log REMOVED for every
+        tracked file that no longer exists."""
+        with self._public_files_lock:
+            gone = [(p, u) for p, u in self._public_files.items() if not os.path.exists(p)]
+            for p, _u in gone:
+                del self._public_files[p]
+        for _p, url_path in gone:
+            self.log_request("REMOVED", url_path, 200, duration, channel="archive")
 
     def requests(self, since_id=0):
         return self._q("SELECT * FROM requests WHERE id > ? ORDER BY id", (since_id,))

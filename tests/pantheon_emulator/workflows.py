@@ -19,6 +19,7 @@ import threading
 import time
 import traceback
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -493,6 +494,20 @@ def h_do_import(store, wf):
 
 
 def h_do_migration(store, wf):
+    """Logs ``archive IMPORT <url path>`` (status 200, or 500 when it failed; duration: the import's
+    run) for the exposure figures of the archive it imports."""
+    started, status = time.monotonic(), 500
+    try:
+        _do_migration(store, wf)
+        status = 200
+    finally:
+        url = wf["params"].get("url")
+        if isinstance(url, str):
+            store.log_request("IMPORT", urllib.parse.urlsplit(url).path, status, time.monotonic() - started,
+                              channel="archive")
+
+
+def _do_migration(store, wf):
     if wf["env"] != "dev":
         raise WorkflowFailure("Site archives can only be imported into the dev environment")
     site, _env_row, paths = _env(store, wf)

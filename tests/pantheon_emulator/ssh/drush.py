@@ -381,6 +381,7 @@ def _ard8(ctx, major, args, opts, io):
         archive.drush8_archive(ctx, final, excludes, sitedir_known=sitedir_known)
     except LimitReached:
         raise too_large_disconnect(ctx) from None
+    _track_public(ctx, final)
     if opts.get("pipe"):
         io.write(f"{shown}\n")
     io.err(f"Archive saved to {shown}                                                          [ok]\n")
@@ -424,12 +425,21 @@ def _ard12(ctx, major, args, opts, io):
             raise CommandError(f' [error]  Cannot rename "{ctx.platform_path(built)}" to "{destination}": '
                                f'rename({ctx.platform_path(built)},{destination}): No such file or directory \n')
         _move_capped(ctx, built, final)
+        _track_public(ctx, final)
         io.write(f"{ctx.platform_path(final)}\n")
         return 0
     finally:
         for leftover in work_dir.glob("*"):
             leftover.unlink(missing_ok=True)
         work_dir.rmdir()
+
+
+def _track_public(ctx, final):
+    """An archive written into files/ is public from now on: the request log says so (channel
+    ``archive``), and says when it is gone."""
+    if ctx.in_files(final):
+        rel = Path(os.path.realpath(final)).relative_to(os.path.realpath(ctx.paths.files)).as_posix()
+        ctx.store.track_public_file(os.path.realpath(final), f"/{content.files_path(ctx.framework)}/{rel}")
 
 
 def _move_capped(ctx, src, dest):

@@ -87,6 +87,7 @@ class Session:
     def log(self, method, path, status, duration):
         try:
             self.store.log_request(method, path, status, duration, channel="ssh")
+            self.store.sweep_public_files(duration)
         except Exception:  # pylint: disable=broad-except
             pass  # logging must never break a session (store closed during shutdown)
 
