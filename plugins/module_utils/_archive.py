@@ -43,6 +43,8 @@ FILES_PREFIX = 'sites/default/files/'
 STRAY_DIR = 'sites/default/files/'
 STRAY_NAME_RE = re.compile(r'^[0-9a-f]{40}\.tgz$')
 ARCHIVE_PATH_RE = re.compile(r'^sites/default/files/[0-9a-f]{40}\.(tgz|tar\.gz)$')
+# The same name at the top of files/ (what clone_verify leaves out of its files comparison).
+ARCHIVE_FILE_RE = re.compile(r'^[0-9a-f]{40}\.(tgz|tar\.gz)$')
 # Drush 11+ writes into ``<destination>/archive.tar.gz`` unless the destination ends in .tar.gz.
 SUFFIX = {'drush8': '.tgz', 'drush11': '.tar.gz'}
 # Drush 8 builds ``<dbname>.<YYYYmmdd_HHMMSS>.tar`` next to the destination, gzips it and renames it;

@@ -33,6 +33,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
+from ansible_collections.pantheon.platform.plugins.module_utils._archive import ARCHIVE_FILE_RE
 from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
 from ansible_collections.pantheon.platform.plugins.module_utils._http import Backoff, new_session
@@ -106,6 +107,10 @@ def compare_code(params, source, target, limit, timeout=None):
 
 # --------------------------------------------------------------------------- files
 def _excluded(path, patterns):
+    # A site archive of this collection (a random 40-hex name at the top of files/) exists only while
+    # a clone run makes, imports and removes it; another run's may be there while this one compares.
+    if '/' not in path and ARCHIVE_FILE_RE.match(path):
+        return True
     return any(fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(path.split('/', 1)[0] + '/', pattern)
                for pattern in patterns)
 

@@ -52,6 +52,9 @@ options:
   files_exclude:
     description:
       - Shell-style patterns of paths under C(files/) to leave out on both sides, for example C(css/*) or C(php/*).
+      - Site archives of M(pantheon.platform.archive) (a 40 lowercase hex name with C(.tgz) or C(.tar.gz) at the top of
+        C(files/)) are always left out. They exist only while a clone run imports them, and the one another run is
+        importing from the same source is not the site's content.
     type: list
     elements: str
     default: []

@@ -88,7 +88,10 @@ def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=
     Returns the output up to the kill."""
     def on_start():
         if held:
-            emulator.faults([hold(name, held[0], held[1])])
+            rule = hold(name, held[0], held[1])
+            if len(held) > 2:
+                rule['after'] = held[2]  # let the first N matching events through
+            emulator.faults([rule])
     try:
         output = run_and_kill(emulator, tmp_path, extra_vars, task, on_start, name if held else None)
         if held and release:
@@ -243,7 +246,7 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
 
 def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emulator, tmp_path, site_prefix):
     """Killed while it removes the archive it imported (the archive is still on the source and in the
-    journal), then killed again while the next run removes that leftover: the third run removes
+    journal; the target's lock is left to the killed run, whose ansible-playbook no longer runs), then killed again while the next run removes that leftover: the third run removes
     it, finishes the clone and verifies it."""
     name = site_prefix + 'kill-resume'
     emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
@@ -253,7 +256,9 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     extra = dict(LIMITS, source_site=name, target_site=name + '-clone', site_clone_report_dir=str(reports))
     journal_path = reports / '.state' / ('%s.json' % job)
 
-    kill_at(emulator, tmp_path, extra, REMOVAL_TASK, ('ssh', '^rsync'), site_prefix + 'removal')
+    # the archive step removes its archive itself once imported: held at its second rsync (the first lists
+    # files/ before Drush runs)
+    kill_at(emulator, tmp_path, extra, ARCHIVE_TASK, ('ssh', '^rsync', 1), site_prefix + 'removal')
     left = archives_on_source(emulator, name)
     assert len(left) == 1, 'the run was interrupted with the archive in place'
     journal = json.loads(journal_path.read_text())

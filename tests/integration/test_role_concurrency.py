@@ -1,0 +1,104 @@
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Clone runs at the same time (issue 11, point 2), through real ansible-playbook runs.
+
+- Two runs of one job: the second is refused by the target's lock (a branch in the target's
+  repository on the platform), naming the first run, and leaves the first run's archive and
+  state file alone; the first finishes and verifies.
+- Jobs that share one source, at the same time (-f 3): each verifies; no run's archive shows in
+  another's verification; no archive is left (marker ``long``: a three-clone fleet, ~90 s).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+import pytest
+
+from clone_steps_helpers import ANY_ARCHIVE_NAME
+from helpers.ansible import VENV_BIN, ansible_env
+from helpers.kill import hold
+from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_env, read_report, run_fleet, state_files
+
+LOCK = 'pantheon-platform-lock-clone'
+
+
+def small_d7(name):
+    return {'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'], 'db': {'nodes': 6},
+            'files': {'count': 5, 'size': [200, 3000], 'compressible': True, 'depth': 1}}
+
+
+def branches(emulator, site):
+    repo = emulator.state(site, 'dev')['paths']['repo']
+    out = subprocess.run(['git', '--git-dir', repo, 'for-each-ref', '--format=%(refname:short)', 'refs/heads/'],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.split()
+
+
+def test_a_second_run_of_the_same_job_is_refused_while_the_first_writes(emulator, tmp_path, site_prefix):
+    source, target = site_prefix + 'cc-src', site_prefix + 'cc-dst'
+    emulator.seed({'seed': 51, 'sites': [small_d7(source)]})
+    reports = tmp_path / 'reports'
+    job = '%s.live-to-%s.dev' % (source, target)
+    work = tmp_path / 'first'
+    work.mkdir()
+    (work / 'vars.json').write_text(json.dumps({'source_site': source, 'target_site': target,
+                                                'site_clone_report_dir': str(reports)}))
+    # the first run is held while the target imports its archive (the archive exists, the lock is held)
+    emulator.faults([hold('first', 'workflow', '^do_migration$')])
+    log = open(work / 'output.log', 'w+', encoding='utf-8')  # pylint: disable=consider-using-with
+    first = subprocess.Popen([os.path.join(VENV_BIN, 'ansible-playbook'), CLONE_SITE, '-e', '@%s' % (work / 'vars.json')],
+                             env=ansible_env(play_env(emulator, tmp_path)), cwd=str(work), stdout=log,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        emulator.wait_hold('first', timeout=600)
+        left = archives_on_source(emulator, source)
+        assert len(left) == 1
+        assert LOCK in branches(emulator, target)
+
+        second = clone_site(emulator, tmp_path, source, target, reports)
+        assert second.rc != 0
+        assert 'is locked by another clone run: job %s' % job in second.output, second.output[-3000:]
+        report = read_report(reports, job)
+        assert report['error']['phase'] == 'lock' and report['status'] == 'failed'
+        # the first run's archive and state file were left alone
+        assert archives_on_source(emulator, source) == left
+        assert json.loads(open(state_files(reports)[0], encoding='utf-8').read())['archive']['path'].endswith(left[0])
+        assert not ANY_ARCHIVE_NAME.search(second.output)
+
+        emulator.release('first')
+        first.wait(600)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+            first.wait(30)
+        emulator.clear_faults()
+        log.seek(0)
+        output = log.read()
+        log.close()
+    assert first.returncode == 0, output[-4000:]
+    report = read_report(reports, job)
+    assert report['status'] == 'succeeded' and report['verification']['status'] == 'match', report
+    assert archives_on_source(emulator, source) == [] and state_files(reports) == []
+    assert LOCK not in branches(emulator, target), 'the first run released its lock'
+
+
+@pytest.mark.long
+def test_jobs_sharing_one_source_at_the_same_time_all_verify(emulator, tmp_path, site_prefix):
+    """Three jobs of one source at -f 3: each archive is made, imported and removed in one step while
+    the others run; every target verifies (no other run's archive in a comparison)."""
+    source = site_prefix + 'sh-src'
+    emulator.seed({'seed': 52, 'sites': [small_d7(source)]})
+    reports = tmp_path / 'reports'
+    jobs = dict(('share%d' % i, {'site_clone_source_site': source, 'site_clone_target_site': '%ssh-dst%d' % (site_prefix, i)})
+                for i in range(3))
+    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=3)
+    assert res.rc == 0, res.output[-4000:]
+    for job in jobs:
+        report = read_report(reports, job)
+        assert report['status'] == 'succeeded', (job, report['error'])
+        assert report['strategy']['name'] == 'archive' and report['verification']['status'] == 'match', job
+    assert archives_on_source(emulator, source) == []
+    assert not ANY_ARCHIVE_NAME.search(res.output)
