@@ -152,6 +152,15 @@ class LoginError(ApiError):
     """The machine token was refused (not retried, no second login)."""
 
 
+def describe_workflow(workflow):
+    """What a module returns of a workflow: id, type, result and its duration in seconds."""
+    try:
+        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
+    except (KeyError, TypeError, ValueError):
+        duration = workflow.get('total_time')
+    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
+
+
 def workflow_failure_reason(workflow):
     """final_task.reason, else the last final_task.messages entry, else 'Workflow failed'."""
     final = workflow.get('final_task') or {}

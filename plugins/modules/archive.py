@@ -102,7 +102,7 @@ options:
   import_site:
     description:
       - With O(state=present), import the archive into the dev environment of this site (name or UUID) with the
-        platform's URL import (workflow C(do_migration), as M(pantheon.platform.site_import) O(kind=site) does), then
+        platform's URL import (workflow C(do_migration), as M(pantheon.platform.site_import) does with O(pantheon.platform.site_import#module:kind=site)), then
         remove it and prove it gone (its public URL answers 404), all in this one task. No other task, of this host or
         of another one in the play, can run between the writing of the archive and its removal, so the archive is
         public only while it is written, imported and removed.
@@ -140,7 +140,8 @@ attributes:
     support: full
     details:
       - O(state=present) finds the Drush version (and, with O(import_site), looks that site up) and reports
-        C(changed=true) without making an archive (nor returning a name, nor checking its site directory); O(state=absent) checks the public URL and reports whether a removal would happen.
+        C(changed=true) without making an archive (nor returning a name, nor checking its site directory);
+        O(state=absent) checks the public URL and reports whether a removal would happen.
   diff_mode:
     support: none
   idempotent:
@@ -304,7 +305,12 @@ partial_removed:
 
 import signal
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, web_origin
+from ansible_collections.pantheon.platform.plugins.module_utils._api import (
+    PantheonError,
+    WorkflowFailed,
+    describe_workflow,
+    web_origin,
+)
 from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
@@ -518,14 +524,6 @@ class Interrupted(BaseException):
 
 def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
-
-
-def describe_workflow(workflow):
-    try:
-        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
-    except (KeyError, TypeError, ValueError):
-        duration = workflow.get('total_time')
-    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
 
 
 def check_import_size(module, target, ssh, path, url, size):

@@ -89,6 +89,7 @@ attributes:
   diff_mode:
     support: none
   idempotent:
+    description: Whether a second run with the same arguments reports no change.
     support: full
     details:
       - Taking a lock this O(run_id) holds, or releasing one that is not held, changes nothing.

@@ -172,7 +172,7 @@ reason:
 
 from urllib.parse import urlsplit
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, describe_workflow
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
@@ -264,14 +264,6 @@ def last_replacing(client, target, kind):
     return found[-1]
 
 
-def describe(workflow):
-    try:
-        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
-    except (KeyError, TypeError, ValueError):
-        duration = workflow.get('total_time')
-    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
-
-
 def measure(params, url):
     """The archive's size from a ranged GET; ImportRefused when the URL does not answer."""
     try:
@@ -288,7 +280,7 @@ def import_content(module):
     try:
         return run_import(module)
     except WorkflowFailed as e:
-        e.extra['workflow'] = describe(e.workflow)
+        e.extra['workflow'] = describe_workflow(e.workflow)
         raise
 
 
@@ -315,16 +307,16 @@ def run_import(module):
                                                      ca_path=params['ca_path'], attempts=1)
             except TransferError:
                 result['imported_size'] = None
-            result['workflow'] = describe(previous)
+            result['workflow'] = describe_workflow(previous)
             return result
         if previous.get('result') is None:
             # The same import is already running (for example after a timed-out run): wait for it.
             result['changed'] = True
             result['imported_size'] = measure(params, url)
             if module.check_mode:
-                result['workflow'] = describe(previous)
+                result['workflow'] = describe_workflow(previous)
                 return result
-            result['workflow'] = describe(client.wait_workflow(previous, owner, params['wait_timeout']))
+            result['workflow'] = describe_workflow(client.wait_workflow(previous, owner, params['wait_timeout']))
             return result
 
     size = measure(params, url)
@@ -348,7 +340,7 @@ def run_import(module):
         result['workflow'] = dict(id=None, type=wf_type, result=None, duration=None)
         return result
     workflow = client.run_workflow(owner, wf_type, wf_params, params['wait_timeout'])
-    result['workflow'] = describe(workflow)
+    result['workflow'] = describe_workflow(workflow)
     return result
 
 

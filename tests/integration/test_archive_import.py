@@ -105,8 +105,8 @@ def test_import_site_refusals_make_no_archive(emulator, sites, tmp_path):
         run, result = run_module(emulator, tmp_path, 'archive', dict({'site': src['name'], 'env': 'dev'}, **extra))
         assert run.rc != 0 and message in result['msg'], (extra, result)
     # a Drush 11+ site: the platform imports Drush 8 archives only
-    run, result = run_module(emulator, tmp_path, 'archive', {'site': sites['d10']['name'], 'env': 'dev',
-                                                            'import_site': sites['dst']['name']})
+    args = {'site': sites['d10']['name'], 'env': 'dev', 'import_site': sites['dst']['name']}
+    run, result = run_module(emulator, tmp_path, 'archive', args)
     assert run.rc != 0 and result['reason'] == 'unsupported' and 'Drush 8' in result['msg'], result
     assert archive_events(emulator, since) == []
     assert not [r for r in emulator.requests(channel='ssh', since=since) if 'archive' in r['path']]

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,9 @@ from site_clone_helpers import (
     state_files,
     writes_since,
 )
+
+sys.path.insert(0, os.path.join(REPO, 'hacking'))
+import exposure  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 SCALE = 0.01  # archive limit 2 MB, URL-import limit 5 MB; d7-large files ~3 MB, d7-huge ~5.5 MB
 DEMO = os.path.join(REPO, 'hacking', 'demo.sh')
@@ -135,6 +139,24 @@ def check_every_strategy_clones_and_verifies(fleet):
     # WordPress: the source's address was replaced by the target's
     assert any(f.startswith('search-replace ') for f in by_job['wp']['fixups'])
     assert by_job['d7-small']['fixups'] == ['cache rebuild']
+
+
+def check_each_archive_was_public_only_during_its_import(fleet):
+    """From the demo emulator's request log (channel archive): each of the three Drupal 7 jobs' archives
+    was created, imported once and removed, in that order. The windows go to
+    .tmp/reliability/exposure.json (scenario demo-fleet-f3) and are printed, not asserted."""
+    rows = exposure.read_log(str(fleet['kept'] / 'data'))
+    events = {}
+    for row in rows:
+        if row['channel'] == 'archive':
+            events.setdefault(row['path'], []).append(row['method'])
+    assert len(events) == 3, events.values()
+    assert all(methods == ['CREATED', 'IMPORT', 'REMOVED'] for methods in events.values()), events.values()
+    figures = exposure.exposure(rows)
+    assert figures['unremoved'] == 0
+    exposure.write(os.path.join(REPO, exposure.DEFAULT_OUT), 'demo-fleet-f3', figures)
+    print('archive exposure, demo fleet at -f 3: longest window %s s, longest public for nothing %s s'
+          % (figures['max_window_s'], figures['max_overhead_s']))
 
 
 def check_nothing_left_behind(fleet, emulator):
@@ -249,6 +271,7 @@ def test_make_demo_then_the_same_fleet_again(tmp_path):
     demo, what it left, the reports, then the same run again, then check mode after a source change."""
     fleet = make_demo(tmp_path)
     check_every_strategy_clones_and_verifies(fleet)
+    check_each_archive_was_public_only_during_its_import(fleet)
     check_html_report_has_a_row_per_site(fleet)
     with open(fleet['reports'] / 'fleet-report.json', encoding='utf-8') as f:
         methods = dict((s['job'], [st['method'] for st in s['strategy']['steps']]) for s in json.load(f)['sites'])

@@ -246,7 +246,8 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
 
 def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emulator, tmp_path, site_prefix):
     """Killed while it removes the archive it imported (the archive is still on the source and in the
-    journal; the target's lock is left to the killed run, whose ansible-playbook no longer runs), then killed again while the next run removes that leftover: the third run removes
+    journal; the target's lock is left to the killed run, whose ansible-playbook no longer runs), then killed again
+    while the next run removes that leftover: the third run removes
     it, finishes the clone and verifies it."""
     name = site_prefix + 'kill-resume'
     emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
