@@ -79,7 +79,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full
@@ -411,7 +411,7 @@ def main():
         ssh=True,
         supports_check_mode=True,
     )
-    module.exit_json(**module.run(run))
+    module.run(run)
 
 
 if __name__ == '__main__':
