@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import os
+
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import (
@@ -75,6 +77,11 @@ class PantheonModule(AnsibleModule):
             self.fail_json(msg='connect_timeout must be a positive number of seconds, got %s' % self.params.get('connect_timeout'))
         if ssh and not 0 < (self.params.get('ssh_port') or 0) < 65536:
             self.fail_json(msg='ssh_port must be between 1 and 65535, got %s' % self.params.get('ssh_port'))
+        key = self.params.get('ssh_private_key') if ssh else None
+        if key and not (os.path.isfile(key) and os.access(key, os.R_OK)):
+            # said before anything is written, rather than as a refused login halfway through
+            self.fail_json(msg='ssh_private_key %s %s' % (key, 'cannot be read' if os.path.exists(key)
+                                                          else 'does not exist'))
 
     @property
     def client(self):

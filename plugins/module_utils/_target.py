@@ -67,9 +67,23 @@ def refuse_frozen(site, action):
                             % (site.get('name') or site.get('id'), action))
 
 
-def resolve(client, site, env, option='site', write=None):
+def is_initialized(client, site_id, env, info=None):
+    """Whether an environment is initialized: dev and multidevs always are; test and live when
+    their settings say ``is_initialized`` (Terminus ``Environment::isInitialized`` reads
+    ``GET sites/{site}/environments/{env}/settings``; the environment object carries the same
+    ``is_initialized``)."""
+    if env not in ('test', 'live'):
+        return True
+    if isinstance(info, dict) and 'is_initialized' in info:
+        return bool(info['is_initialized'])  # the environment object has it too (no second request)
+    return bool(client.env_settings(site_id, env).get('is_initialized'))
+
+
+def resolve(client, site, env, option='site', write=None, initialized=None):
     """The SiteEnv for ``site`` (name or UUID) and ``env``; clear errors when either is missing.
-    With ``write`` (what the caller is about to do, for the message), a frozen site is refused."""
+    With ``write`` (what the caller is about to do, for the message), a frozen site is refused,
+    and so is an uninitialized environment (also with ``initialized`` set to what the caller
+    needs it for), before anything is posted."""
     check_env_name(env, option='env' if option == 'site' else 'target_env')
     site_obj = client.get_site(site)
     if write:
@@ -79,7 +93,26 @@ def resolve(client, site, env, option='site', write=None):
         raise PantheonError('Site %s has no %s environment (it has: %s)%s' % (
             site_obj.get('name') or site, env, ', '.join(sorted(envs)) or 'none',
             '; create the multidev first' if env not in ('dev', 'test', 'live') else ''))
+    needed = write or initialized
+    if needed and not is_initialized(client, site_obj['id'], env, envs[env]):
+        raise PantheonError('The %s environment of %s has not been initialized, so %s is refused; initialize it '
+                            'first (deploy to it from %s: terminus env:deploy)'
+                            % (env, site_obj.get('name') or site, needed, 'dev' if env == 'test' else 'test'))
     return SiteEnv(site_obj, env, envs[env])
+
+
+def backup_framework(client, backup):
+    """The framework of the site whose backup the ``backup`` option ({site, env}) names."""
+    return client.get_site(backup['site']).get('framework')
+
+
+def same_framework(source_framework, source_label, target, what):
+    """Refuse ``what`` between sites of different frameworks (a Drupal 7, Drupal 8+ or WordPress
+    site's code, database or files mean nothing to another), before anything is written."""
+    if source_framework and target.framework and source_framework != target.framework:
+        raise PantheonError('The frameworks differ: %s is %s and %s is %s, so %s is refused; the source and the '
+                            'target must run the same framework'
+                            % (source_label, source_framework, target.label, target.framework, what))
 
 
 def framework_of(target):

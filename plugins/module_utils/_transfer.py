@@ -96,6 +96,12 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
     is never used) and reads the total from ``Content-Range``; a server that ignores ranges and
     answers 200 is measured by its ``Content-Length``. The body is never read.
     """
+    return probe(url, validate_certs, ca_path, timeout, attempts, session)[0]
+
+
+def probe(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, session=None, head=0):
+    """(size or None, the first ``head`` bytes) of the object behind ``url`` from one ranged GET
+    (``Range: bytes=0-<head-1>``), as probe_size measures it; with ``head`` 0 no body is read."""
     _need_requests()
     http = session or new_session(validate_certs, ca_path)
     backoff = Backoff(max_delay=8, jitter=False)
@@ -104,7 +110,7 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
         if attempt:
             time.sleep(backoff.delay(attempt - 1))
         try:
-            response = http.get(url, headers={'Range': 'bytes=0-0', 'Accept-Encoding': 'identity'},
+            response = http.get(url, headers={'Range': 'bytes=0-%d' % max(head - 1, 0), 'Accept-Encoding': 'identity'},
                                 stream=True, timeout=timeout, verify=verify_setting(validate_certs, ca_path),
                                 allow_redirects=True)
         except _transient_exceptions() as exc:
@@ -118,15 +124,15 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
                 parsed = _parse_content_range(response.headers.get('Content-Range'))
                 if parsed is None:
                     raise TransferError('%s answered 206 without a usable Content-Range header' % shown_url(url), status)
-                return parsed[2]
+                return parsed[2], _read_head(response, head, url)
             if status == 416:
                 parsed = _parse_content_range(response.headers.get('Content-Range'))
                 if parsed is not None and parsed[2] == 0:
-                    return 0
-                return None
+                    return 0, b''
+                return None, b''
             if status == 200:
                 length = response.headers.get('Content-Length')
-                return int(length) if length and length.isdigit() else None
+                return (int(length) if length and length.isdigit() else None), _read_head(response, head, url)
             if status in _RETRY_STATUS:
                 last = 'HTTP %d' % status
                 continue
@@ -135,6 +141,77 @@ def probe_size(url, validate_certs=True, ca_path=None, timeout=60, attempts=4, s
         finally:
             response.close()
     raise TransferError('GET %s failed after %d attempts: %s' % (shown_url(url), attempts, last))
+
+
+def _read_head(response, head, url):
+    if not head:
+        return b''
+    data = b''
+    try:
+        for chunk in response.iter_content(min(head, 65536)):
+            data += chunk
+            if len(data) >= head:
+                break
+    except _transient_exceptions() as exc:
+        if not data:
+            raise TransferError('GET %s broke before its first bytes (%s)' % (shown_url(url), type(exc).__name__))
+    return data[:head]
+
+
+# How much of a download is looked at before anything is imported (check_content).
+HEAD_BYTES = 8192
+_SQL_START = re.compile(br'^(\xef\xbb\xbf)?\s*(--|/\*|#|(CREATE|DROP|INSERT|SET|LOCK|UNLOCK|USE|START|BEGIN|'
+                        br'DELIMITER|ALTER|REPLACE|COMMIT)\b)', re.IGNORECASE)
+
+
+def check_content(head, kind, where):
+    """Refuse, from its first bytes (HEAD_BYTES or more), a download that cannot be what ``kind``
+    needs, before anything is imported: ``database`` a SQL dump (gzipped or not), ``files`` and
+    ``site`` an archive (tar, gzipped tar, zip or bzip2). An HTML page (a sign-in or error page
+    served with status 200) is named as such. Raises TransferError naming ``where``."""
+    if not head:
+        raise TransferError('%s is empty' % where)
+    if head.lstrip()[:64].lower().startswith((b'<!doctype html', b'<html')):
+        raise TransferError('%s is an HTML page, not %s (a sign-in or error page answered with status 200?); '
+                            'nothing was imported' % (where, 'a database dump' if kind == 'database' else 'an archive'))
+    data = head
+    if head[:2] == GZIP_MAGIC:
+        try:
+            data = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, HEAD_BYTES)
+        except zlib.error as exc:
+            raise TransferError('%s starts like gzip data but is corrupt (%s); nothing was imported' % (where, exc))
+    if kind == 'database':
+        if b'\x00' in data[:HEAD_BYTES] or not _SQL_START.match(data):
+            raise TransferError('%s is not a SQL dump (its first bytes%s do not look like mysqldump output); nothing '
+                                'was imported' % (where, ', once gunzipped,' if data is not head else ''))
+        return
+    if head[:4] == b'PK\x03\x04' or head[:3] == b'BZh':
+        return
+    if len(data) >= 262 and data[257:262] == b'ustar':
+        return
+    if len(data) < 262 and data is not head:
+        return  # too little gzip output to tell
+    raise TransferError('%s is not an archive (tar, tar.gz, tgz, zip): %s; nothing was imported'
+                        % (where, 'its gzip data is not a tar stream' if data is not head else 'not gzip, tar or zip data'))
+
+
+def checked_chunks(chunks, kind, where):
+    """``chunks`` (an iterable of bytes), with its first HEAD_BYTES checked by check_content
+    before this returns: the caller starts writing only after bad content was refused."""
+    chunks = iter(chunks)
+    first = []
+    size = 0
+    for chunk in chunks:
+        first.append(chunk)
+        size += len(chunk)
+        if size >= HEAD_BYTES:
+            break
+    check_content(b''.join(first), kind, where)
+
+    def joined():
+        yield from first
+        yield from chunks
+    return joined()
 
 
 class DownloadStream(object):

@@ -192,7 +192,7 @@ elements:
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
-from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve, same_framework
 from ansible_collections.pantheon.platform.plugins.module_utils._verify import (
     check_home,
     compare_code,
@@ -227,10 +227,14 @@ def verify(module):
         raise PantheonError('max_differences must be at least 1, got %d' % limit)
     if params['timeout'] < 1:
         raise PantheonError('timeout must be a positive number of seconds, got %d' % params['timeout'])
-    source = resolve(client, params['site'], params['env'])
-    target = resolve(client, params['target_site'], params['target_env'], option='target_site')
+    source = resolve(client, params['site'], params['env'], initialized='a comparison')
+    target = resolve(client, params['target_site'], params['target_env'], option='target_site',
+                     initialized='a comparison')
     if source.site_id == target.site_id and source.env == target.env:
         raise PantheonError('The source and the target are the same environment (%s)' % source.label)
+    if params['fail_on_mismatch']:
+        # sites of different frameworks never match: say so rather than list every difference
+        same_framework(source.framework, source.label, target, 'a comparison')
     elements = [name for name in ELEMENTS if name in params['elements']]
     timeout = params['timeout']
     reports = {}

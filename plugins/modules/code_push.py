@@ -145,7 +145,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._git import Code
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
-from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve
+from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve, same_framework
 
 SYNC_POLL_FIRST = 1.0
 SYNC_POLL_MAX = 5.0
@@ -194,6 +194,7 @@ def push_code(module):
                             'multidev' % (params['target_env'], params['target_env']))
     source = resolve(client, params['site'], params['env'])
     target = resolve(client, params['target_site'], params['target_env'], option='target_site', write='a code push')
+    same_framework(source.framework, source.label, target, 'a code push')
     if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
         raise PantheonError('Source %s and target %s use the same branch of the same repository; nothing to push'
                             % (source.label, target.label))

@@ -163,9 +163,16 @@ from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import (
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
-from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve, target_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._target import (
+    backup_framework,
+    framework_of,
+    resolve,
+    same_framework,
+    target_argspec,
+)
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
     TransferError,
+    checked_chunks,
     gunzip_chunks,
     open_source,
     source_argspec,
@@ -194,7 +201,14 @@ def _file_chunks(path):
         yield from iter(lambda: handle.read(READ_CHUNK), b'')
 
 
-def _spool(stream, staging_dir):
+def _source_label(info):
+    """How messages name the dump: the backup's site.env, or the URL without its query and name."""
+    if info.get('kind') == 'backup':
+        return 'The database backup of %s.%s' % (info.get('site'), info.get('env'))
+    return 'The download from %s' % info.get('url')
+
+
+def _spool(stream, staging_dir, where):
     """Download the whole dump to a private file and check it. Returns (path, sql_size, sql_sha256)."""
     fd, path = tempfile.mkstemp(prefix='pantheon-db-', suffix='.sql.gz', dir=staging_dir)
     try:
@@ -203,7 +217,7 @@ def _spool(stream, staging_dir):
                 for chunk in stream:
                     handle.write(chunk)
                     yield chunk
-            sql = _Hashing(gunzip_chunks(saved()))
+            sql = _Hashing(checked_chunks(gunzip_chunks(saved()), 'database', where))
             for dummy in sql:
                 pass
     except BaseException:
@@ -245,6 +259,9 @@ def stream_database(module):
     client = module.client
     target_env = resolve(client, params['site'], params['env'], write='a database import')
     framework = framework_of(target_env)
+    if params.get('backup'):
+        same_framework(backup_framework(client, params['backup']), '%s.%s' % (params['backup']['site'], params['backup']['env']),
+                       target_env, 'a database import')
     drush = drush_major(client, target_env)
     target = appserver_target(params, target_env.site_id, target_env.env)
     argv = import_argv(framework, drush)
@@ -263,7 +280,7 @@ def stream_database(module):
     try:
         if params['spool']:
             with stream:
-                spool_path, sql_size, sql_sha = _spool(stream, params['staging_dir'])
+                spool_path, sql_size, sql_sha = _spool(stream, params['staging_dir'], _source_label(info))
             result.update(sql_bytes=sql_size, sql_sha256=sql_sha)
             result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
             if not params['force'] and state.get('sql_sha256') == sql_sha and state.get('fingerprint'):
@@ -288,7 +305,8 @@ def stream_database(module):
                 result['database'] = _describe_db(current)
                 return result
             with stream:
-                sql = _Hashing(gunzip_chunks(stream))
+                # the dump's first bytes are looked at before the import starts
+                sql = _Hashing(checked_chunks(gunzip_chunks(stream), 'database', _source_label(info)))
                 _run_import(module, target, argv, sql, streaming=True)
             result.update(sql_bytes=sql.size, sql_sha256=sql.sha.hexdigest())
             result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)

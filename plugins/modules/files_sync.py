@@ -204,11 +204,35 @@ from ansible_collections.pantheon.platform.plugins.module_utils._files import (
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
-from ansible_collections.pantheon.platform.plugins.module_utils._transfer import open_source, source_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
-from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
+    HEAD_BYTES,
+    check_content,
+    open_source,
+    source_argspec,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._target import (
+    backup_framework,
+    resolve,
+    same_framework,
+    target_argspec,
+)
 
 RSYNC_ATTEMPTS = 3
+
+
+class _Head(object):
+    """A file-like wrapper of a download that keeps its first HEAD_BYTES (``data``)."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.data = b''
+
+    def read(self, size=-1):
+        chunk = self._stream.read(size)
+        if len(self.data) < HEAD_BYTES:
+            self.data += chunk[:HEAD_BYTES - len(self.data)]
+        return chunk
 
 
 RECORD_OPTIONS = ('delete', 'compare', 'exclude', 'preserve_times')
@@ -249,7 +273,14 @@ def _prepare_source(module, result, target=None, record=None):
                 result.update(source=info, up_to_date=True, download=dict(bytes=0, resumes=0, url_refreshes=0))
                 return None, None
         with stream:
-            counts = extract_stream(stream, staging)
+            head = _Head(stream)
+            try:
+                counts = extract_stream(head, staging)
+            except PantheonError:
+                # say what the download is when its first bytes tell (an HTML page, not an archive)
+                check_content(head.data, 'files', 'The download from %s' % (
+                    info.get('url') or '%s.%s' % (info.get('site'), info.get('env'))))
+                raise
         info.update(counts)
         result['source'] = info
         result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
@@ -262,6 +293,9 @@ def _prepare_source(module, result, target=None, record=None):
 def sync_files(module):
     params = module.params
     target_env = resolve(module.client, params['site'], params['env'], write='a files sync')
+    if params.get('backup'):
+        same_framework(backup_framework(module.client, params['backup']),
+                       '%s.%s' % (params['backup']['site'], params['backup']['env']), target_env, 'a files sync')
     target = appserver_target(params, target_env.site_id, target_env.env)
     result = dict(changed=False)
     record_path = sync_record_path(target_env.site_id, target_env.env) if params['backup'] else None

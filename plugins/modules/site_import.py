@@ -41,6 +41,8 @@ options:
       - Publicly reachable URL of the archive, for example a signed backup URL from
         M(pantheon.platform.backup_info) or the RV(pantheon.platform.archive#module:url) of a site archive.
       - The platform downloads it, so it must be reachable from the platform, not only from the controller.
+      - Its first bytes are read before anything is posted. An HTML page, a database dump that is not SQL (gzipped or
+        not), or files or a site that are not an archive (tar, tar.gz, zip) are refused.
       - Treated as a secret (signed URLs carry credentials, archive names must not leak); it is never printed or
         returned. Messages name only its scheme and host.
     type: str
@@ -77,7 +79,7 @@ attributes:
   check_mode:
     support: full
     details:
-      - Checks the URL (scheme, reachability, size) and the workflow history, and reports whether an import would
+      - Checks the URL (scheme, reachability, size, first bytes) and the workflow history, and reports whether an import would
         start; starts none.
   diff_mode:
     support: none
@@ -163,7 +165,9 @@ kind:
 reason:
   description:
     - Why the module failed, machine-readable. Pre-checks that changed nothing - V(too_large) (above
-      O(max_size_mb)), V(unknown_size), V(insecure_url), V(invalid_url), V(unreachable), V(invalid_option). The
+      O(max_size_mb)), V(unknown_size), V(insecure_url), V(invalid_url), V(unreachable), V(expired_url) (an expired
+      signed URL), V(invalid_content) (the first bytes are an HTML page, or not a SQL dump or an archive as
+      O(kind) needs), V(invalid_option). The
       import itself - V(workflow_failed) (the message is the platform's reason).
   returned: failure
   type: str
@@ -177,7 +181,13 @@ from ansible_collections.pantheon.platform.plugins.module_utils._module import P
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
-from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, probe_size
+from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
+    HEAD_BYTES,
+    TransferError,
+    check_content,
+    probe,
+    probe_size,
+)
 
 MB = 1024 * 1024
 
@@ -265,14 +275,26 @@ def last_replacing(client, target, kind):
 
 
 def measure(params, url):
-    """The archive's size from a ranged GET; ImportRefused when the URL does not answer."""
+    """The archive's size from a ranged GET of its first bytes, which must be what ``kind`` needs
+    (check_content: not an HTML page, a SQL dump, an archive); ImportRefused when the URL does
+    not answer or its content is refused, before anything is posted."""
     try:
-        return probe_size(url, validate_certs=params['validate_certs'], ca_path=params['ca_path'], attempts=3)
+        size, head = probe(url, validate_certs=params['validate_certs'], ca_path=params['ca_path'], attempts=3,
+                           head=HEAD_BYTES)
     except TransferError as e:
+        if e.status == 403 and 'expired' in e.message.lower():
+            raise ImportRefused('url %s is a signed URL that has expired (HTTP 403: the store says the token has '
+                                'expired); ask for a new one (for example pantheon.platform.backup_info with urls: true)'
+                                % shown(url), 'expired_url')
         if e.status:
             raise ImportRefused('url %s answered HTTP %s to a ranged GET; the platform could not download it'
                                 % (shown(url), e.status), 'unreachable')
         raise ImportRefused('url %s could not be reached: %s' % (shown(url), e.message), 'unreachable')
+    try:
+        check_content(head, params['kind'], 'url %s' % shown(url))
+    except TransferError as e:
+        raise ImportRefused(e.message, 'invalid_content')
+    return size
 
 
 def import_content(module):

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import time
+
+from helpers.secrets import scan_run
 
 __all__ = ['REPO', 'PlaybookResult', 'run_playbook', 'collections_path', 'ansible_env']
 
@@ -34,6 +38,9 @@ VENV_BIN = os.path.dirname(sys.executable) if os.path.exists(os.path.join(os.pat
     else os.path.join(REPO, '.venv', 'bin')
 PYTHON = os.path.join(VENV_BIN, 'python')
 TMP = os.path.join(REPO, '.tmp')
+# Every run is made at -vvvv with Ansible's log file, and scanned for secrets afterwards (scan_run).
+SCAN_VERBOSITY = 4
+REPORT_DIR_VAR = re.compile(r'site_clone_report_dir["\']?\s*[:=]\s*["\']?([^"\'\s,}]+)')
 
 
 def collections_path():
@@ -127,9 +134,21 @@ class PlaybookResult:
         return (self.data or {}).get('stats', {})
 
 
+def report_dirs(extra_vars=None, inventory_text='', env=None):
+    """The report directories a run of the site_clone role writes to (its extra vars, inventory, environment)."""
+    found = []
+    if isinstance(extra_vars, dict) and extra_vars.get('site_clone_report_dir'):
+        found.append(str(extra_vars['site_clone_report_dir']))
+    found.extend(REPORT_DIR_VAR.findall(inventory_text or ''))
+    if (env or {}).get('PANTHEON_CLONE_REPORT_DIR'):
+        found.append(env['PANTHEON_CLONE_REPORT_DIR'])
+    return found
+
+
 def run_playbook(playbook, extra_vars=None, env=None, check=False, verbosity=0, inventory=None,
-                 diff=False, timeout=900, args=None):
-    """Run ansible-playbook; returns a PlaybookResult (never raises on a failed play).
+                 diff=False, timeout=900, args=None, scan=True):
+    """Run ansible-playbook; returns a PlaybookResult (never raises on a failed play, but raises
+    AssertionError when its output, Ansible's log, its results or its reports hold a secret).
 
     playbook   -- YAML text, or a path to a playbook file
     extra_vars -- dict passed with ``-e @file`` (types kept)
@@ -138,6 +157,10 @@ def run_playbook(playbook, extra_vars=None, env=None, check=False, verbosity=0, 
     verbosity  -- number of -v
     inventory  -- inventory text (INI/YAML) or a path; default: localhost with the local connection
     args       -- more command-line arguments
+    scan       -- run at -vvvv at least (SCAN_VERBOSITY) with Ansible's log file, then scan
+                  stdout, stderr, the log, every task result and the report directories for the
+                  machine token and what the emulator issued during the run (helpers.secrets.scan_run);
+                  False only for benchmarks, where -vvvv would distort what is measured
     """
     os.makedirs(TMP, exist_ok=True)
     work = tempfile.mkdtemp(prefix='play-', dir=TMP)
@@ -165,10 +188,22 @@ def run_playbook(playbook, extra_vars=None, env=None, check=False, verbosity=0, 
         cmd.append('--check')
     if diff:
         cmd.append('--diff')
+    if scan:
+        verbosity = max(verbosity, SCAN_VERBOSITY)
     if verbosity:
         cmd.append('-' + 'v' * verbosity)
     cmd += list(args or [])
     results_file = os.path.join(work, 'results.json')
-    proc = subprocess.run(cmd, env=ansible_env(env, results_file=results_file), cwd=work,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    full_env = ansible_env(env, results_file=results_file)
+    log_path = os.path.join(work, 'ansible.log')
+    if scan:
+        full_env['ANSIBLE_LOG_PATH'] = log_path
+    since = time.time() - 1
+    proc = subprocess.run(cmd, env=full_env, cwd=work, capture_output=True, text=True, timeout=timeout, check=False)
+    if scan:
+        with open(inv_path, encoding='utf-8', errors='replace') as f:
+            inventory_text = f.read()
+        scan_run(full_env, since, {'stdout': proc.stdout, 'stderr': proc.stderr},
+                 [log_path, results_file, os.path.join(work, 'clone-reports')]
+                 + report_dirs(extra_vars, inventory_text, full_env), label=os.path.basename(play_path))
     return PlaybookResult(proc.returncode, proc.stdout, proc.stderr, cmd, results_file)

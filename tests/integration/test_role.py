@@ -1,16 +1,15 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The site_clone role through playbooks/clone_site.yml and clone_fleet.yml against the emulator:
-check mode, bad input, the fallback when the platform cannot hold the archive, and secrets at -vvvv.
+check mode, the fallback when the platform cannot hold the archive, and secrets at -vvvv.
 
 Every strategy and framework, verification and the second run are in test_fleet.py; interrupted runs
-in test_role_interrupt.py.
+in test_role_interrupt.py; bad input in test_bad_input.py.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 
 import pytest
@@ -24,7 +23,6 @@ from site_clone_helpers import (
     last_request_id,
     read_report,
     requests_since,
-    run_fleet,
     state_files,
     writes_since,
 )
@@ -80,45 +78,6 @@ def test_check_mode_reports_the_strategy_and_changes_nothing(emulator, tmp_path,
         assert content_state(emulator, name, 'live') == before[name]
     assert state_files(reports) == []
     assert not os.path.exists(reports / ('%s.live-to-%s-new.dev.json' % (measured, measured)))
-
-
-def test_bad_input_fails_clearly_and_changes_nothing(emulator, tmp_path, site_prefix):
-    d7, d7b, wp = site_prefix + 'bad-d7', site_prefix + 'bad-d7b', site_prefix + 'bad-wp'
-    emulator.seed({'seed': 4, 'sites': [small_site(d7), small_site(d7b), small_site(wp, 'wordpress')]})
-    reports = tmp_path / 'reports'
-    jobs = {
-        'same-site': {'site_clone_source_site': d7, 'site_clone_target_site': d7},
-        'no-source': {'site_clone_source_site': site_prefix + 'missing', 'site_clone_target_site': site_prefix + 'x1'},
-        'archive-on-wordpress': {'site_clone_source_site': wp, 'site_clone_target_site': site_prefix + 'x2',
-                                 'site_clone_strategy': 'archive'},
-        'code-to-live': {'site_clone_source_site': d7, 'site_clone_target_site': d7b, 'site_clone_target_env': 'live'},
-        'bad-element': {'site_clone_source_site': d7, 'site_clone_target_site': site_prefix + 'x3',
-                        'site_clone_elements': ['code', 'themes']},
-        'wrong-framework': {'site_clone_source_site': d7, 'site_clone_target_site': wp,
-                            'site_clone_elements': ['database']},
-    }
-    since = last_request_id(emulator)
-    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=3)
-    assert res.rc != 0, res.output
-    with open(reports / 'fleet-report.json', encoding='utf-8') as f:
-        data = json.load(f)
-    by_job = dict((site['job'], site) for site in data['sites'])
-    assert sorted(by_job) == sorted(jobs), 'every job ran and was reported, whatever the others did'
-    assert data['totals']['failed'] == len(jobs)
-    message = dict((job, (site['error'] or {}).get('message', '')) for job, site in by_job.items())
-    assert 'same site' in message['same-site']
-    assert 'does not exist' in message['no-source']
-    assert 'strategy archive was requested' in message['archive-on-wordpress'] and 'WordPress' in message['archive-on-wordpress']
-    assert 'Code cannot be pushed to live' in message['code-to-live']
-    assert 'site_clone_elements' in message['bad-element'] and 'themes' in message['bad-element']
-    assert 'frameworks must match' in message['wrong-framework']
-    for job, text in message.items():
-        assert 'Traceback' not in text, job
-    # the play failed at the end, naming the failures, and nothing was written to the platform
-    assert re.search(r'6 of 6 clone\(s\) failed', res.output)
-    assert writes_since(emulator, since) == []
-    for name in ('x1', 'x2', 'x3'):
-        assert not target_exists(emulator, site_prefix + name)
 
 
 def test_archive_too_large_for_the_platform_falls_back_and_leaks_nothing(emulator, tmp_path, site_prefix):

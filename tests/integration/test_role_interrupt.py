@@ -26,8 +26,9 @@ import time
 
 import pytest
 
-from helpers.ansible import CALLBACK_DIR, PYTHON, VENV_BIN, ansible_env
+from helpers.ansible import CALLBACK_DIR, PYTHON, SCAN_VERBOSITY, VENV_BIN, ansible_env, report_dirs
 from helpers.kill import hold, kill_tree
+from helpers.secrets import scan_run
 from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_env, read_report, state_files
 
 MB = 1024 * 1024
@@ -113,12 +114,13 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None,
     (work / 'vars.json').write_text(json.dumps(extra_vars))
     (work / 'inventory.ini').write_text('localhost ansible_connection=local ansible_python_interpreter=%s\n' % PYTHON)
     cmd = [os.path.join(VENV_BIN, 'ansible-playbook'), '-i', str(work / 'inventory.ini'), CLONE_SITE,
-           '-e', '@%s' % (work / 'vars.json')]
+           '-e', '@%s' % (work / 'vars.json'), '-' + 'v' * SCAN_VERBOSITY]
     # the test callback pantheon_test_pause stops the play as ``task`` starts, until the test says go
     pause = work / ('pause-%d' % time.monotonic_ns())
     env = ansible_env(dict(play_env(emulator, tmp_path), ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR,
                            ANSIBLE_CALLBACKS_ENABLED='pantheon_test_pause', PANTHEON_TEST_PAUSE_TASK=task,
-                           PANTHEON_TEST_PAUSE_FILE=str(pause)))
+                           PANTHEON_TEST_PAUSE_FILE=str(pause), ANSIBLE_LOG_PATH=str(work / 'ansible.log')))
+    since = time.time() - 1
     log = open(work / 'output.log', 'w+', encoding='utf-8')  # pylint: disable=consider-using-with
     proc = subprocess.Popen(cmd, env=env, cwd=str(work), stdout=log, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
@@ -147,6 +149,9 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None,
         log.close()
     assert killed, 'the run never reached %r:\n%s' % (task, output[-4000:])
     assert 'PLAY RECAP' not in output
+    # what a killed run printed and logged at -vvvv holds no secret either
+    scan_run(env, since, {'output': output}, [work / 'ansible.log'] + report_dirs(extra_vars, '', env),
+             label='killed clone_site.yml')
     return output
 
 

@@ -35,7 +35,7 @@ async def index(request):
         "endpoints": ["GET/DELETE requests", "GET/POST/DELETE faults", "GET holds",
                       "POST holds/{name}/wait", "POST holds/{name}/release", "POST seed", "GET/POST/DELETE ssh-keys",
                       "GET/POST config", "GET state/sites", "GET state/sites/{site}/envs/{env}",
-                      "POST sessions/expire", "POST users"],
+                      "POST sessions/expire", "POST users", "GET secrets"],
         "web_port": store.runtime.get("web_port"), "ssh_port": store.runtime.get("ssh_port"),
     })
 
@@ -55,6 +55,16 @@ async def requests_delete(request):
     return web.Response(status=204)
 
 
+async def secrets_get(request):
+    """The secrets a run's output must not hold: ``?since=<unix time>`` limits sessions,
+    signatures and archive names to those issued, used or seen since then (store.secrets_since)."""
+    try:
+        since = float(request.query.get("since", 0) or 0)
+    except ValueError:
+        return _err(400, "since must be a unix time in seconds")
+    return web.json_response(await _in_thread(request.app["store"].secrets_since, since))
+
+
 async def faults_get(request):
     return web.json_response(request.app["store"].list_faults())
 
@@ -69,6 +79,11 @@ def _created(key, func, *args):
 
 async def faults_post(request):
     body = await _body(request)
+    if isinstance(body, dict) and "profile" in body:
+        try:
+            body = faults.profile_rules(body["profile"], body.get("seed", 0))
+        except StoreError as exc:
+            return _err(400, str(exc))
     return _created("ids", request.app["store"].add_faults, body if body is not None else [])
 
 
@@ -245,6 +260,7 @@ def add_routes(app):
     r.add_get(p + "/", index)
     r.add_get(p + "/requests", requests_get)
     r.add_delete(p + "/requests", requests_delete)
+    r.add_get(p + "/secrets", secrets_get)
     r.add_get(p + "/faults", faults_get)
     r.add_post(p + "/faults", faults_post)
     r.add_delete(p + "/faults", faults_delete)

@@ -113,6 +113,37 @@ def validate_rule(rule):
     return out
 
 
+# Named fault profiles: seeded, probabilistic rule sets (POST /_emulator/faults {"profile": name,
+# "seed": N}). "rough" is issue 11 point 8's: about 10% of API calls answer 5xx, 5% 429 with
+# Retry-After, some connections reset, downloads cut part-way, one workflow in ten fails, SSH
+# transfers dropped part-way. Every decision depends only on (seed, rule, match index).
+API_CALLS = r"^/api/(?!authorize/)"  # the API; the login is left alone (its retries are the client's own)
+SSH_TRANSFERS = r"^(rsync --server|git-upload-pack|git-receive-pack|drush.* (sql-dump|sql:dump)|wp db export)"
+PROFILES = {
+    "rough": [
+        ({"channel": "http", "path": API_CALLS}, {"status": 503, "retry_after": 1}, 0.05),
+        ({"channel": "http", "path": API_CALLS}, {"status": 502}, 0.03),
+        ({"channel": "http", "path": API_CALLS}, {"status": 500}, 0.02),
+        ({"channel": "http", "path": API_CALLS}, {"status": 429, "retry_after": 1}, 0.05),
+        ({"channel": "http", "path": API_CALLS}, {"reset": True}, 0.02),
+        ({"channel": "download"}, {"truncate_after": 65536}, 0.3),
+        ({"channel": "workflow"}, {"workflow_fail": "Injected failure (fault profile rough)"}, 0.1),
+        ({"channel": "ssh", "path": SSH_TRANSFERS}, {"ssh_disconnect_after": 16384}, 0.1),
+    ],
+}
+
+
+def profile_rules(name, seed=0):
+    """The rules of the fault profile ``name`` with ``seed`` (StoreError for an unknown name)."""
+    if name not in PROFILES:
+        raise StoreError(f"unknown fault profile {name!r}; known: {', '.join(sorted(PROFILES))}")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise StoreError("a fault profile's seed must be an integer")
+    return [{"match": dict(match), "action": dict(action), "probability": p, "seed": f"{seed}:{i}",
+             "comment": f"profile {name}"}
+            for i, (match, action, p) in enumerate(PROFILES[name])]
+
+
 def rule_matches(rule, channel, method, path):
     match = rule["match"]
     if match["channel"] != channel:

@@ -195,6 +195,10 @@ class Emulator:
         """Add fault rules (a rule or a list); returns their ids."""
         return self.admin("POST", "faults", json=rules).json()["ids"]
 
+    def fault_profile(self, name, seed=0):
+        """Add the rules of a named, seeded fault profile (pantheon_emulator.faults.PROFILES); returns their ids."""
+        return self.admin("POST", "faults", json={"profile": name, "seed": seed}).json()["ids"]
+
     def list_faults(self):
         return self.admin("GET", "faults").json()
 

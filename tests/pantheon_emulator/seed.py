@@ -25,10 +25,13 @@ Recipe (JSON)::
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import re
 import shutil
+import tarfile
 import tempfile
 import uuid
 from pathlib import Path
@@ -642,6 +645,18 @@ def validate_recipe(store, recipe):
             parse_size((env_spec.get("db") or {}).get("big_row", 0), f"{where}.{env}.db.big_row")
 
 
+def _sparse_head(element):
+    if element == "database":
+        return gzip.compress(b"-- MariaDB dump 10.19  Distrib 10.11.6-MariaDB (sparse seed backup)\n")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        data = b"sparse seed backup\n"
+        info = tarfile.TarInfo("sparse.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return gzip.compress(buf.getvalue())
+
+
 def make_seed_backup(store, site, spec):
     """A backup in the catalog: real archives (do_export run now) or a sparse archive of a given size."""
     from pantheon_emulator import workflows  # pylint: disable=import-outside-toplevel
@@ -656,7 +671,9 @@ def make_seed_backup(store, site, spec):
         folder_dir.mkdir(parents=True, exist_ok=True)
         path = folder_dir / f"{prefix}_{element}{suffix}"
         with open(path, "wb") as fh:
-            fh.write(b"\x1f\x8b")
+            # a real first gzip member (a dump's first line, or a tar of one small file), so whatever
+            # reads the first bytes sees what such a backup starts with; zeros (a hole) after it
+            fh.write(_sparse_head(element))
             fh.truncate(size)
         workflows.record_backup(store, site, env, ts, {element: {"filename": path.name, "size": size}},
                                 int(spec.get("ttl", workflows.DEFAULT_TTL)), str(uuid.uuid4()))

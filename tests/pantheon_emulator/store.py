@@ -57,6 +57,8 @@ DEFAULT_CONFIG = {
 LIMIT_KEYS = ("url_import_max_bytes", "max_file_bytes", "ssh_idle_timeout", "ssh_session_timeout",
               "signed_url_ttl", "session_ttl", "workflow_delay", "workflow_scale")
 
+# a site archive's name (Drush writes <40 hex>.tgz, Drush 11+ <40 hex>.tar.gz; _archive.py)
+ARCHIVE_NAME = re.compile(r"([0-9a-f]{40})\.(?:tgz|tar\.gz)")
 SITE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,51}$")
 ENV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,10}$")
 SSH_USER_RE = re.compile(
@@ -187,6 +189,9 @@ class Store:
         self.mariadb = mariadb.Server(self.data_dir)
         # Runtime values (not persisted): ports the servers listen on.
         self.runtime = {"web_port": None, "ssh_port": None}
+        # Secrets this emulator handed out or accepted, with the last time each was issued or used
+        # (memory only): GET /_emulator/secrets lets a test scan a run's output for them.
+        self._secrets_seen = {}
         with self._lock:
             for key, value in DEFAULT_CONFIG.items():
                 self._db.execute("INSERT OR IGNORE INTO config (key, value) VALUES (?, ?)",
@@ -292,8 +297,29 @@ class Store:
     def _hash_token(token):
         return hashlib.sha256(token.encode()).hexdigest()
 
+    def note_secret(self, kind, value):
+        """Remember a secret (machine token, session, signature) and when it was last issued or used."""
+        if value:
+            self._secrets_seen[(kind, value)] = time.time()
+
+    def secrets_since(self, since=0.0):
+        """{kind: [values]}: machine tokens (all), sessions and URL signatures issued or used since
+        ``since``, every environment's DB password, and the archive names (40 hex) that appear in
+        the request log since ``since`` (web downloads, SSH command lines)."""
+        out = {"machine_token": [], "session": [], "signature": [], "db_password": [], "archive": []}
+        for (kind, value), seen in list(self._secrets_seen.items()):
+            if kind == "machine_token" or seen >= since:
+                out[kind].append(value)
+        out["db_password"] = [r["db_password"] for r in self._q("SELECT db_password FROM envs") if r["db_password"]]
+        names = set()
+        for row in self._q("SELECT path FROM requests WHERE time >= ?", (since,)):
+            names.update(ARCHIVE_NAME.findall(row["path"] or ""))
+        out["archive"] = sorted(names)
+        return out
+
     def create_machine_token(self, user_id, token=None):
         token = token or secrets.token_urlsafe(36)
+        self.note_secret("machine_token", token)
         self._x("INSERT OR REPLACE INTO machine_tokens (token_hash, user_id, created) VALUES (?, ?, ?)",
                 (self._hash_token(token), user_id, time.time()))
         return token
@@ -305,18 +331,22 @@ class Store:
             if token is None:
                 token = self.create_machine_token(self.default_user()["id"])
                 self._config_set("default_machine_token", token)
+            self.note_secret("machine_token", token)
             return token
 
     def user_for_machine_token(self, token):
         if not isinstance(token, str) or not token:
             return None
         row = self._one("SELECT user_id FROM machine_tokens WHERE token_hash = ?", (self._hash_token(token),))
+        if row:
+            self.note_secret("machine_token", token)
         return row["user_id"] if row else None
 
     def create_session(self, user_id):
         token = f"{user_id}:{uuid.uuid4()}:{secrets.token_urlsafe(24)}"
         expires = int(time.time() + float(self.get_config("session_ttl")))
         self._x("INSERT INTO sessions (token, user_id, expires_at) VALUES (?, ?, ?)", (token, user_id, expires))
+        self.note_secret("session", token)
         return {"session": token, "expires_at": expires, "user_id": user_id}
 
     def session_user(self, token):
@@ -326,6 +356,7 @@ class Store:
         row = self._one("SELECT user_id, expires_at FROM sessions WHERE token = ?", (token,))
         if not row or row["expires_at"] < time.time():
             return None
+        self.note_secret("session", token)
         return row["user_id"]
 
     def expire_sessions(self, token=None):

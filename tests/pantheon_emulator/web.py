@@ -113,8 +113,10 @@ def signed_url(store, site_id, env, folder, filename, ttl=None):
     ttl = store.get_config("signed_url_ttl") if ttl is None else ttl
     expires = int(time.time() + float(ttl))
     path = f"/_storage/{site_id}/{env}/{folder}/{filename}"
+    signature = sign(store, path, expires)
+    store.note_secret("signature", signature)
     query = urllib.parse.urlencode({"Expires": expires, "GoogleAccessId": "backups@pantheon-emulator",
-                                    "Signature": sign(store, path, expires)})
+                                    "Signature": signature})
     host = store.get_config("public_host")
     return f"https://{host}:{store.runtime['web_port']}{urllib.parse.quote(path)}?{query}"
 
