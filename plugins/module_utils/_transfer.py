@@ -195,16 +195,17 @@ def check_content(head, kind, where):
                         % (where, 'its gzip data is not a tar stream' if data is not head else 'not gzip, tar or zip data'))
 
 
-def checked_chunks(chunks, kind, where):
-    """``chunks`` (an iterable of bytes), with its first HEAD_BYTES checked by check_content
-    before this returns: the caller starts writing only after bad content was refused."""
+def checked_chunks(chunks, kind, where, need=1024):
+    """``chunks`` (an iterable of bytes), with its first ``need`` bytes or more (what the first
+    chunks bring) checked by check_content before this returns: the caller starts writing only
+    after bad content was refused."""
     chunks = iter(chunks)
     first = []
     size = 0
     for chunk in chunks:
         first.append(chunk)
         size += len(chunk)
-        if size >= HEAD_BYTES:
+        if size >= need:
             break
     check_content(b''.join(first), kind, where)
 
