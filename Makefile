@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup test test-long sanity matrix units integration emulator-tests lint docs demo build benchmark clean
+.PHONY: setup test test-long reliability sanity matrix units integration emulator-tests lint docs demo build benchmark clean
 
 setup:
 	@bash hacking/setup-env.sh
@@ -17,6 +17,12 @@ test: setup
 # module resumes on its own (make test kills those modules directly)
 test-long: setup
 	$(PYTEST) -n 2 --dist worksteal -m long --durations=30
+
+# issue 11's reliability figures: the full fault profile (20 clones, marker `long`) and the bad-input
+# table, then docs/reliability.md written from their results (hacking/reliability_report.py)
+reliability: setup
+	$(PYTEST) -n 2 --dist worksteal tests/integration/test_fault_profile.py tests/integration/test_bad_input.py --durations=10
+	$(PY) hacking/reliability_report.py
 
 sanity: setup
 	@bash hacking/sanity.sh

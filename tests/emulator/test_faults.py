@@ -172,3 +172,29 @@ def test_request_log(emulator, client):
     assert all(r["time"] > 0 and r["duration"] >= 0 and r["channel"] == "api" for r in log)
     emulator.clear_requests()
     assert emulator.requests() == []
+
+
+def _statuses(emulator, client, seed, count=80):
+    emulator.clear_faults()
+    emulator.fault_profile("rough", seed)
+    out = []
+    for _i in range(count):
+        try:
+            out.append(client.get(f"users/{emulator.user_id}").status_code)
+        except requests.exceptions.ConnectionError:
+            out.append(0)
+    return out
+
+
+def test_fault_profile_is_named_and_seeded(emulator, client):
+    """POST faults {"profile": "rough", "seed": N} installs the profile's rules; a seed repeats its decisions."""
+    from pantheon_emulator.faults import PROFILES  # pylint: disable=import-outside-toplevel
+    first = _statuses(emulator, client, 3)
+    assert len(emulator.list_faults()) == len(PROFILES["rough"])
+    assert all(r["rule"]["comment"] == "profile rough" for r in emulator.list_faults())
+    assert _statuses(emulator, client, 3) == first
+    assert _statuses(emulator, client, 4) != first
+    # about a fifth of the API calls fail (10% 5xx, 5% 429, 2% resets), the rest answer
+    assert set(first) <= {200, 429, 500, 502, 503, 0} and 4 <= sum(1 for s in first if s != 200) <= 40, first
+    with pytest.raises(EmulatorError, match="unknown fault profile 'gentle'"):
+        emulator.fault_profile("gentle")
