@@ -373,11 +373,11 @@ def test_role_and_playbook_refuse_bad_input(world, fleet_run, outcomes):
     assert dict((k, v) for k, v in changes.items() if k != src2 and v) == {}
     src2_id = [s['id'] for s in world['sites'] if s['name'] == src2][0]
     assert [w for w in writes if src2_id not in w] == []
-
-
-@pytest.mark.xfail(strict=True, reason='target helper (issue 11.3): organization and upstream are checked only when '
-                                       'the target is created, after the source was backed up')
-def test_role_refuses_unknown_organization_and_upstream_before_any_write(world, fleet_run, outcomes):
-    _res, data, changes, writes = fleet_run
-    assert _check_jobs(PREFLIGHT_CASES, data, outcomes) == []
-    assert changes[world['names'][SRC2]] == [] and writes == []
+    # The preflight cases, in the same run (one fleet run for the whole table, also under xdist): an
+    # expected failure until the target helper's preflight (issue 11.3) lands; once they hold, this
+    # fails, so that they are folded into ROLE_CASES.
+    preflight = _check_jobs(PREFLIGHT_CASES, data, outcomes)
+    if preflight or changes[src2] or writes:
+        pytest.xfail('target helper (issue 11.3): organization and upstream are checked only when the target is '
+                     'created, after the source was backed up: %s' % (preflight or changes[src2] or writes)[:2])
+    raise AssertionError('PREFLIGHT_CASES hold now: move them into ROLE_CASES')
