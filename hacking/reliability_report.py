@@ -50,7 +50,8 @@ def bad_input(results):
     out += ['%d cases tried (%d module cases in-process, %d role and playbook cases in one clone_fleet.yml run); '
             '**%d held**: the run failed, with a message matching the case\'s pattern, no traceback at -vvv, '
             'and no write in the emulator\'s request log. The state of every site involved (content of each '
-            'environment, workflows, the list of sites) was the same after the table as before it.'
+            'environment, workflows, the list of sites) was the same after the table as before it, except for what '
+            'the cases listed as not held wrote.'
             % (len(cases), data.get('module_cases', 0), data.get('role_cases', 0), len(held)), '']
     out += ['| case | where | held | message |', '|---|---|---|---|']
     for case, v in sorted(cases.items(), key=lambda kv: (kv[1]['module'], kv[0])):
