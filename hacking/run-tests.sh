@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Every test, called by `make test` after hacking/setup-env.sh:
 #   1. changelog lint;
-#   2. side by side (each is mostly one process at a time, and none has timing-sensitive tests):
-#      ansible-test sanity on the newest ansible-core (.venv), sanity on the older supported
-#      releases (hacking/matrix.sh sanity), the build + install + ansible-doc check, ansible-lint
-#      (production profile, .ansible-lint) and the documentation site (hacking/docs.sh);
-#   3. pytest (unit, emulator, integration, release checks), while the older releases' unit tests
-#      run beside it (hacking/matrix.sh units: they mostly wait on their stub API).
+#   2. pytest (unit, emulator, integration, release checks), and beside it, niced so that pytest's
+#      workers come first: ansible-test sanity on the newest ansible-core (.venv), sanity on the
+#      older supported releases (hacking/matrix.sh sanity), the build + install + ansible-doc check,
+#      ansible-lint (production profile, .ansible-lint), the documentation site (hacking/docs.sh) and
+#      the older releases' unit tests (hacking/matrix.sh units). Each of those is mostly one process
+#      at a time that waits as much as it computes (sanity: ~60 CPU-s in ~2 min), and pytest's
+#      workers wait on the emulator's workflows, so side by side they fill the two cores.
 # Each background step's output goes to .tmp/test-logs/<step>.log and is printed when it ends
 # (all of it if the step failed). Extra arguments go to pytest.
 set -euo pipefail
@@ -20,8 +21,8 @@ export PATH=$ROOT/.venv/bin:$PATH
 
 PIDS=()
 NAMES=()
-background() {  # background NAME: run the function NAME below, its output in .tmp/test-logs/NAME.log
-  "$1" > "$LOGS/$1.log" 2>&1 &
+background_nice() {  # background_nice NAME: run the function NAME below at a lower priority, its output in .tmp/test-logs/NAME.log
+  ( renice -n 10 -p $BASHPID >/dev/null; "$1" ) > "$LOGS/$1.log" 2>&1 &
   PIDS+=("$!"); NAMES+=("$1")
 }
 collect() {  # wait for every background step; print its log; fail if one failed
@@ -62,17 +63,11 @@ antsibull-changelog lint
 # the older releases' virtualenvs first (cached; rebuilt only when requirements-test.txt changes)
 bash hacking/matrix.sh setup
 
-echo "==> sanity (ansible-core $("$PY" -c 'from ansible.release import __version__; print(__version__)')), sanity of the older releases, build, lint and docs: side by side"
-background sanity
-background matrix-sanity
-background build
-background lint
-background docs
+echo "==> pytest; beside it (niced): sanity (ansible-core $("$PY" -c 'from ansible.release import __version__; print(__version__)')), sanity of the older releases, build, lint, docs and the older releases' unit tests"
+for step in sanity matrix-sanity build lint docs matrix-units; do
+  background_nice "$step"
+done
 rc=0
-collect || rc=1
-
-echo "==> pytest, with the older releases' unit tests beside it"
-background matrix-units
 # worksteal: an idle worker takes queued tests from a busy one (end-to-end tests run 5 s to 3 min).
 # No reruns: a test that fails once fails the run. The `long` matrix is `make test-long`.
 "$PY" -m pytest -n 2 --dist worksteal -m "not long" --durations=30 "$@" || rc=$?

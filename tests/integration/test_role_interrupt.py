@@ -12,7 +12,10 @@ The resumes a module owns (the import adopted, the code push, the adopted create
 measuring backup reused, the archive removal) are killed at module level, in
 tests/integration/test_module_interrupt.py. The same role-level kills are the ``long`` matrix
 (``make test-long``), with the case of a kill during the cleanup, whose assertions (a staging
-directory left by a killed run is removed by the next) the ``files`` case makes in ``make test``.
+directory left by a killed run is removed by the next) the ``files`` case makes in ``make test``,
+the kill while Drush writes the archive (the leftover-archive test kills that one module step with its
+archive in place, twice) and the kill in the verification (the ``fixups`` case checks the same
+pending-fix-ups journal on the element route).
 """
 
 from __future__ import annotations
@@ -45,15 +48,18 @@ ARCHIVE_TASK = "Make the site archive on the source, import it into the target's
 REMOVAL_TASK = 'Remove the archive from the source and prove it is gone (404)'
 CASES = {
     # phase: (task whose start installs the hold, what is held: (channel, path regex))
-    'archive': (ARCHIVE_TASK, ('ssh', 'archive-dump')),
     'files': ('Send the files with rsync', ('ssh', '^rsync')),
     # the element route (WordPress)
     'fixups': ("Replace the source's URL with the target's in the WordPress database", ('ssh', 'search-replace')),
-    'verify': ('Verify the target against the source', ('ssh', '.')),
 }
 # make test-long: the same kills of steps whose resume a module owns (test_module_interrupt.py), and
 # the kill in the cleanup (it cannot be held: the staging removal never reaches the platform)
 LONG_CASES = {
+    # killed while Drush writes the archive: the leftover-archive test below kills the same module step with
+    # its archive in place (twice), and test_archive_import kills it with signals at module level
+    'archive': (ARCHIVE_TASK, ('ssh', 'archive-dump')),
+    # killed in the read-only verification: the rerun verifies again (nothing of the role's state is at stake)
+    'verify': ('Verify the target against the source', ('ssh', '.')),
     'measure': ('Back up the source (short-lived; measures it and feeds the imports)', ('workflow', '^do_export$')),
     # killed once create_site is posted; that workflow still runs when the rerun reaches the target, so the
     # rerun must wait for it (a second create_site is refused: the name is taken), then deploy the upstream
