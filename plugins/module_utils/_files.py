@@ -232,6 +232,12 @@ class ItemizedChanges(object):
         self.stat_lines.append(line)
 
 
+# The names of the archives pantheon.platform.archive writes at the top of files/ (40 hex digits, then
+# .tgz from Drush 8 or .tar.gz from Drush 11+). A backup taken while another clone's archive existed holds
+# one; rsync never sends it, and --delete leaves one on the target alone (excluded on both sides).
+ARCHIVE_EXCLUDES = tuple('/%s%s' % ('[0-9a-f]' * 40, suffix) for suffix in ('.tgz', '.tar.gz'))
+
+
 def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=False, preserve_times=False,
                  excludes=None, timeout=None):
     """rsync ``src_dir`` into the target environment's files/. Returns (rc, ItemizedChanges, stats, stderr).
@@ -246,7 +252,7 @@ def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=Fals
         argv.append('--delete')
     if dry_run:
         argv.append('--dry-run')
-    for pattern in excludes or ():
+    for pattern in ARCHIVE_EXCLUDES + tuple(excludes or ()):
         argv.append('--exclude=%s' % pattern)
     argv += ['-e', target.rsh(), src_dir.rstrip('/') + '/', target.rsync_remote(FILES_DIR)]
     changes = ItemizedChanges()

@@ -55,6 +55,9 @@ options:
   exclude:
     description:
       - rsync exclude patterns (C(--exclude)), relative to the files directory, for example C(css/) or C(php/).
+      - The names of the site archives M(pantheon.platform.archive) writes at the top of the files directory (40
+        hexadecimal digits, then C(.tgz) or C(.tar.gz)) are always excluded, so a backup taken while another clone's
+        archive existed never carries that archive into the target, and O(delete) never removes one there.
     type: list
     elements: str
     default: []

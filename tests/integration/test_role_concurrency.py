@@ -4,8 +4,9 @@
 - Two runs of one job: the second is refused by the target's lock (a branch in the target's
   repository on the platform), naming the first run, and leaves the first run's archive and
   state file alone; the first finishes and verifies.
-- Jobs that share one source, at the same time (-f 3): each verifies; no run's archive shows in
-  another's verification; no archive is left (marker ``long``: a three-clone fleet, ~90 s).
+- Jobs that share one source, at the same time (-f 2; -f 3 under the marker ``long``): they take turns
+  on the source (its turn lock), one backup serves them all, each verifies; no run's archive shows in
+  another's verification; no archive and no lock is left.
 """
 
 from __future__ import annotations
@@ -85,23 +86,42 @@ def test_a_second_run_of_the_same_job_is_refused_while_the_first_writes(emulator
     assert LOCK not in branches(emulator, target), 'the first run released its lock'
 
 
-@pytest.mark.long
-@pytest.mark.xfail(reason='open: Drush 8 archive-dumps of one source started in the same second share their working file '
-                          '(<dbname>.<YYYYmmdd_HHMMSS>.tar), so one fails (drush_failed); the source-side steps of jobs '
-                          'sharing a source are not serialized yet', strict=False)
-def test_jobs_sharing_one_source_at_the_same_time_all_verify(emulator, tmp_path, site_prefix):
-    """Three jobs of one source at -f 3: each archive is made, imported and removed in one step while
-    the others run; every target verifies (no other run's archive in a comparison)."""
+def _source_workflows(emulator, site_id, kind):
+    listed = emulator.api().get('%s/sites/%s/workflows' % (emulator.api_url, site_id), timeout=60).json()
+    return [w for w in listed if w.get('type') == kind]
+
+
+@pytest.mark.parametrize('count', [2, pytest.param(3, marks=pytest.mark.long)])
+def test_jobs_sharing_one_source_at_the_same_time_all_verify(emulator, tmp_path, site_prefix, count):
+    """Jobs of one source at -f <count>: they take turns on the source (its backup, then each archive made,
+    imported and removed in one step) under the source's turn lock; one backup serves them all; every target
+    verifies (no other run's archive in a comparison); no lock and no archive is left."""
     source = site_prefix + 'sh-src'
-    emulator.seed({'seed': 52, 'sites': [small_d7(source)]})
+    source_id = emulator.seed({'seed': 52, 'sites': [small_d7(source)]})[0]['id']
     reports = tmp_path / 'reports'
     jobs = dict(('share%d' % i, {'site_clone_source_site': source, 'site_clone_target_site': '%ssh-dst%d' % (site_prefix, i)})
-                for i in range(3))
-    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=3)
+                for i in range(count))
+    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=count)
     assert res.rc == 0, res.output[-4000:]
+    measures = []
     for job in jobs:
         report = read_report(reports, job)
         assert report['status'] == 'succeeded', (job, report['error'])
         assert report['strategy']['name'] == 'archive' and report['verification']['status'] == 'match', job
+        measures.append([p['detail'] for p in report['phases'] if p['name'] == 'measure'][0])
+    # one backup of the source for the fleet: the first job made it, the others reused it
+    assert len(_source_workflows(emulator, source_id, 'do_export')) == 1
+    assert sorted(m.split(' ')[0] for m in measures) == ['new'] + ['reused'] * (count - 1), measures
+    # one archive per job, never two at once (the emulator logs each archive's CREATED/REMOVED)
+    open_now, most, created = set(), 0, 0
+    for row in sorted(emulator.requests(channel='archive'), key=lambda r: r['id']):
+        if row['method'] == 'CREATED':
+            created += 1
+            open_now.add(row['path'])
+        elif row['method'] == 'REMOVED':
+            open_now.discard(row['path'])
+        most = max(most, len(open_now))
+    assert created == count and most == 1 and not open_now, (created, most, open_now)
     assert archives_on_source(emulator, source) == []
+    assert not [b for b in branches(emulator, source) if b.startswith('pantheon-platform-lock-')]
     assert not ANY_ARCHIVE_NAME.search(res.output)
