@@ -24,6 +24,7 @@ from helpers.kill import hold
 from site_clone_helpers import CLONE_SITE, archives_on_source, clone_site, play_env, read_report, run_fleet, state_files
 
 LOCK = 'pantheon-platform-lock-clone'
+SOURCE_LOCK = 'pantheon-platform-lock-source-live'
 
 
 def small_d7(name):
@@ -69,6 +70,17 @@ def test_a_second_run_of_the_same_job_is_refused_while_the_first_writes(emulator
         assert json.loads(open(state_files(reports)[0], encoding='utf-8').read())['archive']['path'].endswith(left[0])
         assert not ANY_ARCHIVE_NAME.search(second.output)
 
+        # another job of the same source waits for its turn on the source (the first holds it through its
+        # archive step), here not at all: refused before its backup, naming the first job; nothing written
+        other = '%s.live-to-%s.dev' % (source, target + '2')
+        third = clone_site(emulator, tmp_path, source, target + '2', reports, extra={'site_clone_source_lock_wait': 0})
+        assert third.rc != 0
+        assert 'is locked by another clone run: job %s' % job in third.output, third.output[-3000:]
+        assert SOURCE_LOCK in branches(emulator, source)
+        report = read_report(reports, other)
+        assert report['error']['phase'] == 'measure' and report['status'] == 'failed'
+        assert archives_on_source(emulator, source) == left
+
         emulator.release('first')
         first.wait(600)
     finally:
@@ -84,6 +96,7 @@ def test_a_second_run_of_the_same_job_is_refused_while_the_first_writes(emulator
     assert report['status'] == 'succeeded' and report['verification']['status'] == 'match', report
     assert archives_on_source(emulator, source) == [] and state_files(reports) == []
     assert LOCK not in branches(emulator, target), 'the first run released its lock'
+    assert SOURCE_LOCK not in branches(emulator, source), 'the first run gave the source back'
 
 
 def _source_workflows(emulator, site_id, kind):
