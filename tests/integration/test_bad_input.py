@@ -373,7 +373,7 @@ def test_role_and_playbook_refuse_bad_input(world, fleet_run, outcomes):
     assert dict((k, v) for k, v in changes.items() if k != src2 and v) == {}
     src2_id = [s['id'] for s in world['sites'] if s['name'] == src2][0]
     # (the SSH log names no site: the pushes of the source's turn lock (git-receive-pack) are the preflight
-    # cases', taken on SRC2 around its backup; every other site's repository is unchanged, checked above)
+    # cases', taken on SRC2 around its backup; ROLE_CASES stop in preflight, before any lock)
     assert [w for w in writes if src2_id not in w and w != 'SSH git-receive-pack'] == []
     # The preflight cases, in the same run (one fleet run for the whole table, also under xdist): an
     # expected failure until the target helper's preflight (issue 11.3) lands; once they hold, this
