@@ -61,7 +61,7 @@ class PantheonModule(AnsibleModule):
     that must carry one is hidden by the module's action plugin).
     """
 
-    def __init__(self, argument_spec, ssh=False, wait_timeout_default=None, **kwargs):
+    def __init__(self, argument_spec, ssh=False, wait_timeout_default=None, check_key=True, **kwargs):
         self._client = None
         self._secrets = []
         super().__init__(argument_spec=pantheon_argument_spec(argument_spec, ssh, wait_timeout_default), **kwargs)
@@ -77,7 +77,13 @@ class PantheonModule(AnsibleModule):
             self.fail_json(msg='connect_timeout must be a positive number of seconds, got %s' % self.params.get('connect_timeout'))
         if ssh and not 0 < (self.params.get('ssh_port') or 0) < 65536:
             self.fail_json(msg='ssh_port must be between 1 and 65535, got %s' % self.params.get('ssh_port'))
-        key = self.params.get('ssh_private_key') if ssh else None
+        if ssh and check_key:
+            self.check_ssh_key()
+
+    def check_ssh_key(self):
+        """Fail when ssh_private_key is set but cannot be read (check_key=False: the module calls this itself
+        when it is about to use SSH)."""
+        key = self.params.get('ssh_private_key')
         if key and not (os.path.isfile(key) and os.access(key, os.R_OK)):
             # said before anything is written, rather than as a refused login halfway through
             self.fail_json(msg='ssh_private_key %s %s' % (key, 'cannot be read' if os.path.exists(key)

@@ -306,6 +306,11 @@ class SiteState:
             # Refused because the name is taken, yet no site has it: an earlier, interrupted run's
             # create_site is still running. Wait for that one instead.
             running = self.creation_left_running(name) if e.status == 409 else None
+            if running is None and e.status == 409:
+                # no site this user can see has the name (looked up above): another user's site holds it
+                raise PantheonError('Cannot create site %s: the name %s is taken by a site this user may not access '
+                                    '(the platform refused create_site: %s); choose another site name'
+                                    % (name, name, e))
             if running is None:
                 raise
             site_id = self.adopt_creation(running, name)

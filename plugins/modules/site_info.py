@@ -23,11 +23,22 @@ options:
       - Machine name (for example V(my-site)) or UUID of the site.
     type: str
     required: true
+  ssh_check:
+    description:
+      - Environments whose appserver to reach over SSH with a read-only command (C(drush version) on Drupal,
+        C(wp cli version) on WordPress), to learn before any change whether the key is accepted there.
+      - The module fails, naming V(site.env) and the key, when SSH is refused or fails.
+      - Environments that do not exist or are not initialized are not tried (see RV(ssh_checked)).
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
+  - pantheon.platform.ssh
   - pantheon.platform.attributes
   - pantheon.platform.attributes.info_module
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 '''
 
 EXAMPLES = r'''
@@ -48,6 +59,12 @@ EXAMPLES = r'''
     group/pantheon.platform.pantheon:
       machine_token: "{{ lookup('ansible.builtin.env', 'PANTHEON_MACHINE_TOKEN') }}"
   block:
+    - name: Look the source up, and learn before any change whether SSH to its live environment works
+      pantheon.platform.site_info:
+        name: my-source-site
+        ssh_check: [live]
+        ssh_private_key: ~/.ssh/id_ed25519
+
     - name: Look up a site by UUID
       pantheon.platform.site_info:
         name: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
@@ -55,6 +72,12 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+ssh_checked:
+  description: The environments of O(ssh_check) reached over SSH (the others do not exist or are not initialized).
+  returned: always
+  type: list
+  elements: str
+  sample: [live]
 exists:
   description: Whether the site exists and the user may access it.
   returned: always
@@ -130,12 +153,29 @@ site:
           type: int
 '''
 
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
+
+
+def check_ssh(mod, summary, env):
+    """Run a read-only command the platform allows on the environment's appserver; fail naming site.env and key."""
+    target = appserver_target(mod.params, summary['id'], env)
+    argv = ['wp', 'cli', 'version'] if (summary.get('framework') or '').startswith('wordpress') else ['drush', 'version']
+    rc, dummy_out, err = run_remote(mod, target, argv)
+    if rc != 0:
+        key = mod.params.get('ssh_private_key')
+        raise PantheonError('Cannot reach %s.%s over SSH with %s: %s' % (
+            summary['name'], env, 'the key %s' % key if key else "ssh's default keys and agent (no ssh_private_key)",
+            describe_failure(target, rc, err)))
 
 
 def main():
     module = PantheonModule(
-        argument_spec=dict(name=dict(type='str', required=True)),
+        argument_spec=dict(name=dict(type='str', required=True),
+                           ssh_check=dict(type='list', elements='str', default=[])),
+        ssh=True,
+        check_key=False,  # a lookup without ssh_check uses no key
         supports_check_mode=True,
     )
 
@@ -143,8 +183,16 @@ def main():
         client = mod.client
         site = client.find_site(mod.params['name'])
         if site is None:
-            return dict(changed=False, exists=False, site={})
-        return dict(changed=False, exists=True, site=client.site_summary(site))
+            return dict(changed=False, exists=False, site={}, ssh_checked=[])
+        summary = client.site_summary(site)
+        checked = []
+        if mod.params['ssh_check']:
+            mod.check_ssh_key()
+        for env in mod.params['ssh_check']:
+            if (summary.get('environments') or {}).get(env, {}).get('initialized'):
+                check_ssh(mod, summary, env)
+                checked.append(env)
+        return dict(changed=False, exists=True, site=summary, ssh_checked=checked)
 
     module.run(run)
 

@@ -17,6 +17,8 @@ import gzip
 import json
 import os
 import re
+import subprocess
+import sys
 import urllib.parse
 import uuid
 
@@ -28,7 +30,7 @@ from site_clone_helpers import requests_since, run_fleet, writes_since
 from transfer_helpers import play_env, seed, upload_file
 
 # Names the cases use; each stands for a seeded site (see `world`) or a prepared value.
-SRC, TGT, WP, FRESH, COLD, SRC2 = 'SRC', 'TGT', 'WP', 'FRESH', 'COLD', 'SRC2'
+SRC, TGT, WP, FRESH, COLD, HIDDEN = 'SRC', 'TGT', 'WP', 'FRESH', 'COLD', 'HIDDEN'
 # hosted on SRC's dev web (sites/default/files/...): files that are not what their use needs
 HOSTED = {
     'notes.txt': b'just some text, not an archive\n' * 20,
@@ -168,11 +170,11 @@ def world(emulator, tmp_path_factory):
          'files': {'count': 3, 'size': 500}},
         dict(drupal, name=prefix + 'fresh', initialized=False),
         dict(drupal, name=prefix + 'cold', frozen=True),
-        # the source of the cases the target helper's preflight fixes (only they use it)
-        dict(drupal, name=prefix + 'src2', envs=['dev', 'live']),
+        # another user's site: this user can neither see it nor take its name (only create_site says so)
+        dict(drupal, name=prefix + 'hidden', envs=['dev'], owner='other-%s@example.com' % prefix.rstrip('-')),
     ], seed_value=11)
     names = {SRC: prefix + 'src', TGT: prefix + 'tgt', WP: prefix + 'wp', FRESH: prefix + 'fresh',
-             COLD: prefix + 'cold', SRC2: prefix + 'src2', 'UNKNOWN': prefix + 'unknown'}
+             COLD: prefix + 'cold', HIDDEN: prefix + 'hidden', 'UNKNOWN': prefix + 'unknown'}
     src = sites[names[SRC]]
     for name, data in HOSTED.items():
         upload_file(emulator, src['id'], 'dev', name, data)
@@ -198,10 +200,17 @@ def world(emulator, tmp_path_factory):
     # the emulator's SSH host, recorded with another key: as if the host key had changed
     known.write_text('[%s]:%s ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n'
                      % (emulator.ssh_host, emulator.ssh_port))
+    # a well-formed key the platform does not know (not registered with the account): SSH refuses it
+    refused = work / 'refused_key'
+    subprocess.run(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', str(refused)], check=True)
+    # one fleet job runs its modules with that key: its Python (clone_fleet_python) is this wrapper
+    python = work / 'python-refused-key'
+    python.write_text('#!/bin/sh\nPANTHEON_SSH_KEY=%s exec %s "$@"\n' % (refused, sys.executable))
+    python.chmod(0o700)
     other_ca = work / 'other-ca.pem'
     other_ca.write_text(open('/etc/ssl/certs/ca-certificates.crt', encoding='ascii').read())
     values = dict(urls)
-    values.update({'KEY:GARBAGE': str(garbage), 'KEY:UNREADABLE': str(unreadable), 'KNOWN:CHANGED': str(known), 'CA:OTHER': str(other_ca)})
+    values.update({'KEY:REFUSED': str(refused), 'PYTHON:REFUSED-KEY': str(python), 'KEY:GARBAGE': str(garbage), 'KEY:UNREADABLE': str(unreadable), 'KNOWN:CHANGED': str(known), 'CA:OTHER': str(other_ca)})
     return {'names': names, 'values': values, 'sites': list(sites.values()), 'work': work}
 
 
@@ -229,23 +238,19 @@ def outcomes():
     yield found
     # one file per pytest worker (each runs part of the table); the report merges them
     record('bad_input-%s' % os.environ.get('PYTEST_XDIST_WORKER', 'main'),
-           {'cases': found, 'module_cases': len(MODULE_CASES), 'role_cases': len(ROLE_CASES) + len(PREFLIGHT_CASES)})
+           {'cases': found, 'module_cases': len(MODULE_CASES), 'role_cases': len(ROLE_CASES)})
 
 
 @pytest.fixture(scope='module')
 def untouched(emulator, world):
-    """The state of every seeded site before the table; after it, the same (checked once, at the end).
-    SRC2 and the targets of PREFLIGHT_CASES are left to test_role_refuses_unknown_organization_..."""
-    src2 = world['names'][SRC2]
-    snap = PlatformSnapshot(emulator, [s for s in world['sites'] if s['name'] != src2])
+    """The state of every seeded site before the table; after it, the same (checked once, at the end)."""
+    snap = PlatformSnapshot(emulator, world['sites'])
     yield snap
-    prefix = src2[:-len('src2')]
-    spared = set(prefix + v['site_clone_target_site'][len('NEW:'):] for _j, v, _p in PREFLIGHT_CASES)
     after = snap.changes()
     changes = [c for c in after if not c.startswith(('logged: ', 'sites: '))]
     if any(c.startswith('sites: ') for c in after):
         now = set(s['name'] for s in emulator.admin('GET', 'state/sites').json())
-        changes += ['site created: %s' % n for n in sorted(now - set(snap.before['sites']) - spared)]
+        changes += ['site created: %s' % n for n in sorted(now - set(snap.before['sites']))]
         changes += ['site removed: %s' % n for n in sorted(set(snap.before['sites']) - now)]
     assert changes == [], 'the bad-input cases changed the platform:\n' + '\n'.join(changes)
 
@@ -313,16 +318,18 @@ ROLE_CASES = [
      r'site_clone_url_import_limit_mb'),
     ('timeout-zero', dict(site_clone_source_site=SRC, site_clone_target_site='NEW:x14', site_clone_wait_timeout=0),
      r'site_clone_wait_timeout|wait_timeout'),
-]
-
-
-# Cases the preflight of issue 11.3 (the target helper's) must refuse before the source is backed up;
-# today the role backs the source up first. Their source is SRC2, which no other case uses.
-PREFLIGHT_CASES = [
-    ('unknown-organization', dict(site_clone_source_site=SRC2, site_clone_target_site='NEW:x9',
-                                  site_clone_organization='no-such-org'), r'(?i)organization.*no-such-org|no-such-org'),
-    ('unknown-upstream', dict(site_clone_source_site=SRC2, site_clone_target_site='NEW:x10',
+    # issue 11.3: refused before the first write (the source is not backed up, no site is created)
+    ('unknown-organization', dict(site_clone_source_site=SRC, site_clone_target_site='NEW:x9',
+                                  site_clone_organization='no-such-org'), r'(?i)organization.*no-such-org'),
+    ('unknown-upstream', dict(site_clone_source_site=SRC, site_clone_target_site='NEW:x10',
                               site_clone_upstream='no-such-upstream'), r'(?i)upstream.*no-such-upstream'),
+    # a name held by a site this user cannot see: create_site, tried as the first write, refuses it
+    ('hidden-taken-name', dict(site_clone_source_site=SRC, site_clone_target_site=HIDDEN),
+     r'name \S+-hidden is taken by a site this user may not access'),
+    # a key the platform refuses: said before the first write, naming site.env and the key
+    ('ssh-key-refused', dict(site_clone_source_site=SRC, site_clone_target_site='NEW:x15',
+                             clone_fleet_python='PYTHON:REFUSED-KEY'),
+     r'Cannot reach \S+-src\.live over SSH with the key \S+refused_key: .*key was refused'),
 ]
 
 
@@ -332,7 +339,7 @@ def fleet_run(emulator, world, tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp('bad-input-fleet')
     prefix = world['names'][SRC][:-len('src')]
     jobs = {}
-    for job, variables, _pattern in ROLE_CASES + PREFLIGHT_CASES:
+    for job, variables, _pattern in ROLE_CASES:
         jobs[job] = dict((k, prefix + v[len('NEW:'):] if isinstance(v, str) and v.startswith('NEW:')
                           else _resolve(v, world)) for k, v in variables.items())
     reports = tmp_path / 'reports'
@@ -359,29 +366,15 @@ def _check_jobs(cases, data, outcomes):
     return failures
 
 
-def test_role_and_playbook_refuse_bad_input(world, fleet_run, outcomes):
+def test_role_and_playbook_refuse_bad_input(emulator, world, fleet_run, outcomes):
     res, data, changes, writes = fleet_run
     assert _check_jobs(ROLE_CASES, data, outcomes) == []
-    jobs = len(ROLE_CASES) + len(PREFLIGHT_CASES)
+    jobs = len(ROLE_CASES)
     assert res.rc != 0 and len(data['sites']) == jobs, res.output[-3000:]
     assert data['totals']['failed'] == jobs
     assert re.search(r'%d of %d clone\(s\) failed' % (jobs, jobs), res.output)
     assert 'Traceback' not in res.output
-    # no content, workflow or site changed or created, except by the preflight cases on SRC2 (below);
-    # the only writes logged are theirs (on SRC2)
-    src2 = world['names'][SRC2]
-    assert dict((k, v) for k, v in changes.items() if k != src2 and v) == {}
-    src2_id = [s['id'] for s in world['sites'] if s['name'] == src2][0]
-    # (the SSH log names no site: the pushes of the source's turn lock (git-receive-pack) are the preflight
-    # cases', taken on SRC2 around its backup; ROLE_CASES stop in preflight, before any lock)
-    assert [w for w in writes if src2_id not in w and w != 'SSH git-receive-pack'] == []
-    # The preflight cases, in the same run (one fleet run for the whole table, also under xdist): an
-    # expected failure until the target helper's preflight (issue 11.3) lands; once they hold, this
-    # fails, so that they are folded into ROLE_CASES.
-    preflight = _check_jobs(PREFLIGHT_CASES, data, outcomes)
-    for job, _variables, _pattern in PREFLIGHT_CASES:
-        outcomes['role:' + job]['writes'] = writes + changes[src2]  # theirs: SRC2 is their source only
-    if preflight or changes[src2] or writes:
-        pytest.xfail('target helper (issue 11.3): organization and upstream are checked only when the target is '
-                     'created, after the source was backed up: %s' % (preflight or changes[src2] or writes)[:2])
-    raise AssertionError('PREFLIGHT_CASES hold now: move them into ROLE_CASES')
+    # no content, workflow or site changed or created (no source backed up, no target created); the one write
+    # logged is the create_site the hidden-taken-name case tried, which the platform refused
+    assert dict((k, v) for k, v in changes.items() if v) == {}
+    assert writes == ['POST /api/users/%s/workflows' % emulator.user_id], writes

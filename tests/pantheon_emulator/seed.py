@@ -579,10 +579,14 @@ def seed_recipe(store, recipe):
         if upstream is None:
             raise StoreError(f"site {spec['name']}: unknown upstream {spec.get('upstream')!r}")
         org_id = _ensure_org(store, spec["org"])["id"] if spec.get("org") else None
+        owner_id = None
+        if spec.get("owner"):  # another user's site: the default user can neither see it nor take its name
+            owner = store.find_user_by_email(spec["owner"]) or store.create_user(spec["owner"], "Other", "User")
+            owner_id = owner["id"]
         envs = _env_specs(spec)
         site_seed = dict(spec, seed=spec.get("seed", seed))
         site = store.create_site(spec["name"], spec.get("label"), framework=framework, upstream_id=upstream["id"],
-                                 org_id=org_id, site_id=spec.get("id") or new_id(seeded_random("site-id", seed, spec["name"])), envs=list(envs),
+                                 org_id=org_id, owner_id=owner_id, site_id=spec.get("id") or new_id(seeded_random("site-id", seed, spec["name"])), envs=list(envs),
                                  pending=site_seed if spec.get("lazy") else None)
         settings = {k: spec[k] for k in ("php_version", "drush_version") if k in spec}
         for env, env_spec in envs.items():
@@ -603,7 +607,7 @@ def seed_recipe(store, recipe):
 
 
 SITE_KEYS = {"name", "label", "framework", "upstream", "org", "tags", "php_version", "drush_version", "lazy", "envs",
-             "code", "db", "files", "initialized", "backups", "seed", "id", "frozen", "plan"}
+             "code", "db", "files", "initialized", "backups", "seed", "id", "frozen", "plan", "owner"}
 
 
 def validate_recipe(store, recipe):
@@ -628,6 +632,8 @@ def validate_recipe(store, recipe):
         framework = spec.get("framework", "drupal")
         if framework not in FRAMEWORKS:
             raise StoreError(f"{where}: invalid framework {framework!r}; use one of {', '.join(FRAMEWORKS)}")
+        if "owner" in spec and (not isinstance(spec["owner"], str) or "@" not in spec["owner"]):
+            raise StoreError(f"{where}: owner must be an email address")
         if spec.get("upstream") and not store.get_upstream(spec["upstream"]):
             raise StoreError(f"{where}: unknown upstream {spec['upstream']!r}")
         for env, env_spec in _env_specs(spec).items():
