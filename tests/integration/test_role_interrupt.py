@@ -298,8 +298,9 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
 
 
 def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
-    """Killed in preflight, then in the checkpoint, then in the strategy (each as the task starts):
-    nothing was written, nothing is left to finish, and the next run does the whole clone."""
+    """Killed in preflight, then in the checkpoint, then in the strategy (each as the task starts): the first
+    two wrote nothing; the strategy comes after a new target's creation (the first write, issue 11.3) and the
+    measuring backup; nothing is left to finish, and the next run does the whole clone into that target."""
     name = site_prefix + 'kill-readonly'
     source = emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
                                                   'db': {'nodes': 6}, 'files': FILES}]})[0]
@@ -310,12 +311,16 @@ def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, 
     for task in READ_ONLY.values():
         # killed as the task starts (the play is paused there: see run_and_kill)
         kill_at(emulator, tmp_path, extra, task)
-    # the only write: the measuring backup of the source (the run killed in the strategy had made it)
+    # the only writes, by the run killed in the strategy: the target's creation (create_site, deploy_product),
+    # then the measuring backup of the source
     writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
               if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]
-    assert writes == [('POST', '/api/sites/%s/environments/live/workflows' % source['id'])], writes
+    created = [s for s in emulator.admin('GET', 'state/sites').json() if s['name'] == name + '-clone']
+    assert len(created) == 1
+    assert writes == [('POST', '/api/users/%s/workflows' % emulator.user_id),
+                      ('POST', '/api/sites/%s/workflows' % created[0]['id']),
+                      ('POST', '/api/sites/%s/environments/live/workflows' % source['id'])], writes
     assert state_files(reports) == [] and archives_on_source(emulator, name) == []
-    assert name + '-clone' not in [s['name'] for s in emulator.admin('GET', 'state/sites').json()]
 
     res = clone_site(emulator, tmp_path, name, name + '-clone', reports, extra=LIMITS)
     assert res.rc == 0, res.output
