@@ -80,6 +80,8 @@ def test_check_mode_reports_the_strategy_and_changes_nothing(emulator, tmp_path,
     assert not os.path.exists(reports / ('%s.live-to-%s-new.dev.json' % (measured, measured)))
 
 
+# make test-long: the fallback itself is tested at module level (test_archive.py's fallback without files)
+@pytest.mark.long
 def test_archive_too_large_for_the_platform_falls_back_and_leaks_nothing(emulator, tmp_path, site_prefix):
     name = site_prefix + 'big'
     # three incompressible files of 600 KB: each fits the platform's (lowered) 1 MB file limit, the archive does not
@@ -161,6 +163,8 @@ def test_missing_credentials_are_named(emulator, tmp_path, site_prefix, env):
     assert 'Traceback' not in res.output
 
 
+# make test-long (a full clone, a drift, and a repairing rerun: the suite's budget)
+@pytest.mark.long
 def test_target_drift_is_repaired_with_the_reused_backup(emulator, tmp_path, site_prefix):
     """A target changed behind the role's back is cloned again on the next run, even though the role
     reuses the backup it measured (whose import the workflow history already shows as done)."""
