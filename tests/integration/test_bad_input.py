@@ -210,7 +210,8 @@ def world(emulator, tmp_path_factory):
     other_ca = work / 'other-ca.pem'
     other_ca.write_text(open('/etc/ssl/certs/ca-certificates.crt', encoding='ascii').read())
     values = dict(urls)
-    values.update({'KEY:REFUSED': str(refused), 'PYTHON:REFUSED-KEY': str(python), 'KEY:GARBAGE': str(garbage), 'KEY:UNREADABLE': str(unreadable), 'KNOWN:CHANGED': str(known), 'CA:OTHER': str(other_ca)})
+    values.update({'KEY:REFUSED': str(refused), 'PYTHON:REFUSED-KEY': str(python), 'KEY:GARBAGE': str(garbage),
+                   'KEY:UNREADABLE': str(unreadable), 'KNOWN:CHANGED': str(known), 'CA:OTHER': str(other_ca)})
     return {'names': names, 'values': values, 'sites': list(sites.values()), 'work': work}
 
 

@@ -586,7 +586,8 @@ def seed_recipe(store, recipe):
         envs = _env_specs(spec)
         site_seed = dict(spec, seed=spec.get("seed", seed))
         site = store.create_site(spec["name"], spec.get("label"), framework=framework, upstream_id=upstream["id"],
-                                 org_id=org_id, owner_id=owner_id, site_id=spec.get("id") or new_id(seeded_random("site-id", seed, spec["name"])), envs=list(envs),
+                                 org_id=org_id, owner_id=owner_id,
+                                 site_id=spec.get("id") or new_id(seeded_random("site-id", seed, spec["name"])), envs=list(envs),
                                  pending=site_seed if spec.get("lazy") else None)
         settings = {k: spec[k] for k in ("php_version", "drush_version") if k in spec}
         for env, env_spec in envs.items():
