@@ -17,6 +17,8 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import codeserver_target, git_branch
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream, run
 
+# the id of the empty tree (git's well-known constant)
+EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 _SHA_RE = re.compile(r'^[0-9a-f]{40}([0-9a-f]{24})?$')
 _DEPLOY_TAG_RE = re.compile(r'^refs/tags/pantheon_(test|live)_([0-9]+)$')
 # Keep git from reading the user's or the system's configuration (hooks, credential helpers,
@@ -81,6 +83,12 @@ class GitWorkspace(object):
             where = ' (%s)' % remote.target.destination if remote is not None else ''
             raise GitError('git %s failed%s with exit code %d: %s' % (args[0], where, rc, err.strip()[-2000:]))
         return out.decode('utf-8', 'replace')
+
+    def empty_commit(self, message):
+        """A root commit with the empty tree (git knows that tree in every repository) and ``message``;
+        returns its id. What the collection records on the platform (ownership tags, lock branches) is such a
+        commit: it carries no files, so content moves and comparisons never see it."""
+        return self.git(['commit-tree', EMPTY_TREE, '-m', message]).strip()
 
     def ls_remote(self, remote, ref):
         """The object id ``ref`` points at on ``remote``, or None when it does not exist."""

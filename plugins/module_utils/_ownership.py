@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace
-from ansible_collections.pantheon.platform.plugins.module_utils._stream import run
 
 MARKER_PREFIX = 'refs/tags/pantheon-platform-clone-'
 
@@ -43,18 +41,7 @@ def mark_owned(params, site_env, job, timeout=300):
     ref = marker_ref(job, site_env.site_id)
     with GitWorkspace(timeout=timeout) as workspace:
         remote = Codeserver(params, site_env.site_id, site_env.site_name)
-        tree = _empty_tree(workspace)
-        commit = workspace.git(['commit-tree', tree, '-m',
-                                'pantheon.platform: target of clone job %s (site %s); do not delete while the job '
-                                'may run again' % (job, site_env.site_id)]).strip()
+        commit = workspace.empty_commit('pantheon.platform: target of clone job %s (site %s); do not delete while the '
+                                        'job may run again' % (job, site_env.site_id))
         workspace.git(['push', '-q', '--no-verify', remote.url, '%s:%s' % (commit, ref)], remote=remote)
     return ref
-
-
-def _empty_tree(workspace):
-    """Write the empty tree object into the workspace; returns its id."""
-    rc, out, err = run(['git', '--git-dir', workspace.path, 'hash-object', '-t', 'tree', '-w', '--stdin'],
-                       data=b'', timeout=workspace.timeout)
-    if rc != 0:
-        raise PantheonError('git hash-object failed: %s' % err.strip())
-    return out.decode('ascii').strip()

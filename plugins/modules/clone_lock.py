@@ -185,7 +185,6 @@ from ansible_collections.pantheon.platform.plugins.module_utils._git import Code
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,29}$')
-EMPTY_TREE = '4b825dc642cb6eb9a060e54bf8d69288fbee4904'
 POLL = 5.0
 HEADER = 'pantheon.platform lock'
 
@@ -302,8 +301,7 @@ class Lock(object):
 
     def make_commit(self, holder):
         message = '%s: %s\n\n%s' % (HEADER, holder['job'], json.dumps(holder, sort_keys=True))
-        return self.ws.git(['-c', 'user.name=pantheon.platform', '-c', 'user.email=clone-lock@pantheon.platform.invalid',
-                            'commit-tree', EMPTY_TREE, '-m', message]).strip()
+        return self.ws.empty_commit(message)
 
     def swap(self, expected, new):
         """Move the lock branch from ``expected`` (None: must not exist) to ``new`` (None: delete), atomically.
