@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -30,14 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "hacking"))
 
 import exposure  # noqa: E402  pylint: disable=wrong-import-position,import-error
-from role_tasks import collection_root  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from role_tasks import collection_root, compared_checkouts, small_site  # noqa: E402  pylint: disable=wrong-import-position,import-error
 from helpers.ansible import PYTHON, VENV_BIN  # noqa: E402  pylint: disable=wrong-import-position
 from pantheon_emulator.pytest_plugin import start_emulator  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def small_site(name):
-    return {"name": name, "framework": "drupal", "envs": ["dev", "test", "live"], "db": {"nodes": 8},
-            "files": {"count": 6, "size": [200, 4000], "compressible": True, "depth": 1, "folders": 2}}
 
 
 def fleet(emu, checkout, work, jobs, forks):
@@ -74,15 +67,7 @@ def main():
     parser.add_argument("--before", help="git ref of the collection to compare with (a temporary worktree)")
     parser.add_argument("--out", default=exposure.DEFAULT_OUT, help="JSON file (default %(default)s)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="archive-exposure-"))
-    checkouts = []
-    try:
-        if args.before:
-            before = work / "before"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.before],
-                           check=True, capture_output=True)
-            checkouts.append(("before (%s)" % args.before, before))
-        checkouts.append(("this checkout", ROOT))
+    with compared_checkouts("archive-exposure-", args.before) as (work, checkouts):
         emu = start_emulator(work / "emulator")
         results = []
         try:
@@ -104,11 +89,6 @@ def main():
                                                               "held" if results[-1][1]["within_bound"] else "NOT held"))
         exposure.write(args.out, "fleet-%d-f%d" % (args.jobs, args.forks), results[-1][1])
         print("figures of this checkout written to %s" % args.out)
-    finally:
-        if args.before:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "before")],
-                           check=False, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import resource
@@ -48,6 +49,26 @@ INCLUDES = ("ansible.builtin.include_tasks", "include_tasks")
 def small_site(name):
     return {"name": name, "framework": "drupal", "envs": ["dev", "test", "live"], "db": {"nodes": 8},
             "files": {"count": 6, "size": [200, 4000], "compressible": True, "depth": 1, "folders": 2}}
+
+
+@contextlib.contextmanager
+def compared_checkouts(prefix, before=None):
+    """(work directory, [(label, checkout)]): this checkout, after a temporary git worktree of ``before``
+    when given; both are removed on the way out."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    checkouts = []
+    try:
+        if before:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(work / "before"), before],
+                           check=True, capture_output=True)
+            checkouts.append(("before (%s)" % before, work / "before"))
+        checkouts.append(("this checkout", ROOT))
+        yield work, checkouts
+    finally:
+        if before:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "before")],
+                           check=False, capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def collection_root(checkout, work):
@@ -110,15 +131,7 @@ def main():
     parser.add_argument("--runs", type=int, default=1, help="clones per checkout, alternated (default 1)")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="role-tasks-"))
-    checkouts = []
-    try:
-        if args.before:
-            before = work / "before"
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(before), args.before],
-                           check=True, capture_output=True)
-            checkouts.append(("before (%s)" % args.before, before))
-        checkouts.append(("this checkout", ROOT))
+    with compared_checkouts("role-tasks-", args.before) as (work, checkouts):
         emu = start_emulator(work / "emulator")
         samples = collections.defaultdict(list)
         try:
@@ -142,11 +155,6 @@ def main():
                                           for v, sp in zip(values, spread)) + ratio)
         for label, _checkout in checkouts:
             print("%s, actions of the last run: %s" % (label, dict(samples[label][-1]["_actions"].most_common())))
-    finally:
-        if args.before:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(work / "before")],
-                           check=False, capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
