@@ -33,13 +33,15 @@ def test_429_is_retried_with_growing_backoff(stub, make_client):
     stub.add('GET', 'sites/x', Reply(429, 'slow down'), Reply(429, 'slow down'), Reply(429, 'slow down'),
              Reply(200, {'id': 'x'}))
     warnings = []
-    client = make_client(retry_base_delay=0.1, warnings=warnings)
+    vc = VirtualClock()
+    client = make_client(retry_base_delay=0.1, warnings=warnings, clock=vc.clock, sleep=vc.sleep)
     assert client.get('sites/x') == {'id': 'x'}
     assert stub.count('GET', 'sites/x') == 4
-    gaps = stub.gaps('GET', 'sites/x')
-    # base 0.1s doubling, jitter in [0.5, 1.0] of the step: >= 0.05, 0.1, 0.2
-    assert gaps[0] >= 0.05 and gaps[1] >= 0.1 and gaps[2] >= 0.2, gaps
-    assert gaps[2] > gaps[0]
+    # base 0.1s doubling, jitter in [0.5, 1.0] of the step (virtual time: the waits themselves)
+    assert len(vc.sleeps) == 3, vc.sleeps
+    for wait, step in zip(vc.sleeps, (0.1, 0.2, 0.4)):
+        assert step / 2 - 1e-9 <= wait <= step + 1e-9, vc.sleeps
+    assert vc.sleeps[2] > vc.sleeps[0]
     assert len(warnings) == 3 and 'HTTP 429' in warnings[0] and 'retry 1/5' in warnings[0]
 
 
@@ -370,13 +372,15 @@ def _wf(wid='wf1', **kw):
 def test_workflow_success_polls_site_url(stub, make_client):
     stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf()), Reply(200, _wf(phase='finished', result='succeeded')))
-    wf = make_client(poll_interval=0.3).run_workflow(('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
+    clock = VirtualClock()
+    wf = make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep).run_workflow(
+        ('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
     assert wf['result'] == 'succeeded'
     post = stub.matching('POST', 'sites/s/environments/dev/workflows')[0]
     assert post.body == {'type': 'do_export', 'params': {'database': True}}
     assert stub.count('GET', 'sites/s/workflows/wf1') == 2
-    # never polled faster than the poll interval
-    assert all(g >= 0.28 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+    # never polled faster than the poll interval (virtual time: the schedule, not the machine's load)
+    assert [round(s, 3) for s in clock.sleeps] == [0.3, 0.45]
 
 
 def test_poll_interval_is_a_second_unless_injected(stub, make_client, monkeypatch):
@@ -439,18 +443,19 @@ def test_workflow_wait_timeout_names_workflow_and_state(stub, make_client):
     running = _wf(phase='started', step=2, number_of_tasks=5, active_description='Importing database')
     stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, running))
-    started = time.time()
+    clock = VirtualClock()
+    started = clock.now
     with pytest.raises(WorkflowTimeout) as info:
-        make_client(poll_interval=0.3).run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=0.9)
-    elapsed = time.time() - started
-    # it waited the whole timeout (a loaded machine only makes it later, and the polls fewer)
-    assert elapsed >= 0.85
+        make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep).run_workflow(
+            ('env', 's', 'dev'), 'do_export', {}, timeout=0.9)
+    # it waited the whole timeout, on a virtual clock (the machine's load cannot move it)
+    assert clock.now - started >= 0.9
     assert str(info.value) == ("Timed out after 0.9s waiting for workflow wf1 (do_export); last state: phase=started, "
                                "step=2/5, active_description='Importing database'")
-    # polls at 0.3s, 0.75s, then once past the deadline: bounded, never faster than the interval
-    polls = stub.count('GET', 'sites/s/workflows/wf1')
-    assert 1 <= polls <= 4
-    assert all(g >= 0.28 for g in stub.gaps('GET', 'sites/s/workflows/wf1'))
+    # polls at 0.3s and 0.75s, then one last once the deadline is reached, but never sooner than
+    # the interval after the one before (1.05s)
+    assert stub.count('GET', 'sites/s/workflows/wf1') == 3
+    assert [round(s, 3) for s in clock.sleeps] == [0.3, 0.45, 0.3]
 
 
 def test_workflow_post_5xx_that_created_it_is_not_posted_again(stub, make_client):
