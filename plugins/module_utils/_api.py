@@ -698,8 +698,12 @@ class PantheonClient:
                            % name_or_uuid)
         return site
 
-    def site_summary(self, site, environments=True):
-        """The site as modules return it (see site_info's RETURN), optionally with its environments."""
+    def site_summary(self, site, environments=True, describe=None):
+        """The site as modules return it (see site_info's RETURN), optionally with its environments.
+
+        ``describe``: the environment ids to describe (their settings and platform domain, two GETs each); None
+        describes every one. The ids of all the site's environments are in ``environment_ids`` either way.
+        """
         summary = {
             'id': site.get('id'),
             'name': site.get('name'),
@@ -711,13 +715,22 @@ class PantheonClient:
             'frozen': bool(site.get('frozen')),
         }
         if environments:
-            summary['environments'] = self.environment_summaries(site['id'])
+            listing = self.environments(site['id'])
+            summary['environment_ids'] = sorted(listing)
+            summary['environments'] = self.environment_summaries(site['id'], describe=describe, listing=listing)
         return summary
 
-    def environment_summaries(self, site_id):
-        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version, drush_major}}."""
+    def environment_summaries(self, site_id, describe=None, listing=None):
+        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version, drush_major}}.
+
+        Only the environments of ``describe`` (all when None); ``listing``: the site's environments if already read.
+        """
         result = {}
-        for env_id, env in sorted(self.environments(site_id).items()):
+        if listing is None:
+            listing = self.environments(site_id)
+        for env_id, env in sorted(listing.items()):
+            if describe is not None and env_id not in describe:
+                continue
             env = env if isinstance(env, dict) else {}
             settings = {}
             try:

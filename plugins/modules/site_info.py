@@ -33,6 +33,16 @@ options:
     elements: str
     default: []
     version_added: 1.1.0
+  environments:
+    description:
+      - The environments to describe in RV(site.environments) (each costs two API requests, its settings and its
+        domains). Environments of the site not named here are left out of RV(site.environments); RV(site.environment_ids)
+        lists them all. A name the site has no environment for is not an error (it is absent from both).
+      - By default every environment is described.
+      - Environments of O(ssh_check) are described whatever this says.
+    type: list
+    elements: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -65,9 +75,10 @@ EXAMPLES = r'''
         ssh_check: [live]
         ssh_private_key: ~/.ssh/id_ed25519
 
-    - name: Look up a site by UUID
+    - name: Look up a site by UUID, describing only its live environment (fewer API requests)
       pantheon.platform.site_info:
         name: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
+        environments: [live]
       register: by_uuid
 '''
 
@@ -120,8 +131,15 @@ site:
       description: Whether the site is frozen.
       type: bool
       sample: false
+    environment_ids:
+      description: The ids of all the site's environments, sorted (described in RV(site.environments) or not).
+      type: list
+      elements: str
+      sample: [dev, live, test]
+      version_added: 1.1.0
     environments:
-      description: The environments, keyed by environment id (V(dev), V(test), V(live), multidevs).
+      description: The environments, keyed by environment id (V(dev), V(test), V(live), multidevs); only those of
+        O(environments) (and O(ssh_check)) when O(environments) is given.
       type: dict
       sample:
         dev:
@@ -173,7 +191,8 @@ def check_ssh(mod, summary, env):
 def main():
     module = PantheonModule(
         argument_spec=dict(name=dict(type='str', required=True),
-                           ssh_check=dict(type='list', elements='str', default=[])),
+                           ssh_check=dict(type='list', elements='str', default=[]),
+                           environments=dict(type='list', elements='str')),
         ssh=True,
         check_key=False,  # a lookup without ssh_check uses no key
         supports_check_mode=True,
@@ -184,7 +203,10 @@ def main():
         site = client.find_site(mod.params['name'])
         if site is None:
             return dict(changed=False, exists=False, site={}, ssh_checked=[])
-        summary = client.site_summary(site)
+        describe = mod.params['environments']
+        if describe is not None:
+            describe = set(describe) | set(mod.params['ssh_check'])
+        summary = client.site_summary(site, describe=describe)
         checked = []
         if mod.params['ssh_check']:
             mod.check_ssh_key()

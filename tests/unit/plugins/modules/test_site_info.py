@@ -94,6 +94,26 @@ def test_site_info_reports_site_and_environments(site_api, tmp_path):
     assert site_api.logins == 1
 
 
+def test_environments_option_describes_only_those(site_api, tmp_path):
+    """environments: only the named environments are described (their settings and domains fetched); every id is
+    in environment_ids; a name the site lacks is simply absent."""
+    out = call_module('site_info', {'name': SITE_ID, 'api_url': site_api.api_url, 'environments': ['dev', 'nope']},
+                      env=env_for(site_api, tmp_path))
+    site = out['site']
+    assert site['environment_ids'] == ['dev', 'feature', 'live']
+    assert site['environments'] == {'dev': {
+        'initialized': True, 'connection_mode': 'sftp', 'platform_domain': 'dev-alpha.example.org',
+        'php_version': '82', 'drush_version': '12', 'drush_major': 12}}
+    env_paths = [r.path for r in site_api.requests if '/environments/' in r.path]
+    assert env_paths and all('/environments/dev/' in p for p in env_paths), env_paths
+    # none described: the site and its environment ids only
+    before = len(site_api.requests)
+    out = call_module('site_info', {'name': SITE_ID, 'api_url': site_api.api_url, 'environments': []},
+                      env=env_for(site_api, tmp_path))
+    assert out['site']['environments'] == {} and out['site']['environment_ids'] == ['dev', 'feature', 'live']
+    assert not [r.path for r in site_api.requests[before:] if '/environments/' in r.path]
+
+
 def test_one_login_for_many_module_runs(site_api, look):
     # six module runs (each its own client, as each task is), one session
     for name in ['alpha', 'missing', 'alpha'] * 2:
