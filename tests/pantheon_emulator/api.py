@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 
 from aiohttp import web
@@ -350,7 +351,38 @@ async def site_workflows_post(request):
         raise ApiError(400, f"Unsupported site workflow type {wf_type}.")
     if wf_type == "deploy_product" and not (params.get("product_id") or params.get("upstream_id")):
         raise ApiError(400, "product_id is required.")
+    if wf_type == "create_cloud_development_environment":
+        _check_new_multidev(store, site, params)
     return _accepted(store, "site", site["id"], None, uid, wf_type, params)
+
+
+MULTIDEV_RESERVED = ("master", "settings", "team", "support", "multidev", "debug", "files", "tags", "billing",
+                     "dev", "test", "live")
+MULTIDEV_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,10}$")
+MULTIDEV_LIMIT = 10
+MULTIDEV_PLANS_WITHOUT = ("Sandbox", "Basic")
+
+
+def _check_new_multidev(store, site, params):
+    """What the platform refuses before creating a Multidev (see README: the name rules and the limit of 10 are
+    Pantheon's Multidev docs; the statuses and the plan rule are guesses)."""
+    name = params.get("environment_id")
+    if not isinstance(name, str) or not MULTIDEV_NAME_RE.match(name) or name in MULTIDEV_RESERVED:
+        raise ApiError(400, "environment_id must be at most 11 lowercase letters, digits and hyphens, start with a "
+                            "letter or digit, and not be a reserved name (" + ", ".join(MULTIDEV_RESERVED) + ").")
+    if not site["org_id"] and site["plan_name"] in MULTIDEV_PLANS_WITHOUT:
+        raise ApiError(403, f"Multidev is not available for the site {site['name']}.")
+    envs = [e["env"] for e in store.list_envs(site["id"])]
+    if name in envs:
+        raise ApiError(409, f"The environment {name} already exists.")
+    if len([e for e in envs if e not in ("dev", "test", "live")]) >= MULTIDEV_LIMIT:
+        raise ApiError(409, f"The site {site['name']} already has {MULTIDEV_LIMIT} Multidev environments.")
+    deploy = params.get("deploy") if isinstance(params.get("deploy"), dict) else {}
+    for key in ("clone_database", "clone_files"):
+        spec = deploy.get(key)
+        source = spec.get("from_environment") if isinstance(spec, dict) else None
+        if spec is not None and (not isinstance(source, str) or source not in envs):
+            raise ApiError(400, f"deploy.{key}.from_environment must name an environment of the site.")
 
 
 async def env_workflows_post(request):

@@ -27,7 +27,7 @@ from pathlib import Path
 from pantheon_emulator import content, faults
 from pantheon_emulator.store import StoreError, branch_for_env
 
-SITE_TYPES = {"deploy_product", "delete_site", "complete_migration"}
+SITE_TYPES = {"deploy_product", "delete_site", "complete_migration", "create_cloud_development_environment"}
 ENV_TYPES = {"do_export", "do_import", "do_migration", "clear_cache", "sync_code", "clone_database", "clone_files",
              "deploy", "create_environment"}
 USER_TYPES = {"create_site"}
@@ -46,6 +46,7 @@ DESCRIPTIONS = {
     "clone_files": 'Clone files into "{env}"',
     "deploy": 'Deploy code to "{env}"',
     "create_environment": 'Create the "{env}" environment',
+    "create_cloud_development_environment": "Create a Multidev environment",
 }
 BUCKET = "pantheon-backups"
 DEFAULT_TTL = 365 * 86400
@@ -148,7 +149,7 @@ PROFILE = {
     "create_site": (90, 0), "deploy_product": (60, 0), "delete_site": (30, 0), "complete_migration": (5, 0),
     "do_export": (30, 120), "do_import": (45, 180), "do_migration": (120, 300),
     "clear_cache": (10, 0), "sync_code": (15, 0), "clone_database": (30, 120), "clone_files": (30, 60),
-    "deploy": (30, 0), "create_environment": (60, 60),
+    "deploy": (30, 0), "create_environment": (60, 60), "create_cloud_development_environment": (60, 60),
 }
 GIB = 1024 ** 3
 QUEUE_POLL = 0.02
@@ -658,6 +659,40 @@ def h_create_environment(store, wf):
     return f'Created the "{wf["env"]}" environment ({tag})'
 
 
+def h_create_cloud_development_environment(store, wf):
+    """Create a Multidev (Terminus ``multidev:create``, ``Environments::create``): site workflow with
+    ``{environment_id, deploy: {clone_database: {from_environment}, clone_files: {...}, annotation}}``.
+    The branch of the same name is used when it exists (``multidev:create`` usage text), else it is
+    made at the code the source environment runs; then the environment runs that branch and gets the
+    source's database and files. The name and the plan were checked when the workflow was posted."""
+    site = _site(store, wf)
+    if not site["framework"]:
+        raise WorkflowFailure(f"Site {site['name']} has no code yet: deploy a product (upstream) first")
+    p = wf["params"]
+    name = p.get("environment_id")
+    deploy = p.get("deploy") or {}
+    source = ((deploy.get("clone_database") or deploy.get("clone_files") or {}).get("from_environment")) or "dev"
+    if store.get_env(site["id"], name):
+        raise WorkflowFailure(f'The "{name}" environment already exists on {site["name"]}')
+    src_paths = store.env_paths(site["id"], source)
+    commit = content.ref_commit(src_paths.repo, content.env_ref(src_paths.repo, source))
+    if not commit:
+        raise WorkflowFailure(f'The "{source}" environment of {site["name"]} has no code to branch from')
+    if not content.branch_head(src_paths.repo, name):
+        content.git("update-ref", f"refs/heads/{name}", commit, git_dir=src_paths.repo)
+    store.create_env(site["id"], name, initialized=True)
+    paths = store.env_paths(site["id"], name)
+    paths.db.create()
+    head = content.checkout_env(paths, name, site["framework"])
+    store.update_env(site["id"], name, target_commit=head)
+    for key, action in (("clone_files", _clone_files), ("clone_database", _clone_database)):
+        spec = deploy.get(key)
+        if isinstance(spec, dict) and spec.get("from_environment"):
+            action(_from_env(store, dict(wf, env=name), site, spec["from_environment"]), paths)
+    content.link_files_dir(paths, site["framework"])
+    return f'Created Multidev environment "{name}"'
+
+
 HANDLERS = {
     "create_site": h_create_site,
     "deploy_product": h_deploy_product,
@@ -672,4 +707,5 @@ HANDLERS = {
     "clone_files": h_clone_files,
     "deploy": h_deploy,
     "create_environment": h_create_environment,
+    "create_cloud_development_environment": h_create_cloud_development_environment,
 }

@@ -1,0 +1,187 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) pantheon.platform contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: multidev
+short_description: Create a Multidev environment of a Pantheon site from another of its environments
+version_added: 1.1.0
+description:
+  - Makes sure the site O(site) has the Multidev environment O(name), creating it from O(from_env) as
+    C(terminus multidev:create <site>.<from_env> <name>) does when it is missing. The platform's
+    C(create_cloud_development_environment) workflow makes the environment, runs it on the Git branch of the same
+    name (an existing branch of that name is used, else one is made at the code O(from_env) runs), and copies
+    O(from_env)'s database and files into it.
+  - An environment of that name that exists already is left as it is (C(changed=false)), whatever it holds.
+  - A creation an earlier, interrupted run started and left running is waited for instead of posting a second one.
+  - Bad names are refused before anything is posted. The platform's rules, from Pantheon's Multidev documentation, are
+    lowercase letters, digits and hyphens, starting with a letter or digit, at most 11 characters, and none of the
+    reserved names C(master), C(settings), C(team), C(support), C(multidev), C(debug), C(files), C(tags),
+    C(billing) (nor C(dev), C(test), C(live)).
+author:
+  - pantheon.platform developers (@pantheon-platform)
+options:
+  site:
+    description: Name or UUID of the site.
+    type: str
+    required: true
+  name:
+    description: The Multidev environment (and Git branch) name.
+    type: str
+    required: true
+  from_env:
+    description: The environment whose code, database and files the new environment starts from.
+    type: str
+    default: dev
+extends_documentation_fragment:
+  - pantheon.platform.auth
+  - pantheon.platform.wait
+  - pantheon.platform.attributes
+  - pantheon.platform.attributes.actiongroup
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Looks the site and its environments up, checks the name, and says whether the environment would be created.
+  diff_mode:
+    support: none
+notes:
+  - Multidev is a feature of the account or organization (Pantheon's Multidev FAQ); the platform refuses the
+    creation on a site without it, and beyond the site's Multidev limit (10 by default). The module reports the
+    platform's answer.
+  - A frozen site is refused before anything is posted (Terminus's C(multidev:create) refuses frozen sites,
+    C(getUnfrozenSiteEnv)).
+seealso:
+  - module: pantheon.platform.site_info
+'''
+
+EXAMPLES = r'''
+- name: Make a Multidev "review" from dev (as terminus multidev:create my-site.dev review)
+  pantheon.platform.multidev:
+    site: my-site
+    name: review
+
+- name: Start a Multidev from live's database and files
+  pantheon.platform.multidev:
+    site: my-site
+    name: hotfix-1
+    from_env: live
+'''
+
+RETURN = r'''
+created:
+  description: Whether this run created the environment (false when it existed, or in check mode).
+  returned: always
+  type: bool
+  sample: true
+environment:
+  description: The environment, as C(site_info) names it.
+  returned: always
+  type: dict
+  contains:
+    site_id:
+      description: UUID of the site.
+      type: str
+      returned: always
+    name:
+      description: The Multidev name (also its branch).
+      type: str
+      returned: always
+    from_env:
+      description: The environment it was created from (O(from_env); for an existing one, what was asked).
+      type: str
+      returned: always
+  sample: {site_id: 0f1b2c3d-0000-4000-8000-000000000001, name: review, from_env: dev}
+workflow:
+  description: The C(create_cloud_development_environment) workflow this run started or waited for.
+  returned: when a workflow ran
+  type: dict
+  sample: {id: 6c0e7a1e-1b2f-11ef-9a5f-0242ac120002, type: create_cloud_development_environment,
+           result: succeeded, duration: 41.2}
+'''
+
+import re
+import time
+
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._target import check_env_name, refuse_frozen
+
+WORKFLOW = 'create_cloud_development_environment'
+# Pantheon docs, Multidev ("Create a Multidev environment") and the Multidev FAQ.
+RESERVED = ('master', 'settings', 'team', 'support', 'multidev', 'debug', 'files', 'tags', 'billing')
+NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,10}$')
+
+
+def check_name(name):
+    """Refuse what the platform would refuse as a Multidev name, naming the rule."""
+    if name in ('dev', 'test', 'live'):
+        raise PantheonError('name %r is one of the standard environments; a Multidev needs another name' % name)
+    if not NAME_RE.match(name or ''):
+        raise PantheonError('name must be at most 11 lowercase letters, digits and hyphens, starting with a letter '
+                            'or digit (a Multidev name is also its Git branch), got %r' % (name,))
+    if name in RESERVED:
+        raise PantheonError('name %r is reserved on the platform (reserved: %s)' % (name, ', '.join(RESERVED)))
+
+
+def create(module):
+    params = module.params
+    name, source = params['name'], params['from_env']
+    check_name(name)
+    check_env_name(source, option='from_env')
+    client = module.client
+    site = client.get_site(params['site'])
+    label = site.get('name') or site['id']
+    envs = client.environments(site['id'])
+    result = dict(changed=False, created=False,
+                  environment=dict(site_id=site['id'], name=name, from_env=source))
+    owner = ('site', site['id'])
+    running = client.unfinished_workflows(owner, WORKFLOW,
+                                          match=lambda wf: (wf.get('params') or {}).get('environment_id') == name)
+    if name in envs and not running:
+        return result
+    if source not in envs:
+        raise PantheonError('Site %s has no %s environment to create the %s Multidev from (it has: %s)'
+                            % (label, source, name, ', '.join(sorted(envs)) or 'none'))
+    refuse_frozen(site, 'creating the %s Multidev' % name)
+    result['changed'] = True
+    if module.check_mode:
+        return result
+    started = time.time()
+    if running:
+        # an earlier run was interrupted while the platform created it: wait for that one
+        workflow = client.wait_workflow(running[0], owner, params['wait_timeout'])
+    else:
+        workflow = client.run_workflow(owner, WORKFLOW, {
+            'environment_id': name,
+            'deploy': {
+                'clone_database': {'from_environment': source},
+                'clone_files': {'from_environment': source},
+                'annotation': 'Create the "%s" environment.' % name,
+            },
+        }, params['wait_timeout'])
+    result['created'] = True
+    result['workflow'] = dict(id=workflow.get('id'), type=workflow.get('type') or WORKFLOW,
+                              result=workflow.get('result'), duration=round(time.time() - started, 3))
+    return result
+
+
+def main():
+    module = PantheonModule(
+        argument_spec=dict(
+            site=dict(type='str', required=True),
+            name=dict(type='str', required=True),
+            from_env=dict(type='str', default='dev'),
+        ),
+        wait_timeout_default=600,
+        supports_check_mode=True,
+    )
+    module.run(create)
+
+
+if __name__ == '__main__':
+    main()
