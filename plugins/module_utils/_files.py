@@ -23,6 +23,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import threading
 from posixpath import normpath
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
@@ -70,20 +71,85 @@ def _inside(link_dir, target):
     return not (resolved == '..' or resolved.startswith('../'))
 
 
-def extract_stream(fileobj, dest, max_examples=EXAMPLES_KEPT):
+def gunzip_command():
+    """The native decompressor to run beside the unpacking (``pigz -dc`` where installed, else ``gzip -dc``),
+    or None: in-process zlib then. A separate process decompresses while Python downloads and writes the members
+    (benchmarks/files_transfer.py measures it)."""
+    for name in ('pigz', 'gzip'):
+        path = shutil.which(name)
+        if path:
+            return [path, '-dc']
+    return None
+
+
+class _Gunzip(object):
+    """``fileobj`` decompressed by a native gunzip child: a thread feeds the child, ``stdout`` is the tar stream.
+
+    ``check()`` raises what went wrong on the way in: the feeding read's own error (a failed download) first, then
+    the decompressor's (not gzip data, a truncated or corrupt stream)."""
+
+    def __init__(self, argv, fileobj):
+        self.child = Stream(argv, stdin=True)
+        self.stdout = self.child.proc.stdout
+        self.error = None
+        self._thread = threading.Thread(target=self._feed, args=(fileobj,))
+        self._thread.daemon = True
+        self._thread.start()
+
+    def _feed(self, fileobj):
+        try:
+            self.child.feed(iter(lambda: fileobj.read(1 << 20), b''))
+        except ProcessError:
+            pass  # the child stopped reading: its own exit code and stderr say why (or the unpacking stopped early)
+        except BaseException as exc:  # pylint: disable=broad-exception-caught
+            self.error = exc  # raised in the unpacking thread by check()
+
+    def check(self, done=False):
+        """Raise the feeding error, or (``done``: the tar stream was read to its end) the decompressor's."""
+        if done:
+            while self.stdout.read(1 << 20):  # what follows the tar's end-of-archive blocks (padding)
+                pass
+            self._thread.join()
+        if self.error is not None:
+            raise self.error
+        if done:
+            rc = self.child.finish()
+            if rc not in (0, 2):  # 2: a warning only (trailing zeros after the gzip stream)
+                raise PantheonError('The files archive cannot be read as a gzipped tar: %s' % (
+                    self.child.stderr.strip() or '%s exited with %s' % (self.child.argv[0], rc)))
+
+    def close(self):
+        self.child.close()
+        self._thread.join(10)
+
+
+def extract_stream(fileobj, dest, max_examples=EXAMPLES_KEPT, gunzip=None):
     """Unpack a gzipped tar read from ``fileobj`` (read sequentially, never seeked) into ``dest``.
 
     When the first member's top folder is ``files`` or ``files_<env>`` (the platform's files
     backups), that folder is stripped from every member. Absolute paths and ``..`` are refused;
     symlinks pointing outside the tree, devices and FIFOs are skipped (and counted).
+    ``gunzip``: the decompressor's argv (gunzip_command()), or None to decompress in-process.
     Returns counts: files, dirs, links, bytes, skipped (+ examples of skipped members).
     """
+    if not gunzip:
+        return _extract(fileobj, 'r|gz', dest, max_examples, None)
+    pipe = _Gunzip(gunzip, fileobj)
+    try:
+        return _extract(pipe.stdout, 'r|', dest, max_examples, pipe)
+    finally:
+        pipe.close()
+
+
+def _extract(fileobj, mode, dest, max_examples, pipe):
     counts = dict(files=0, dirs=0, links=0, bytes=0, skipped=0, skipped_examples=[], large_files=[])
     top = None
     use_filter = hasattr(tarfile, 'data_filter')
     try:
-        tar = tarfile.open(fileobj=fileobj, mode='r|gz')
+        tar = tarfile.open(fileobj=fileobj, mode=mode)
     except (tarfile.TarError, OSError, EOFError) as exc:
+        if pipe is not None:
+            pipe.check(done=True)
         raise PantheonError('The files archive cannot be read as a gzipped tar: %s' % exc)
     with tar:
         try:
@@ -131,11 +197,17 @@ def extract_stream(fileobj, dest, max_examples=EXAMPLES_KEPT):
         except tarfile.TarError as exc:
             if isinstance(exc, getattr(tarfile, 'FilterError', ())):
                 raise UnsafeArchive('Refusing to unpack a member of the archive: %s' % exc)
+            if pipe is not None:
+                pipe.check(done=True)
             raise PantheonError('The files archive is damaged: %s' % exc)
         except (EOFError, OSError) as exc:
             if isinstance(exc, PantheonError):
                 raise
+            if pipe is not None:
+                pipe.check(done=True)
             raise PantheonError('Unpacking the files archive failed: %s' % exc)
+    if pipe is not None:
+        pipe.check(done=True)
     return counts
 
 

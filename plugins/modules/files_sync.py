@@ -14,7 +14,8 @@ description:
   - Makes the C(files/) directory of an environment (C(sites/default/files) for Drupal, C(wp-content/uploads) for
     WordPress) hold the files of a local directory (O(src)) or of a files backup (O(backup) or O(url)).
   - A files backup (C(.tar.gz)) is downloaded, decompressed and unpacked in one pass into a staging directory, with
-    no intermediate archive on disk. The download resumes with HTTP C(Range) after a broken connection. The top
+    no intermediate archive on disk. C(pigz), else C(gzip), decompresses in its own process when installed (beside
+    the download and the unpacking), else Python does. The download resumes with HTTP C(Range) after a broken connection. The top
     folder of a platform files backup (C(files_<env>/)) is stripped. Members with absolute paths or C(..) are
     refused; devices, FIFOs and symlinks pointing outside the tree are skipped.
   - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH, as the platform requires (no C(-a), and no owners, groups,
@@ -197,6 +198,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import Pant
 from ansible_collections.pantheon.platform.plugins.module_utils._files import (
     describe_rsync_failure,
     extract_stream,
+    gunzip_command,
     listing_digest,
     read_sync_record,
     retryable_rsync_failure,
@@ -278,7 +280,7 @@ def _prepare_source(module, result, target=None, record=None):
         with stream:
             head = _Head(stream)
             try:
-                counts = extract_stream(head, staging)
+                counts = extract_stream(head, staging, gunzip=gunzip_command())
             except PantheonError:
                 # say what the download is when its first bytes tell (an HTML page, not an archive)
                 check_content(head.data, 'files', 'The download from %s' % (

@@ -13,8 +13,10 @@ import pytest
 
 from ansible_collections.pantheon.platform.plugins.module_utils._files import (
     ItemizedChanges,
+    PantheonError,
     UnsafeArchive,
     extract_stream,
+    gunzip_command,
     parse_stats,
     rsync_name,
 )
@@ -43,7 +45,12 @@ def _archive(members):
     return io.BytesIO(gzip.compress(raw.getvalue()))
 
 
-def test_platform_backup_layout_is_unpacked_without_its_top_folder(tmp_path):
+# in-process zlib, and the native decompressor files_sync runs when one is installed (gzip is, on this machine)
+GUNZIPS = [pytest.param(None, id='zlib'), pytest.param(gunzip_command(), id='native')]
+
+
+@pytest.mark.parametrize('gunzip', GUNZIPS)
+def test_platform_backup_layout_is_unpacked_without_its_top_folder(tmp_path, gunzip):
     counts = extract_stream(_archive([
         ('files_live', 'dir', None),
         ('files_live/2024/01/Ünïcødé ñame.txt', 'file', b'hello'),
@@ -51,7 +58,7 @@ def test_platform_backup_layout_is_unpacked_without_its_top_folder(tmp_path):
         ('files_live/inside-link', 'sym', '2024/01/Ünïcødé ñame.txt'),
         ('files_live/outside-link', 'sym', '../../etc/passwd'),
         ('files_live/pipe', 'fifo', None),
-    ]), str(tmp_path))
+    ]), str(tmp_path), gunzip=gunzip)
     assert (tmp_path / '2024' / '01' / 'Ünïcødé ñame.txt').read_bytes() == b'hello'
     assert (tmp_path / 'empty').is_dir() and not (tmp_path / 'files_live').exists()
     assert os.readlink(tmp_path / 'inside-link') == '2024/01/Ünïcødé ñame.txt'
@@ -65,11 +72,44 @@ def test_archive_without_top_folder_is_kept_as_is(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ['a.txt', 'sub']
 
 
+@pytest.mark.parametrize('gunzip', GUNZIPS)
 @pytest.mark.parametrize('name', ['files_dev/../../escape.txt', '/etc/evil', '../up.txt'])
-def test_unsafe_members_are_refused(tmp_path, name):
+def test_unsafe_members_are_refused(tmp_path, name, gunzip):
     with pytest.raises(UnsafeArchive):
-        extract_stream(_archive([('files_dev/ok.txt', 'file', b'ok'), (name, 'file', b'bad')]), str(tmp_path / 'out'))
+        extract_stream(_archive([('files_dev/ok.txt', 'file', b'ok'), (name, 'file', b'bad')]), str(tmp_path / 'out'),
+                       gunzip=gunzip)
     assert not (tmp_path / 'escape.txt').exists() and not (tmp_path / 'up.txt').exists()
+
+
+class _BrokenDownload(io.BytesIO):
+    """A download that fails after its first ``after`` bytes."""
+
+    def __init__(self, data, after):
+        super().__init__(data)
+        self.after = after
+
+    def read(self, size=-1):
+        if self.tell() >= self.after:
+            raise PantheonError('the download broke (test)')
+        return super().read(min(size if size >= 0 else self.after, self.after - self.tell()))
+
+
+def test_native_gunzip_reports_bad_input_and_the_download_error(tmp_path):
+    """The native decompressor: a page that is not gzip, a truncated archive and a failed download each give a clear
+    error (the download's own error first)."""
+    gunzip = gunzip_command()
+    assert gunzip, 'gzip is installed by make setup'
+    with pytest.raises(PantheonError, match='cannot be read as a gzipped tar: .*not in gzip format'):
+        extract_stream(io.BytesIO(b'<html>Access denied</html>' * 100), str(tmp_path / 'a'), gunzip=gunzip)
+    big = _archive([('files_live/f%d.bin' % i, 'file', os.urandom(300000)) for i in range(4)]).getvalue()
+    with pytest.raises(PantheonError, match='damaged|cannot be read|failed'):
+        extract_stream(io.BytesIO(big[:len(big) // 2]), str(tmp_path / 'b'), gunzip=gunzip)
+    with pytest.raises(PantheonError, match='the download broke'):
+        extract_stream(_BrokenDownload(big, len(big) // 2), str(tmp_path / 'c'), gunzip=gunzip)
+    # the same archive whole: every member, as in-process zlib unpacks it
+    counts = extract_stream(io.BytesIO(big), str(tmp_path / 'd'), gunzip=gunzip)
+    assert counts['files'] == 4 and counts['bytes'] == 4 * 300000
+    assert sorted(os.listdir(tmp_path / 'd')) == ['f0.bin', 'f1.bin', 'f2.bin', 'f3.bin']
 
 
 def test_rsync_names_and_itemized_output_of_a_real_run(tmp_path):
