@@ -28,7 +28,10 @@ options:
       - Environments whose appserver to reach over SSH with a read-only command (C(drush version) on Drupal,
         C(wp cli version) on WordPress), to learn before any change whether the key is accepted there.
       - The module fails, naming V(site.env) and the key, when SSH is refused or fails.
-      - Environments that do not exist or are not initialized are not tried (see RV(ssh_checked)).
+      - Environments that do not exist or are not initialized are not tried (see RV(ssh_checked)), nor are those of a
+        site with no upstream deployed yet (no code to run the command in), nor V(test) and V(live) of a frozen site
+        (the platform makes them unavailable), so that a caller can look a site up and check SSH in one run and still
+        refuse such a site with its own message.
     type: list
     elements: str
     default: []
@@ -211,9 +214,12 @@ def main():
         if mod.params['ssh_check']:
             mod.check_ssh_key()
         for env in mod.params['ssh_check']:
-            if (summary.get('environments') or {}).get(env, {}).get('initialized'):
-                check_ssh(mod, summary, env)
-                checked.append(env)
+            if not (summary.get('environments') or {}).get(env, {}).get('initialized') or summary.get('upstream') is None:
+                continue
+            if summary.get('frozen') and env in ('test', 'live'):
+                continue
+            check_ssh(mod, summary, env)
+            checked.append(env)
         return dict(changed=False, exists=True, site=summary, ssh_checked=checked)
 
     module.run(run)

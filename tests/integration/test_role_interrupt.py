@@ -73,7 +73,7 @@ LONG_CASES = {
 }
 # read-only phases: killed one after the other (see the last test); nothing to finish
 READ_ONLY = {
-    'preflight': 'Look up the target site',
+    'preflight': 'Look up the target site and check SSH access to its environment',
     'checkpoint': 'Compare the source with the existing target',
     'strategy': 'Report the strategy',
 }

@@ -114,6 +114,25 @@ def test_environments_option_describes_only_those(site_api, tmp_path):
     assert not [r.path for r in site_api.requests[before:] if '/environments/' in r.path]
 
 
+@pytest.mark.parametrize('change', [{'frozen': True}, {'upstream': None}])
+def test_ssh_check_leaves_out_what_a_caller_refuses(stub, tmp_path, change):
+    """ssh_check does not try test/live of a frozen site nor a site with no upstream yet (the role's preflight refuses
+    those with its own message after the lookup): no SSH is attempted (the SSH host would refuse it)."""
+    site = {'id': SITE_ID, 'name': 'alpha', 'framework': 'drupal8', 'frozen': False,
+            'upstream': {'product_id': 'up-1', 'label': 'Drupal 10'}}
+    site.update(change)
+    stub.add('GET', 'sites/' + SITE_ID, Reply(200, site))
+    stub.add('GET', 'sites/%s/environments' % SITE_ID, Reply(200, {'dev': {}, 'live': {}}))
+    stub.add('GET', r'sites/%s/environments/(dev|live)/settings' % SITE_ID, Reply(200, {'is_initialized': True}))
+    stub.add('GET', r'sites/%s/environments/(dev|live)/domains' % SITE_ID, Reply(200, []))
+    check = ['live'] if change.get('frozen') else ['dev', 'live']
+    out = call_module('site_info', {'name': SITE_ID, 'api_url': stub.api_url, 'ssh_check': check,
+                                    'ssh_host': '127.0.0.1', 'ssh_port': 1, 'environments': []},
+                      env=env_for(stub, tmp_path))
+    assert out.get('failed') is not True, out
+    assert out['ssh_checked'] == [] and sorted(out['site']['environments']) == sorted(check)
+
+
 def test_one_login_for_many_module_runs(site_api, look):
     # six module runs (each its own client, as each task is), one session
     for name in ['alpha', 'missing', 'alpha'] * 2:
