@@ -2,7 +2,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Benchmark: what a clone costs the controller, per strategy, and how a fleet scales with forks.
 
-    .venv/bin/python benchmarks/clone_cost.py [--runs 2] [--fleet 20] [--forks 1,5,10,20] [--json FILE]
+    .venv/bin/python benchmarks/clone_cost.py [--runs 2] [--fleet 20] [--forks 20,10,5,1] [--json FILE]
 
 Starts the emulator in a temporary directory (workflows finish at once: ``workflow_scale`` 0) and:
 
@@ -338,7 +338,7 @@ def main():
     parser.add_argument("--runs", type=int, default=2, help="clones per strategy, alternated (default 2)")
     parser.add_argument("--strategies", default=",".join(STRATEGIES), help="default: %(default)s")
     parser.add_argument("--fleet", type=int, default=20, help="jobs in the fleet (0: no fleet; default 20)")
-    parser.add_argument("--forks", default="1,5,10,20", help="forks of the fleet runs (default %(default)s)")
+    parser.add_argument("--forks", default="20,10,5,1", help="forks of the fleet runs (default %(default)s)")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args()
 
@@ -352,6 +352,7 @@ def main():
             samples = collections.defaultdict(list)
             reruns = collections.defaultdict(list)
             strategies = [s for s in args.strategies.split(",") if s]
+            section = time.monotonic()
             for _run in range(args.runs):
                 for strategy in strategies:
                     name, first = clone(emu, work, wrapper, log, strategy)
@@ -367,10 +368,13 @@ def main():
                                            for k in sorted(set(k for r in runs for k in r["requests"])))
                     row["repeated GETs"] = runs[-1]["repeated GETs"]
                     out[label][strategy] = row
+            out["seconds"] = {"clones": time.monotonic() - section}
+            save(out, args.json)
             if args.fleet:
-                out["fleet"] = {"size": args.fleet, "runs": []}
+                out["fleet"] = {"size": args.fleet, "runs": [], "forks": [int(f) for f in args.forks.split(",") if f]}
                 for forks in [int(f) for f in args.forks.split(",") if f]:
                     out["fleet"]["runs"].append(fleet(emu, work, wrapper, log, args.fleet, forks))
+                    save(out, args.json)
         finally:
             emu.stop()
     finally:
@@ -379,6 +383,14 @@ def main():
     report(out)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+
+
+def save(out, path):
+    """Write what is measured so far (a run stopped part-way still leaves its finished sections)."""
+    if path:
+        out["machine"]["load at end"] = os.getloadavg()
+        with open(path, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1, sort_keys=True)
 
 

@@ -212,6 +212,7 @@ def main():
         emu = start_emulator(work / "emulator")
         try:
             bench = Bench(emu, work)
+            out["seconds"] = {}
             for index, size in enumerate(s for s in args.sizes.split(",") if s):
                 name = "ft%d%s" % (index, uuid.uuid4().hex[:4])
                 emu.seed({"seed": 7 + index, "sites": [
@@ -219,6 +220,7 @@ def main():
                     {"name": name + "-a", "framework": "drupal8", "envs": ["dev"], "files": {"count": 0}},
                     {"name": name + "-b", "framework": "drupal8", "envs": ["dev"], "files": {"count": 0}}]})
                 _url, backup_size = bench.signed_url(name)
+                section = time.monotonic()
                 row = {"size": size, "backup bytes": backup_size, "baseline": [], "files_sync": [], "rerun": [],
                        "peak rss": [], "baseline disk": [], "rerun downloads": []}
                 for _run in range(args.runs):
@@ -234,12 +236,16 @@ def main():
                     row["rerun downloads"].append(downloads)
                 row["staging bytes"] = du(Path(emu.state(name, "live")["paths"]["files"]))
                 out["sizes"].append(row)
+                out["seconds"]["files at %s" % size] = time.monotonic() - section
+                save(out, args.json)
             if args.link_mb:
+                section = time.monotonic()
                 name = "fl%s" % uuid.uuid4().hex[:4]
                 emu.seed({"seed": 11, "sites": [recipe(name, parse_size(args.link_mb)),
                                                 {"name": name + "-a", "framework": "drupal8", "envs": ["dev"],
                                                  "files": {"count": 0}}]})
                 out["link"] = {"size": args.link_mb, "rows": bench.link(name, name + "-a", args.bwlimit)}
+                out["seconds"]["limited link"] = time.monotonic() - section
         finally:
             emu.stop()
     finally:
@@ -248,6 +254,14 @@ def main():
     report(out)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(out, f, indent=1, sort_keys=True)
+
+
+def save(out, path):
+    """Write what is measured so far (a run stopped part-way still leaves its finished sections)."""
+    if path:
+        out["machine"]["load at end"] = os.getloadavg()
+        with open(path, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=1, sort_keys=True)
 
 
