@@ -18,8 +18,7 @@ What the client does for its callers:
   (honouring ``Retry-After``), never other 4xx;
 * turns every failure into a :class:`PantheonError` whose text names status, method, path and
   body, and never holds the token, the session or a query string;
-* creates and waits for workflows, without starting the same workflow twice when a POST fails
-  in a way that may have created it;
+* lists workflows (starting, adopting and waiting for them is ``_workflows``' job);
 * reads paged collections and resolves sites by name or UUID.
 """
 
@@ -46,7 +45,6 @@ from ansible_collections.pantheon.platform.plugins.module_utils._http import (
     PollTimeout,
     env_float,
     new_session,
-    next_poll,
     poll,
     verify_setting,
 )
@@ -150,77 +148,6 @@ class NotFound(ApiError):
 
 class LoginError(ApiError):
     """The machine token was refused (not retried, no second login)."""
-
-
-def describe_workflow(workflow):
-    """What a module returns of a workflow: id, type, result and its duration in seconds."""
-    try:
-        duration = round(float(workflow['finished_at']) - float(workflow['created_at']), 1)
-    except (KeyError, TypeError, ValueError):
-        duration = workflow.get('total_time')
-    return dict(id=workflow.get('id'), type=workflow.get('type'), result=workflow.get('result'), duration=duration)
-
-
-def workflow_failure_reason(workflow):
-    """final_task.reason, else the last final_task.messages entry, else 'Workflow failed'."""
-    final = workflow.get('final_task') or {}
-    if isinstance(final, dict):
-        reason = final.get('reason')
-        if reason:
-            return reason if isinstance(reason, str) else json.dumps(reason, sort_keys=True)
-        messages = final.get('messages')
-        entries = []
-        if isinstance(messages, dict):
-            entries = list(messages.values())
-        elif isinstance(messages, list):
-            entries = messages
-        if entries:
-            last = entries[-1]
-            if isinstance(last, dict) and 'message' in last:
-                last = last['message']
-            if last:
-                return last if isinstance(last, str) else json.dumps(last, sort_keys=True)
-    return 'Workflow failed'
-
-
-def describe_workflow_state(workflow):
-    parts = []
-    for key in ('phase', 'result'):
-        if workflow.get(key) is not None:
-            parts.append('%s=%s' % (key, workflow[key]))
-    if workflow.get('step') is not None:
-        if workflow.get('number_of_tasks'):
-            parts.append('step=%s/%s' % (workflow['step'], workflow['number_of_tasks']))
-        else:
-            parts.append('step=%s' % workflow['step'])
-    if workflow.get('active_description'):
-        parts.append('active_description=%r' % workflow['active_description'])
-    return ', '.join(parts) if parts else 'no state reported'
-
-
-class WorkflowFailed(PantheonError):
-    """A workflow finished with a result other than ``succeeded``. ``.workflow`` is the last object,
-    ``.platform_reason`` what the platform said (``reason`` is ``workflow_failed``)."""
-
-    def __init__(self, workflow):
-        self.workflow = workflow
-        self.platform_reason = workflow_failure_reason(workflow)
-        message = 'Workflow %s (%s) %s: %s' % (workflow.get('type') or '?', workflow.get('id') or '?',
-                                               workflow.get('result') or 'failed', self.platform_reason)
-        super().__init__(message, reason='workflow_failed', workflow_id=workflow.get('id'),
-                         workflow_type=workflow.get('type'))
-
-
-class WorkflowTimeout(PantheonError):
-    """A workflow did not finish within the wait timeout."""
-
-    def __init__(self, workflow, timeout):
-        self.workflow = workflow
-        self.timeout = timeout
-        message = ('Timed out after %ss waiting for workflow %s (%s); last state: %s'
-                   % (timeout, workflow.get('id') or '?', workflow.get('type') or '?',
-                      describe_workflow_state(workflow)))
-        super().__init__(message, workflow_id=workflow.get('id'), workflow_type=workflow.get('type'))
 
 
 def _parse_retry_after(value, now=None):
@@ -567,12 +494,12 @@ class PantheonClient:
                 retry_after = _parse_retry_after(resp_headers.get('Retry-After'))
                 failure.retry_after = retry_after
             attempt += 1
-            delay = self._next_delay(failure, attempt, attempts, started, retry_after)
+            delay = self.next_delay(failure, attempt, attempts, started, retry_after)
             reason = 'HTTP %s' % status if status else failure.message
             self.warn('%s %s: %s; retry %d/%d in %.1fs' % (method, shown, reason, attempt, attempts - 1, delay))
             self.sleep(delay)
 
-    def _next_delay(self, failure, attempt, attempts, started, retry_after=None):
+    def next_delay(self, failure, attempt, attempts, started, retry_after=None):
         """Seconds to wait before try ``attempt + 1``; raises ``failure`` when attempts or time are used up."""
         if attempt >= attempts:
             raise self._exhausted(failure, attempt)
@@ -622,6 +549,10 @@ class PantheonClient:
         if key is not None:
             self._kept[key] = copy.deepcopy((status, data))
         return status, data
+
+    def forget(self):
+        """Forget the kept lookups (a workflow wait: what the workflow changes is read again)."""
+        self._kept.clear()
 
     def get(self, path, params=None):
         return self.request('GET', path, params=params)[1]
@@ -852,142 +783,3 @@ class PantheonClient:
         if not isinstance(data, dict) or not data.get('url'):
             raise PantheonError('No download URL for the %s backup %s of %s.%s' % (element, folder, site_id, env))
         return data['url']
-
-    # ------------------------------------------------------------------ workflows
-    def _owner_path(self, owner):
-        kind = owner[0]
-        if kind == 'user':
-            return 'users/%s/workflows' % self.user_id
-        if kind == 'site':
-            return 'sites/%s/workflows' % owner[1]
-        if kind == 'env':
-            return 'sites/%s/environments/%s/workflows' % (owner[1], owner[2])
-        raise ValueError('unknown workflow owner %r' % (owner,))
-
-    def _poll_path(self, owner, workflow):
-        # Site deletion is watched through the user: the site endpoint disappears.
-        if owner[0] == 'user' or workflow.get('type') == 'delete_site':
-            return 'users/%s/workflows/%s' % (self.user_id, workflow['id'])
-        return 'sites/%s/workflows/%s' % (owner[1], workflow['id'])
-
-    def _recent_workflows(self, owner):
-        if owner[0] == 'user':
-            return self.user_workflows()
-        return self.workflows(owner[1])
-
-    def unfinished_workflows(self, owner, wf_type, match=None):
-        """Workflows of ``wf_type`` in the owner's list that have not finished yet (``result`` unset),
-        newest first; ``match(workflow)`` narrows them down. An earlier run that was interrupted
-        may have left one going: wait for it (:meth:`wait_workflow`) rather than start another."""
-        try:
-            listed = self._recent_workflows(owner)
-        except ApiError as e:
-            if e.status not in (400, 403, 404, 405):
-                raise
-            # a workflow list this user cannot read is no reason to stop: nothing is known to be running
-            self.debug('cannot list the %s workflows (HTTP %s); assuming none is running' % (owner[0], e.status))
-            return []
-        return [wf for wf in listed
-                if isinstance(wf, dict) and wf.get('type') == wf_type and wf.get('id')
-                and wf.get('result') is None and (match is None or match(wf))]
-
-    def _find_posted_workflow(self, owner, wf_type, params, since):
-        """A workflow of this type+params created since ``since`` (the one a failed POST may have made)."""
-        for wf in self._recent_workflows(owner):
-            if not isinstance(wf, dict) or wf.get('type') != wf_type or not wf.get('id'):
-                continue
-            if (wf.get('params') or {}) != (params or {}):
-                continue
-            if owner[0] == 'env':
-                env = wf.get('environment_id') or wf.get('environment')
-                if env and env != owner[2]:
-                    continue
-            try:
-                created = float(wf.get('created_at'))
-            except (TypeError, ValueError):
-                continue
-            if created >= since:
-                return wf
-        return None
-
-    def create_workflow(self, owner, wf_type, params):
-        """POST {"type", "params"} to the owner's workflows URL and return the workflow object.
-
-        owner: ("user",) | ("site", site_id) | ("env", site_id, env).
-        A POST that fails with 5xx, 429 or no answer is retried, but only after checking that the
-        failed attempt did not create the workflow anyway (then that one is returned).
-        """
-        path = self._owner_path(owner)
-        body = {'type': wf_type, 'params': params or {}}
-        # Allow for clock skew between this controller and the platform.
-        since = time.time() - 60
-        started = self.clock()
-        attempts = self.retries + 1
-        attempt = 0
-        while True:
-            try:
-                status, data = self.request('POST', path, body=body, retry=False)
-                if not isinstance(data, dict) or not data.get('id'):
-                    raise PantheonError('POST %s (%s) returned HTTP %s without a workflow id' % (path, wf_type, status))
-                return data
-            except ApiError as e:
-                if e.status != 429 and e.status < 500:
-                    raise
-                failure = e
-            except TransportError as e:
-                if not e.retryable:
-                    raise
-                failure = e
-            attempt += 1
-            delay = self._next_delay(failure, attempt, attempts, started, getattr(failure, 'retry_after', None))
-            if getattr(failure, 'status', None) == 429:
-                # rate limited: the platform refused the request, nothing was created
-                self.warn('%s; retry %d/%d in %.1fs' % (failure.message, attempt, attempts - 1, delay))
-                self.sleep(delay)
-                continue
-            self.warn('%s; checking whether the %s workflow was created before retrying (%d/%d) in %.1fs'
-                      % (failure.message, wf_type, attempt, attempts - 1, delay))
-            self.sleep(delay)
-            found = self._find_posted_workflow(owner, wf_type, params, since)
-            if found:
-                self.debug('adopting workflow %s (%s) created by an earlier attempt' % (found['id'], wf_type))
-                return found
-
-    def next_poll(self, previous, start):
-        """When to poll a workflow again after the poll scheduled at ``previous`` (waits start at ``start``)."""
-        return next_poll(previous, start, self.poll_interval)
-
-    def wait_workflow(self, workflow, owner, timeout):
-        """Poll until the workflow finishes. Returns the merged workflow object on success.
-
-        Raises WorkflowFailed (result other than succeeded) or WorkflowTimeout.
-        Polls on a schedule fixed from the start of the wait (see POLL_FAST/POLL_WINDOW/POLL_SLOW):
-        after 1 s, then every 1.5 s for the first minute, then every 5 s, never two polls less than
-        ``poll_interval`` (1 s) apart, and a last one at the deadline.
-        """
-        self._kept.clear()  # the workflow changes what the lookups said
-        merged = dict(workflow)
-        path = self._poll_path(owner, workflow)
-
-        def check():
-            data = self.get(path)
-            self.polls += 1
-            if isinstance(data, dict):
-                for key, value in data.items():
-                    # keep attributes from earlier answers (e.g. waiting_for_task from the POST)
-                    if value is None and merged.get(key) is not None and key not in ('result',):
-                        continue
-                    merged[key] = value
-            result = data.get('result') if isinstance(data, dict) else None
-            if result is not None and result != 'succeeded':
-                raise WorkflowFailed(merged)
-            return result is not None, merged
-
-        try:
-            return poll(check, timeout, self.poll_interval, clock=self.clock, sleep=self.sleep)
-        except PollTimeout:
-            raise WorkflowTimeout(merged, timeout)
-
-    def run_workflow(self, owner, wf_type, params, timeout):
-        workflow = self.create_workflow(owner, wf_type, params)
-        return self.wait_workflow(workflow, owner, timeout)

@@ -22,6 +22,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     PantheonClient,
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError, redact
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import Workflows
 
 AUTH_ARGSPEC = dict(
     machine_token=dict(type='str', no_log=True,
@@ -63,6 +64,7 @@ class PantheonModule(AnsibleModule):
 
     def __init__(self, argument_spec, ssh=False, wait_timeout_default=None, check_key=True, **kwargs):
         self._client = None
+        self._workflows = None
         self._secrets = []
         super().__init__(argument_spec=pantheon_argument_spec(argument_spec, ssh, wait_timeout_default), **kwargs)
         if not HAS_REQUESTS:
@@ -102,6 +104,13 @@ class PantheonModule(AnsibleModule):
                 debug=self.debug,
             )
         return self._client
+
+    @property
+    def workflows(self):
+        """The run's workflow engine (``_workflows.Workflows``): start/adopt/wait/record, bounded by wait_timeout."""
+        if self._workflows is None:
+            self._workflows = Workflows(self.client, self.params.get('wait_timeout'))
+        return self._workflows
 
     def add_secret(self, value, shown=None):
         """Register ``value`` (a URL, archive name, password) to be redacted from what leaves the module.

@@ -305,12 +305,8 @@ partial_removed:
 
 import signal
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import (
-    PantheonError,
-    WorkflowFailed,
-    describe_workflow,
-    web_origin,
-)
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import WorkflowFailed, describe
 from ansible_collections.pantheon.platform.plugins.module_utils._archive import (
     ARCHIVE_PATH_RE,
     DRUSH_WORK_FILE_RE,
@@ -544,11 +540,10 @@ def import_and_remove(module, target, ssh, path, url, into):
     failure = None
     workflow = None
     try:
-        workflow = module.client.run_workflow(('env', into.site_id, 'dev'), 'do_migration', {'url': url},
-                                              module.params['wait_timeout'])
+        workflow = module.workflows.run(('env', into.site_id, 'dev'), 'do_migration', {'url': url})
     except WorkflowFailed as e:
         failure = ArchiveError('The import of the archive of %s into %s failed: %s' % (target.label, into.label, e.message),
-                               'import_failed', workflow=describe_workflow(e.workflow))
+                               'import_failed', workflow=describe(e.workflow))
     except PantheonError as e:
         failure = ArchiveError('The import of the archive of %s into %s could not be followed: %s'
                                % (target.label, into.label, e.message), 'import_failed')
@@ -564,7 +559,7 @@ def import_and_remove(module, target, ssh, path, url, into):
     if failure is not None:
         failure.message += ' The archive was removed (its URL answers 404).'
         raise failure
-    return dict(url_status=404, imported=dict(site=into.site_id, workflow=describe_workflow(workflow)))
+    return dict(url_status=404, imported=dict(site=into.site_id, workflow=describe(workflow)))
 
 
 def remove_after_signal(module):

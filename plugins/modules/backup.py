@@ -161,6 +161,14 @@ workflow:
       description: Workflow type (C(do_export)).
       type: str
       returned: success
+    result:
+      description: Final result (C(succeeded)).
+      type: str
+      returned: success
+    duration:
+      description: Seconds from the workflow's creation to its end.
+      type: float
+      returned: success
 '''
 
 import time
@@ -176,6 +184,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._backups import 
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 DAY = 86400
 # The platform's catalog may list a finished export a moment after the workflow reports success.
@@ -244,10 +253,9 @@ def _make_backup(module):
 
     export = dict((element, element in elements) for element in ELEMENTS)
     export.update(entry_type='backup', ttl=params['keep_for'] * DAY)
-    workflow = client.run_workflow(('env', target.site_id, target.env), 'do_export', export, params['wait_timeout'])
+    workflow = module.workflows.run(('env', target.site_id, target.env), 'do_export', export)
     folder, found = _created_backup(client, target, elements, set(folders(entries)), workflow)
-    return dict(changed=True, reused=False, backup=describe_backup(folder, found),
-                workflow=dict(id=workflow.get('id'), type=workflow.get('type') or 'do_export'))
+    return dict(changed=True, reused=False, backup=describe_backup(folder, found), workflow=describe(workflow))
 
 
 def main():

@@ -78,16 +78,15 @@ workflow:
       type: str
       returned: always
     duration:
-      description: Seconds from the workflow's creation to its end, as measured by the module.
+      description: Seconds from the workflow's creation to its end (the platform's timestamps).
       type: float
       returned: always
   sample: {id: 6c0e7a1e-1b2f-11ef-9a5f-0242ac120002, type: clear_cache, result: succeeded, duration: 3.2}
 '''
 
-import time
-
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 
 def clear_cache(module):
@@ -96,11 +95,8 @@ def clear_cache(module):
     result = dict(changed=True)
     if module.check_mode:
         return result
-    started = time.time()
-    workflow = module.client.run_workflow(('env', target.site_id, target.env), 'clear_cache',
-                                          {'framework_cache': params['framework_cache']}, params['wait_timeout'])
-    result['workflow'] = dict(id=workflow.get('id'), type=workflow.get('type') or 'clear_cache',
-                              result=workflow.get('result'), duration=round(time.time() - started, 3))
+    result['workflow'] = describe(module.workflows.run(('env', target.site_id, target.env), 'clear_cache',
+                                                       {'framework_cache': params['framework_cache']}))
     return result
 
 

@@ -132,57 +132,27 @@ sync_workflow:
       description: Workflow id.
       type: str
       returned: always
+    type:
+      description: C(sync_code).
+      type: str
+      returned: always
     result:
       description: Final result (C(succeeded)).
       type: str
       returned: always
+    duration:
+      description: Seconds from the workflow's creation to its end.
+      type: float
+      returned: always
 '''
 
-import time
-
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, WorkflowTimeout
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve, same_framework
-
-SYNC_POLL_FIRST = 1.0
-SYNC_POLL_MAX = 5.0
-
-
-def _sync_workflows(client, site_id, env):
-    """{id: workflow} of the sync_code workflows of one environment."""
-    found = {}
-    for workflow in client.workflows(site_id):
-        if not isinstance(workflow, dict) or workflow.get('type') != 'sync_code' or not workflow.get('id'):
-            continue
-        if (workflow.get('environment_id') or workflow.get('environment')) not in (None, env):
-            continue
-        found[workflow['id']] = workflow
-    return found
-
-
-def wait_for_sync(client, target, known_ids, timeout):
-    """Wait for the sync_code workflow started by our push (one whose id was not in ``known_ids``)."""
-    deadline = time.time() + timeout
-    interval = SYNC_POLL_FIRST * client.poll_interval
-    while True:
-        fresh = [wf for wf_id, wf in _sync_workflows(client, target.site_id, target.env).items() if wf_id not in known_ids]
-        if fresh:
-            fresh.sort(key=lambda wf: float(wf.get('created_at') or 0))
-            workflow = fresh[-1]
-            if workflow.get('result') == 'succeeded':
-                return workflow
-            if workflow.get('result') is not None:
-                raise WorkflowFailed(workflow)
-            remaining = max(deadline - time.time(), 1)
-            return client.wait_workflow(workflow, ('env', target.site_id, target.env), remaining)
-        if time.time() >= deadline:
-            raise WorkflowTimeout({'id': None, 'type': 'sync_code', 'result': None,
-                                   'active_description': 'no sync_code workflow appeared for %s' % target.label}, timeout)
-        time.sleep(min(interval, max(deadline - time.time(), 0.1)))
-        interval = min(interval * 1.5, SYNC_POLL_MAX * client.poll_interval)
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 
 def push_code(module):
@@ -229,11 +199,13 @@ def push_code(module):
             if not workspace.is_ancestor(before, source_commit):
                 raise PantheonError('The %s branch of %s has commits that %s does not contain; set force: true to '
                                     'replace them' % (target_branch, target.label, source.label))
-        known = set(_sync_workflows(client, target.site_id, target.env))
+        owner = ('env', target.site_id, target.env)
+        known = set(wf['id'] for wf in module.workflows.history(owner, ('sync_code',)))
         workspace.push(dst_repo, source_commit, target_branch, force=params['force'])
         result['pushed'] = True
-        workflow = wait_for_sync(client, target, known, params['wait_timeout'])
-        result['sync_workflow'] = dict(id=workflow.get('id'), result=workflow.get('result'))
+        # the platform starts a sync_code for the push; the code is deployed when it has finished
+        result['sync_workflow'] = describe(
+            module.workflows.wait_started_by_platform(owner, 'sync_code', known, target.label))
         result['target_commit']['after'] = workspace.ls_remote(dst_repo, branch_ref(target.env))
     return result
 

@@ -123,12 +123,13 @@ site:
     frozen: false
 workflows:
   description:
-    - Ids and types of the workflows the task ran or waited for, in order.
+    - The workflows the task ran or waited for, in order, each with its id, type, result and duration in seconds.
     - C(adopted=true) marks a workflow an earlier run had started and this task only waited for.
   returned: always
   type: list
   elements: dict
-  sample: [{"id": "9a1b...", "type": "create_site", "adopted": true}, {"id": "7c2d...", "type": "deploy_product"}]
+  sample: [{"id": "9a1b...", "type": "create_site", "result": "succeeded", "duration": 41.2, "adopted": true},
+           {"id": "7c2d...", "type": "deploy_product", "result": "succeeded", "duration": 63.0}]
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import (
@@ -153,25 +154,12 @@ class SiteState:
         self.params = module.params
         self.client = module.client
         self.timeout = module.params['wait_timeout']
-        self.workflows = []
-
-    def run_workflow(self, owner, wf_type, params):
-        wf = self.client.run_workflow(owner, wf_type, params, self.timeout)
-        self.workflows.append({'id': wf.get('id'), 'type': wf_type})
-        return wf
-
-    def adopt(self, owner, workflow):
-        """Wait for a workflow an earlier run started (and left unfinished)."""
-        self.client.debug('waiting for the %s workflow %s an earlier run started' % (workflow['type'], workflow['id']))
-        wf = self.client.wait_workflow(workflow, owner, self.timeout)
-        self.workflows.append({'id': workflow['id'], 'type': workflow['type'], 'adopted': True})
-        return wf
+        self.workflows = module.workflows
 
     def creation_left_running(self, site_name):
         """The unfinished create_site workflow an earlier run started for this name, or None."""
-        creating = self.client.unfinished_workflows(
+        return self.workflows.left_running(
             ('user',), 'create_site', lambda wf: (wf.get('params') or {}).get('site_name') == site_name)
-        return creating[0] if creating else None
 
     def site_made_by(self, workflow, site_name):
         """The id of the site a finished create_site workflow made (from waiting_for_task, else by name)."""
@@ -186,7 +174,7 @@ class SiteState:
 
     def adopt_creation(self, workflow, site_name):
         """Wait for the create_site an earlier run started; returns the id of the site it made."""
-        return self.site_made_by(self.adopt(('user',), workflow), site_name)
+        return self.site_made_by(self.workflows.adopt(('user',), workflow), site_name)
 
     def settle(self, site):
         """A site without an upstream is one whose creation was not finished: let the create_site and
@@ -201,9 +189,9 @@ class SiteState:
                                  'waits for it.' % (site['name'], running['id']))
                 return site
             site = self.client.get_site(self.adopt_creation(running, site['name']))
-        deploying = self.client.unfinished_workflows(('site', site['id']), 'deploy_product')
-        if deploying and not self.module.check_mode:
-            self.adopt(('site', site['id']), deploying[0])
+        deploying = self.workflows.left_running(('site', site['id']), 'deploy_product')
+        if deploying is not None and not self.module.check_mode:
+            self.workflows.adopt(('site', site['id']), deploying)
             self.wait_dev_healthy(site['id'])
             site = self.client.get_site(site['id'])
         return site
@@ -226,7 +214,7 @@ class SiteState:
         return org
 
     def finish(self, changed, before, after, site):
-        result = dict(changed=changed, site=site or {}, workflows=self.workflows)
+        result = dict(changed=changed, site=site or {}, workflows=self.workflows.records)
         if self.module._diff:
             result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
         return result
@@ -237,7 +225,7 @@ class SiteState:
             return self.finish(False, None, None, None)
         before = self.client.site_summary(site, environments=False)
         if not self.module.check_mode:
-            self.run_workflow(('site', site['id']), 'delete_site', {})
+            self.workflows.run(('site', site['id']), 'delete_site', {})
         return self.finish(True, before, None, None)
 
     # ------------------------------------------------------------------ present
@@ -301,7 +289,7 @@ class SiteState:
         if org is not None:
             params['organization_id'] = org['id']
         try:
-            wf = self.run_workflow(('user',), 'create_site', params)
+            wf = self.workflows.run(('user',), 'create_site', params)
         except ApiError as e:
             # Refused because the name is taken, yet no site has it: an earlier, interrupted run's
             # create_site is still running. Wait for that one instead.
@@ -327,7 +315,7 @@ class SiteState:
         return self.finish(True, None, current, current)
 
     def deploy_and_wait(self, site_id, upstream):
-        self.run_workflow(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
+        self.workflows.run(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
         self.wait_dev_healthy(site_id)
 
     def wait_dev_healthy(self, site_id):

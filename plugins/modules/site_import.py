@@ -151,6 +151,11 @@ workflow:
       description: Seconds from the workflow's creation to its end.
       type: float
       returned: success
+    adopted:
+      description: C(true) when the same import, started by an earlier run, was still running and this task waited
+        for it.
+      type: bool
+      returned: when true
   sample: {id: 5b2e6f0c-1f1a-11ef-9b5a-0242ac120002, type: do_import, result: succeeded, duration: 42.7}
 imported_size:
   description: Size in bytes of the archive as its URL reported it; null when it could not be asked again for an
@@ -176,11 +181,12 @@ reason:
 
 from urllib.parse import urlsplit
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, WorkflowFailed, describe_workflow
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe, planned
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
     HEAD_BYTES,
     TransferError,
@@ -190,14 +196,6 @@ from ansible_collections.pantheon.platform.plugins.module_utils._transfer import
 )
 
 MB = 1024 * 1024
-
-# Workflows that replace an element's content; the latest one of them decides idempotency.
-REPLACES = {
-    'database': ('do_import', 'do_migration', 'clone_database', 'restore_database', 'wipe'),
-    'files': ('do_import', 'do_migration', 'clone_files', 'restore_files', 'wipe'),
-    'site': ('do_import', 'do_migration', 'clone_database', 'clone_files', 'restore_database', 'restore_files',
-             'restore_code', 'wipe'),
-}
 
 
 class ImportRefused(PantheonError):
@@ -236,10 +234,6 @@ def check_url(params):
     return url
 
 
-def _workflow_env(workflow):
-    return workflow.get('environment_id') or workflow.get('environment')
-
-
 def _is_same_import(workflow, kind, url):
     params = workflow.get('params') or {}
     if kind == 'site':
@@ -249,29 +243,6 @@ def _is_same_import(workflow, kind, url):
         return False
     other = params.get('url')
     return isinstance(other, str) and object_of(other) == object_of(url)
-
-
-def _replaces(workflow, kind):
-    wf_type = workflow.get('type')
-    if wf_type not in REPLACES[kind]:
-        return False
-    if wf_type == 'do_import' and kind != 'site':
-        return bool((workflow.get('params') or {}).get(kind))
-    return True
-
-
-def last_replacing(client, target, kind):
-    """The newest workflow on the target environment that replaced (or is replacing) this content."""
-    found = []
-    for workflow in client.workflows(target.site_id):
-        if not isinstance(workflow, dict) or _workflow_env(workflow) != target.env:
-            continue
-        if _replaces(workflow, kind):
-            found.append(workflow)
-    if not found:
-        return None
-    found.sort(key=lambda wf: float(wf.get('created_at') or 0))
-    return found[-1]
 
 
 def measure(params, url):
@@ -297,15 +268,6 @@ def measure(params, url):
     return size
 
 
-def import_content(module):
-    """run_import, a failed workflow described in the failure (reason workflow_failed)."""
-    try:
-        return run_import(module)
-    except WorkflowFailed as e:
-        e.extra['workflow'] = describe_workflow(e.workflow)
-        raise
-
-
 def run_import(module):
     params = module.params
     client = module.client
@@ -321,7 +283,7 @@ def run_import(module):
     owner = ('env', target.site_id, target.env)
     result = dict(changed=False, kind=kind)
 
-    previous = last_replacing(client, target, kind)
+    previous = module.workflows.last_replacing(target.site_id, target.env, kind)
     if previous is not None and _is_same_import(previous, kind, url):
         if previous.get('result') == 'succeeded' and not params['force']:
             try:
@@ -329,16 +291,16 @@ def run_import(module):
                                                      ca_path=params['ca_path'], attempts=1)
             except TransferError:
                 result['imported_size'] = None
-            result['workflow'] = describe_workflow(previous)
+            result['workflow'] = describe(previous)
             return result
         if previous.get('result') is None:
             # The same import is already running (for example after a timed-out run): wait for it.
             result['changed'] = True
             result['imported_size'] = measure(params, url)
             if module.check_mode:
-                result['workflow'] = describe_workflow(previous)
+                result['workflow'] = describe(previous)
                 return result
-            result['workflow'] = describe_workflow(client.wait_workflow(previous, owner, params['wait_timeout']))
+            result['workflow'] = describe(module.workflows.adopt(owner, previous), adopted=True)
             return result
 
     size = measure(params, url)
@@ -359,10 +321,9 @@ def run_import(module):
     else:
         wf_type, wf_params = 'do_import', {kind: 1, 'url': url}
     if module.check_mode:
-        result['workflow'] = dict(id=None, type=wf_type, result=None, duration=None)
+        result['workflow'] = planned(wf_type)
         return result
-    workflow = client.run_workflow(owner, wf_type, wf_params, params['wait_timeout'])
-    result['workflow'] = describe_workflow(workflow)
+    result['workflow'] = describe(module.workflows.run(owner, wf_type, wf_params))
     return result
 
 
@@ -383,7 +344,7 @@ def main():
     )
     # The URL (its path may be a secret archive name, its query a signature) never leaves the module.
     module.add_secret(module.params['url'])
-    module.run(import_content)
+    module.run(run_import)
 
 
 if __name__ == '__main__':

@@ -18,10 +18,9 @@ from ansible_collections.pantheon.platform.plugins.module_utils._api import (
     NotFound,
     PantheonError,
     TransportError,
-    WorkflowFailed,
-    WorkflowTimeout,
     web_origin,
 )
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import WorkflowFailed, WorkflowTimeout, Workflows
 
 SITE_ID = '22222222-2222-4222-8222-222222222222'
 TOKEN = 'machine-token-UNIT-0123456789'
@@ -373,7 +372,7 @@ def test_workflow_success_polls_site_url(stub, make_client):
     stub.add('POST', 'sites/s/environments/dev/workflows', Reply(202, _wf()))
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, _wf()), Reply(200, _wf(phase='finished', result='succeeded')))
     clock = VirtualClock()
-    wf = make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep).run_workflow(
+    wf = Workflows(make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep)).run(
         ('env', 's', 'dev'), 'do_export', {'database': True}, timeout=30)
     assert wf['result'] == 'succeeded'
     post = stub.matching('POST', 'sites/s/environments/dev/workflows')[0]
@@ -400,14 +399,14 @@ def test_user_workflow_polls_user_url_and_keeps_waiting_for_task(stub, make_clie
     stub.add('POST', 'users/%s/workflows' % USER_ID, Reply(202, created))
     stub.add('GET', 'users/%s/workflows/cw' % USER_ID,
              Reply(200, _wf('cw', type='create_site', phase='finished', result='succeeded', waiting_for_task=None)))
-    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
+    wf = Workflows(make_client()).run(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
     assert wf['waiting_for_task']['site_id'] == SITE_ID
 
 
 def test_delete_site_is_polled_through_the_user(stub, make_client):
     stub.add('POST', 'sites/s/workflows', Reply(202, _wf('dw', type='delete_site')))
     stub.add('GET', 'users/%s/workflows/dw' % USER_ID, Reply(200, _wf('dw', type='delete_site', result='succeeded')))
-    make_client().run_workflow(('site', 's'), 'delete_site', {}, timeout=30)
+    Workflows(make_client()).run(('site', 's'), 'delete_site', {}, timeout=30)
     assert stub.count('GET', 'sites/s/workflows/dw') == 0
     assert stub.count('GET', 'users/%s/workflows/dw' % USER_ID) == 1
 
@@ -426,7 +425,7 @@ def test_workflow_failure_message(stub, make_client, final_task, reason):
     failed = _wf(phase='finished', result='failed', final_task=final_task, reason='top-level reason is not used')
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, failed))
     with pytest.raises(WorkflowFailed) as info:
-        make_client().run_workflow(('env', 's', 'dev'), 'do_export', {}, timeout=30)
+        Workflows(make_client()).run(('env', 's', 'dev'), 'do_export', {}, timeout=30)
     assert info.value.platform_reason == reason and info.value.reason == 'workflow_failed'
     assert str(info.value) == 'Workflow do_export (wf1) failed: %s' % reason
 
@@ -436,7 +435,7 @@ def test_aborted_is_a_failure(stub, make_client):
     aborted = _wf(type='deploy_product', result='aborted', final_task={'reason': 'Wrong framework'})
     stub.add('GET', 'sites/s/workflows/wf1', Reply(200, aborted))
     with pytest.raises(WorkflowFailed, match='deploy_product .* aborted: Wrong framework'):
-        make_client().run_workflow(('site', 's'), 'deploy_product', {'product_id': 'u'}, timeout=30)
+        Workflows(make_client()).run(('site', 's'), 'deploy_product', {'product_id': 'u'}, timeout=30)
 
 
 def test_workflow_wait_timeout_names_workflow_and_state(stub, make_client):
@@ -446,7 +445,7 @@ def test_workflow_wait_timeout_names_workflow_and_state(stub, make_client):
     clock = VirtualClock()
     started = clock.now
     with pytest.raises(WorkflowTimeout) as info:
-        make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep).run_workflow(
+        Workflows(make_client(poll_interval=0.3, clock=clock.clock, sleep=clock.sleep)).run(
             ('env', 's', 'dev'), 'do_export', {}, timeout=0.9)
     # it waited the whole timeout, on a virtual clock (the machine's load cannot move it)
     assert clock.now - started >= 0.9
@@ -470,8 +469,8 @@ def test_workflow_post_5xx_that_created_it_is_not_posted_again(stub, make_client
         _wf('old', type='clone_database', params={'from_environment': 'live'}, created_at=time.time() - 3600)] + made))
     stub.add('GET', 'sites/s/workflows/made1', Reply(200, _wf('made1', type='clone_database', result='succeeded')))
     warnings = []
-    wf = make_client(warnings=warnings).run_workflow(('env', 's', 'dev'), 'clone_database',
-                                                     {'from_environment': 'live'}, timeout=30)
+    wf = Workflows(make_client(warnings=warnings)).run(('env', 's', 'dev'), 'clone_database',
+                                                       {'from_environment': 'live'}, timeout=30)
     assert wf['id'] == 'made1'
     assert stub.count('POST', 'sites/s/environments/dev/workflows') == 1
     assert stub.count('GET', 'sites/s/workflows') == 1
@@ -485,7 +484,7 @@ def test_workflow_post_timeout_that_created_nothing_is_posted_again(stub, make_c
     stub.add('GET', 'users/%s/workflows' % USER_ID, Reply(200, [
         _wf('ancient', type='create_site', params={'label': 'A', 'site_name': 'a'}, created_at=time.time() - 7200)]))
     stub.add('GET', 'users/%s/workflows/new' % USER_ID, Reply(200, _wf('new', type='create_site', result='succeeded')))
-    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
+    wf = Workflows(make_client()).run(('user',), 'create_site', {'label': 'A', 'site_name': 'a'}, timeout=30)
     assert wf['id'] == 'new'
     assert stub.count('POST', 'users/%s/workflows' % USER_ID) == 2
 
@@ -493,7 +492,7 @@ def test_workflow_post_timeout_that_created_nothing_is_posted_again(stub, make_c
 def test_workflow_post_4xx_is_not_retried(stub, make_client):
     stub.add('POST', 'sites/s/workflows', Reply(403, 'Forbidden for this user'))
     with pytest.raises(ApiError, match='POST sites/s/workflows failed with HTTP 403: Forbidden for this user'):
-        make_client().create_workflow(('site', 's'), 'delete_site', {})
+        Workflows(make_client()).start(('site', 's'), 'delete_site', {})
     assert stub.count('POST', 'sites/s/workflows') == 1
     assert stub.count('GET', 'sites/s/workflows') == 0
 
@@ -525,7 +524,7 @@ def test_workflow_post_429_waits_and_posts_again_without_lookup(stub, make_clien
     stub.add('POST', 'sites/s/workflows', Reply(429, 'Too many requests', headers={'Retry-After': '1'}),
              Reply(202, _wf('w2', type='clear_cache')))
     stub.add('GET', 'sites/s/workflows/w2', Reply(200, _wf('w2', type='clear_cache', result='succeeded')))
-    make_client(retry_base_delay=0.01).run_workflow(('site', 's'), 'clear_cache', {'framework_cache': True}, timeout=30)
+    Workflows(make_client(retry_base_delay=0.01)).run(('site', 's'), 'clear_cache', {'framework_cache': True}, timeout=30)
     assert stub.count('POST', 'sites/s/workflows') == 2
     assert stub.gaps('POST', 'sites/s/workflows')[0] >= 0.95
     assert stub.count('GET', 'sites/s/workflows') == 0
@@ -546,7 +545,7 @@ def test_workflow_post_whose_answer_broke_off_is_adopted(stub, make_client):
     stub.add('POST', 'users/%s/workflows' % USER_ID, post)
     stub.add('GET', 'users/%s/workflows' % USER_ID, lambda rec: Reply(200, made))
     stub.add('GET', 'users/%s/workflows/cut1' % USER_ID, Reply(200, _wf('cut1', type='create_site', result='succeeded')))
-    wf = make_client().run_workflow(('user',), 'create_site', {'label': 'B', 'site_name': 'b'}, timeout=30)
+    wf = Workflows(make_client()).run(('user',), 'create_site', {'label': 'B', 'site_name': 'b'}, timeout=30)
     assert wf['id'] == 'cut1'
     assert stub.count('POST', 'users/%s/workflows' % USER_ID) == 1
 
@@ -559,22 +558,22 @@ def test_unfinished_workflows_are_found_by_type_and_match(stub, make_client):
         _wf('d', type='delete_site', params={}),
     ]))
     client = make_client()
-    found = client.unfinished_workflows(('user',), 'create_site', lambda wf: wf['params']['site_name'] == 'one')
+    found = Workflows(client).unfinished(('user',), 'create_site', lambda wf: wf['params']['site_name'] == 'one')
     assert [wf['id'] for wf in found] == ['a']
-    assert [wf['id'] for wf in client.unfinished_workflows(('user',), 'create_site')] == ['a', 'b']
+    assert [wf['id'] for wf in Workflows(client).unfinished(('user',), 'create_site')] == ['a', 'b']
 
 
 @pytest.mark.parametrize('status', [403, 404])
 def test_unreadable_workflow_list_means_none_known_to_run(stub, make_client, status):
     stub.add('GET', 'sites/s/workflows', Reply(status, 'no'))
-    assert make_client().unfinished_workflows(('site', 's'), 'deploy_product') == []
+    assert Workflows(make_client()).unfinished(('site', 's'), 'deploy_product') == []
     assert stub.count('GET', 'sites/s/workflows') == 1
 
 
 def test_workflow_list_server_errors_are_not_hidden(stub, make_client):
     stub.add('GET', 'sites/s/workflows', Reply(500, 'down'))
     with pytest.raises(ApiError):
-        make_client(retries=0).unfinished_workflows(('site', 's'), 'deploy_product')
+        Workflows(make_client(retries=0)).unfinished(('site', 's'), 'deploy_product')
 
 
 def test_lookups_are_asked_once_per_client_until_a_write_or_a_workflow_wait(stub, make_client):
@@ -603,11 +602,11 @@ def test_lookups_are_asked_once_per_client_until_a_write_or_a_workflow_wait(stub
                  'sites/%s/environments/live/settings' % SITE_ID):
         assert stub.count('GET', path) == 1, path
     assert stub.count('GET', 'sites/%s/environments/live/backups/catalog' % SITE_ID) == 2
-    client.run_workflow(('env', SITE_ID, 'live'), 'do_export', {'database': True}, timeout=30)
+    Workflows(client).run(('env', SITE_ID, 'live'), 'do_export', {'database': True}, timeout=30)
     lookups()
     assert stub.count('GET', 'site-names/alpha') == 2
     assert stub.count('GET', 'sites/%s/environments/live/settings' % SITE_ID) == 2
     # a workflow wait alone (a workflow another run started) forgets them too
-    client.wait_workflow(_wf(), ('site', SITE_ID), timeout=30)
+    Workflows(client).wait(('site', SITE_ID), _wf(), timeout=30)
     client.environments(SITE_ID)
     assert stub.count('GET', 'sites/%s/environments$' % SITE_ID) == 3

@@ -10,7 +10,7 @@ import pytest
 
 from stub_api import Reply, VirtualClock
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import WorkflowTimeout
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import WorkflowTimeout, Workflows
 
 
 def _serve_workflow(stub, clock, finish_after, started):
@@ -32,7 +32,7 @@ def test_finished_workflow_is_noticed_quickly_with_few_polls(stub, make_client, 
     clock = VirtualClock()
     client = make_client(sleep=clock.sleep, clock=clock.clock, poll_interval=1.0)
     seen = _serve_workflow(stub, clock, finish_after, clock.now)
-    wf = client.wait_workflow({'id': 'wf1', 'type': 'do_export'}, ('env', 's', 'dev'), timeout=7200)
+    wf = Workflows(client).wait(('env', 's', 'dev'), {'id': 'wf1', 'type': 'do_export'}, timeout=7200)
     assert wf['result'] == 'succeeded'
     noticed = seen[-1]
     delay = noticed - finish_after
@@ -48,7 +48,7 @@ def test_ten_minute_workflow_takes_at_most_150_polls(stub, make_client):
     clock = VirtualClock()
     client = make_client(sleep=clock.sleep, clock=clock.clock, poll_interval=1.0)
     _serve_workflow(stub, clock, 600.0, clock.now)
-    client.wait_workflow({'id': 'wf1', 'type': 'do_export'}, ('env', 's', 'dev'), timeout=3600)
+    Workflows(client).wait(('env', 's', 'dev'), {'id': 'wf1', 'type': 'do_export'}, timeout=3600)
     print('polls for a 10-minute workflow: %d (goal <= 150)' % client.polls)
     assert client.polls <= 150
 
@@ -59,7 +59,7 @@ def test_wait_timeout_stops_at_the_deadline(stub, make_client):
     start = clock.now
     seen = _serve_workflow(stub, clock, 10 ** 9, start)
     with pytest.raises(WorkflowTimeout) as info:
-        client.wait_workflow({'id': 'wf1', 'type': 'do_export'}, ('env', 's', 'dev'), timeout=100)
+        Workflows(client).wait(('env', 's', 'dev'), {'id': 'wf1', 'type': 'do_export'}, timeout=100)
     assert 'wf1' in str(info.value) and 'do_export' in str(info.value) and 'phase=started' in str(info.value)
     assert seen[-1] == pytest.approx(100.0), 'one last poll at the deadline, none after'
     assert clock.now - start == pytest.approx(100.0)
@@ -71,6 +71,6 @@ def test_a_shorter_poll_interval_shrinks_the_whole_schedule(stub, make_client):
     clock = VirtualClock()
     client = make_client(sleep=clock.sleep, clock=clock.clock, poll_interval=0.01)
     seen = _serve_workflow(stub, clock, 3.0, clock.now)
-    client.wait_workflow({'id': 'wf1', 'type': 'do_export'}, ('env', 's', 'dev'), timeout=10)
+    Workflows(client).wait(('env', 's', 'dev'), {'id': 'wf1', 'type': 'do_export'}, timeout=10)
     assert seen[-1] - 3.0 <= 0.05 + 1e-9
     assert max(clock.sleeps) <= 0.05 + 1e-9
