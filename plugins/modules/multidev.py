@@ -97,7 +97,10 @@ environment:
       returned: always
   sample: {site_id: 0f1b2c3d-0000-4000-8000-000000000001, name: review, from_env: dev}
 workflow:
-  description: The C(create_cloud_development_environment) workflow this run started or waited for.
+  description:
+    - The C(create_cloud_development_environment) workflow this run started or waited for (id, type, result and
+      duration in seconds from the platform's timestamps).
+    - C(adopted=true) when an earlier, interrupted run had started it and this run waited for it.
   returned: when a workflow ran
   type: dict
   sample: {id: 6c0e7a1e-1b2f-11ef-9a5f-0242ac120002, type: create_cloud_development_environment,
@@ -105,11 +108,11 @@ workflow:
 '''
 
 import re
-import time
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import check_env_name, refuse_frozen
+from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 WORKFLOW = 'create_cloud_development_environment'
 # Pantheon docs, Multidev ("Create a Multidev environment") and the Multidev FAQ.
@@ -140,8 +143,8 @@ def create(module):
     result = dict(changed=False, created=False,
                   environment=dict(site_id=site['id'], name=name, from_env=source))
     owner = ('site', site['id'])
-    running = client.unfinished_workflows(owner, WORKFLOW,
-                                          match=lambda wf: (wf.get('params') or {}).get('environment_id') == name)
+    running = module.workflows.left_running(owner, WORKFLOW,
+                                            match=lambda wf: (wf.get('params') or {}).get('environment_id') == name)
     if name in envs and not running:
         return result
     if source not in envs:
@@ -151,22 +154,19 @@ def create(module):
     result['changed'] = True
     if module.check_mode:
         return result
-    started = time.time()
     if running:
         # an earlier run was interrupted while the platform created it: wait for that one
-        workflow = client.wait_workflow(running[0], owner, params['wait_timeout'])
+        result['workflow'] = describe(module.workflows.adopt(owner, running), adopted=True)
     else:
-        workflow = client.run_workflow(owner, WORKFLOW, {
+        result['workflow'] = describe(module.workflows.run(owner, WORKFLOW, {
             'environment_id': name,
             'deploy': {
                 'clone_database': {'from_environment': source},
                 'clone_files': {'from_environment': source},
                 'annotation': 'Create the "%s" environment.' % name,
             },
-        }, params['wait_timeout'])
+        }))
     result['created'] = True
-    result['workflow'] = dict(id=workflow.get('id'), type=workflow.get('type') or WORKFLOW,
-                              result=workflow.get('result'), duration=round(time.time() - started, 3))
     return result
 
 
