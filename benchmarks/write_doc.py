@@ -317,7 +317,7 @@ def main():
     for goal, measured, ok, limit in goals:
         lines.append("| %s | %s | %s | %s |" % (goal, measured, ok, limit))
     lines += ["| Polling: noticed within 1.5 s in the first minute, 5 s after; ≤ 150 polls for 10 minutes | "
-              "by construction of the schedule (`_api.next_poll`), tested on a virtual clock in "
+              "by construction of the schedule (`_http.next_poll`), tested on a virtual clock in "
               "`tests/unit/plugins/module_utils/test_polling.py`; the polling delay above is measured | met | |", ""]
     lines += body
     Path(args.out).write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
