@@ -32,7 +32,26 @@ options:
     ini:
       - section: pantheon_progress
         key: heartbeat
+  archive_wait:
+    description:
+      - When ansible-playbook ends while a clone's archive module was removing the archive it made (Ctrl-C or
+        C(SIGTERM) during the archive step, whose module removes its archive before it exits), seconds to wait for that
+        removal to end before saying what is left.
+    type: float
+    default: 60
+    env:
+      - name: PANTHEON_PROGRESS_ARCHIVE_WAIT
+    ini:
+      - section: pantheon_progress
+        key: archive_wait
 notes:
+  - When ansible-playbook ends, however it ends (the play finished or failed, Ctrl-C, C(SIGTERM)), and a clone of
+    this run had an archive step whose archive is still on the source (its state file still names it, because the
+    removal failed or could not run), the last line printed says so, without the archive's name (it is a secret while the
+    archive exists), and that a rerun of the job removes it. The role's next run of that job removes it first.
+  - With this callback enabled, C(SIGTERM) stops ansible-playbook as Ctrl-C does (the running tasks' modules receive
+    C(SIGINT), the exit code is 99), so that it can print that line; a second C(SIGTERM) stops it at once. A run killed
+    with C(SIGKILL) prints nothing; its next run says, in its C(resume) phase, that it removed the archive.
   - The lines are written through Ansible's display, as the stdout callback writes its own, so they land in the
     same output (a terminal, a log, an AWX job's output).
 '''
@@ -50,6 +69,11 @@ EXAMPLES = r'''
 #   ANSIBLE_DISPLAY_SKIPPED_HOSTS=false ansible-playbook pantheon.platform.clone_site -e ...
 '''
 
+import atexit
+import json
+import os
+import signal
+import sys
 import threading
 import time
 from datetime import datetime
@@ -58,6 +82,8 @@ from ansible.plugins.callback import CallbackBase
 
 PHASES = '__site_clone_phases'
 JOB = '__site_clone_progress_job'
+STATE = '__site_clone_progress_state'
+ARCHIVE_ACTIONS = ('pantheon.platform.archive', 'archive')
 
 
 def _seconds(text):
@@ -118,6 +144,62 @@ class Heartbeat:
         return lines
 
 
+def _alive(pid):
+    """Whether process ``pid`` still runs (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (OSError, IndexError):
+        return True
+
+
+def _noted_archive(path):
+    """The archive a state file names (the archive module's note: site, env, path, pid), or None."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    archive = data.get('archive') if isinstance(data, dict) else None
+    return archive if isinstance(archive, dict) and archive.get('path') else None
+
+
+def _busy(archive, alive=_alive):
+    """Whether the archive module that noted ``archive`` still runs (it may be removing it)."""
+    pid = archive.get('pid')
+    return isinstance(pid, int) and pid != os.getpid() and alive(pid)
+
+
+def archives_left(states, wait=0.0, alive=_alive, clock=time.monotonic, sleep=time.sleep):
+    """The jobs of ``states`` (job -> state file) whose state file still names an archive, as a list of
+    (job, archive note), once no archive module that noted one (its ``pid``) still runs, or after ``wait``
+    seconds. An archive module removes its archive before it exits on a signal, then forgets it."""
+    deadline = clock() + wait
+    while True:
+        left, busy = [], False
+        for job, path in sorted(states.items()):
+            archive = _noted_archive(path)
+            if archive is None:
+                continue
+            busy = busy or _busy(archive, alive)
+            left.append((job, archive))
+        if not busy or clock() >= deadline:
+            return left
+        sleep(0.2)
+
+
+def archive_left_line(job, archive):
+    """The line that says an archive is still on the source (never its name) and how it goes."""
+    return ('%s: an archive is still on the source (%s environment of site %s) and can be downloaded until it is '
+            'removed: run this job again, its next run removes it first' % (job, archive.get('env'), archive.get('site')))
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -132,13 +214,60 @@ class CallbackModule(CallbackBase):
         self._beat = None
         self._stop = threading.Event()
         self._thread = None
+        self._states = {}  # host -> the clone's state file
+        self._archive_jobs = {}  # clone job -> state file, for the jobs whose archive step ran in this run
+        self._wait = 60.0
+        self._signals = False
+        atexit.register(self._at_exit)
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         self._beat = Heartbeat(float(self.get_option('heartbeat') or 0))
+        self._wait = max(0.0, float(self.get_option('archive_wait') or 0))
+        self._catch_sigterm()
         if self._beat.interval > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._run, name='pantheon-progress', daemon=True)
             self._thread.start()
+
+    def _catch_sigterm(self):
+        """SIGTERM as Ctrl-C: ansible-playbook's SIGINT handler passes SIGINT on to the running tasks (an archive
+        module removes its archive) and ends the run, so that the exit can say what is left (_at_exit); its own
+        SIGTERM handler would end this process at once. A second SIGTERM ends it at once."""
+        if self._signals or threading.current_thread() is not threading.main_thread():
+            return
+        self._signals = True
+
+        def on_sigterm(signum, frame):
+            signal.signal(signum, signal.SIG_DFL)
+            handler = signal.getsignal(signal.SIGINT)
+            if callable(handler):
+                handler(signal.SIGINT, frame)
+            raise KeyboardInterrupt()
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+    def _at_exit(self):
+        """Last, however the run ended: say which clones left an archive on the source (a rerun removes it)."""
+        self._stop.set()
+        if not self._archive_jobs:
+            return
+        states = dict(self._archive_jobs)
+        self._archive_jobs = {}
+        try:
+            if [job for job, archive in archives_left(states) if _busy(archive)]:
+                self._display.display('Waiting up to %s for the archive step to remove its archive'
+                                      % _duration(self._wait))
+            for job, archive in archives_left(states, self._wait):
+                self._display.display(archive_left_line(job, archive), color='bright red')
+        except Exception:  # pylint: disable=broad-except
+            # at exit, a callback must not end in a traceback
+            return
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):
+                    pass
 
     def _run(self):
         tick = min(1.0, self._beat.interval / 4)
@@ -152,6 +281,11 @@ class CallbackModule(CallbackBase):
 
     # the running task of each host, for the heartbeat
     def v2_runner_on_start(self, host, task):
+        action = getattr(task, 'resolved_action', None) or task.action
+        state = self._states.get(host.get_name())
+        if state and (action in ARCHIVE_ACTIONS or task.action in ARCHIVE_ACTIONS):
+            # this run may make or remove the job's archive: say at the end if one is left
+            self._archive_jobs[self._jobs.get(host.get_name(), host.get_name())] = state
         if self._beat is not None:
             self._beat.start(self._jobs.get(host.get_name(), host.get_name()), task.get_name().strip())
 
@@ -167,6 +301,8 @@ class CallbackModule(CallbackBase):
             self._jobs[host] = str(facts[JOB])
             self._started[host] = _seconds(facts.get('__site_clone_started'))
             self._seen[host] = 0
+            if facts.get(STATE):
+                self._states[host] = str(facts[STATE])
         phases = facts.get(PHASES)
         if not isinstance(phases, list):
             return

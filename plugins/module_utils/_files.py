@@ -46,6 +46,29 @@ class UnsafeArchive(PantheonError):
 
 
 # --------------------------------------------------------------------------- unpacking
+
+
+def free_bytes(directory):
+    """Bytes an unprivileged writer may still use on the filesystem of ``directory`` (statvfs)."""
+    st = os.statvfs(directory)
+    return st.f_bavail * st.f_frsize
+
+
+def check_staging_room(directory, needed, what):
+    """Refuse to unpack ``what`` (``needed`` bytes, the download's size: a .tar.gz unpacks to at least about
+    that much) into ``directory`` when its filesystem has less free space. Nothing is known of an unknown size."""
+    if not needed:
+        return
+    try:
+        free = free_bytes(directory)
+    except OSError as e:
+        raise PantheonError('Cannot read the free space of the staging directory %s: %s' % (directory, e.strerror or e),
+                            reason='no_space')
+    if free < needed:
+        raise PantheonError('The staging directory %s has %.1f MiB free, but %s is %.1f MiB and is unpacked there (at '
+                            'least that much); nothing was downloaded or written. Free space there or pass a larger '
+                            'staging_dir (site_clone_staging_dir for the site_clone role)'
+                            % (directory, free / 1048576.0, what, needed / 1048576.0), reason='no_space')
 def _member_path(name):
     """Normalized relative path of a tar member, or raise UnsafeArchive."""
     original = name

@@ -83,7 +83,9 @@ options:
   journal:
     description:
       - A JSON file on the host that runs the module (the C(pantheon.platform.site_clone) role passes its state file)
-        in which the module notes the archive before it makes it, as C(archive) (C(site), C(env), C(path)), and sets
+        in which the module notes the archive before it makes it, as C(archive) (C(site), C(env), C(path), and C(pid),
+        the module's process id, so that the callback C(pantheon.platform.progress) can wait for the removal of an
+        interrupted run before it says what is left), and sets
         C(archive) to null once a removal is proven by a 404 (O(state=absent)). Other keys of the file are kept; the
         file is written atomically with mode C(0600), its directory created with mode C(0700).
       - So a run killed while the archive exists leaves its name where the next run finds it (and removes it).
@@ -303,6 +305,7 @@ partial_removed:
   type: int
 '''
 
+import os
 import signal
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError, web_origin
@@ -352,7 +355,8 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
     name = file_name(path)
     before = list_files(module, ssh)
     if module.params['journal']:
-        _journal.update(module.params['journal'], archive=dict(site=target.site_id, env=target.env, path=path))
+        _journal.update(module.params['journal'], archive=dict(site=target.site_id, env=target.env, path=path,
+                                                               pid=os.getpid()))
     # From here on a signal removes what Drush wrote (remove_after_signal); while Drush runs on the
     # platform, what it writes after that removal stays named in the journal.
     LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=False)

@@ -71,6 +71,9 @@ options:
     description:
       - Directory in which a private staging directory is created to unpack a backup. It needs room for the
         unpacked files.
+      - Before anything is downloaded from a backup, the module refuses (reason C(no_space)) when the free space of
+        this directory's filesystem is less than the size of the files backup (a C(.tar.gz) unpacks to at least
+        about its own size).
       - Defaults to the system's temporary directory.
     type: path
   keep_staging:
@@ -196,6 +199,7 @@ import tempfile
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._files import (
+    check_staging_room,
     describe_rsync_failure,
     extract_stream,
     gunzip_command,
@@ -262,8 +266,7 @@ def _prepare_source(module, result, target=None, record=None):
     parent = params['staging_dir']
     if parent and not os.path.isdir(parent):
         raise PantheonError('staging_dir %s does not exist' % parent)
-    staging = tempfile.mkdtemp(prefix='pantheon-files-', dir=parent)
-    os.chmod(staging, 0o700)
+    staging = None
     try:
         stream, info = open_source(
             module.client, params, 'files',
@@ -274,9 +277,17 @@ def _prepare_source(module, result, target=None, record=None):
             if (record and not params['keep_staging'] and record.get('identity') == _backup_identity(info, params)
                     and record.get('listing') == listing_digest(target)):
                 stream.close()
-                shutil.rmtree(staging, ignore_errors=True)
                 result.update(source=info, up_to_date=True, download=dict(bytes=0, resumes=0, url_refreshes=0))
                 return None, None
+        try:
+            # room to unpack, before anything is downloaded (the size of a backup is known; a URL's is not)
+            check_staging_room(parent or tempfile.gettempdir(), info.get('size'),
+                               'the files backup of %s.%s' % (info.get('site'), info.get('env')))
+            staging = tempfile.mkdtemp(prefix='pantheon-files-', dir=parent)
+            os.chmod(staging, 0o700)
+        except BaseException:
+            stream.close()
+            raise
         with stream:
             head = _Head(stream)
             try:
@@ -290,7 +301,8 @@ def _prepare_source(module, result, target=None, record=None):
         result['source'] = info
         result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
     return staging, staging
 

@@ -8,6 +8,7 @@ import gzip
 import http.server
 import io
 import os
+import re
 import sys
 import tarfile
 import threading
@@ -17,6 +18,7 @@ import urllib.parse
 import pytest
 
 from helpers.secrets import assert_no_secrets
+from site_clone_helpers import last_request_id, requests_since, writes_since
 from transfer_helpers import api_post, latest_backup, run_module, seed, upload_file
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'benchmarks'))
@@ -223,3 +225,26 @@ def test_signed_url_and_token_stay_secret_at_vvvv(emulator, site_prefix, tmp_pat
     secrets = {'machine token': emulator.machine_token, 'signed URL query': query, 'signed URL': url}
     secrets.update(('query value %s' % key, value) for key, value in signature.items() if len(value) >= 6)
     assert_no_secrets(res.stdout + res.stderr, secrets)
+
+
+def test_a_staging_directory_without_room_is_refused_before_anything_is_downloaded(emulator, site_prefix, tmp_path):
+    """issue 11.3: local disk for staging. /proc is a real filesystem with no free space at all (statvfs:
+    0 blocks available), so pointing staging_dir there is a staging disk too small for any backup: the
+    module says so, names the directory, the free space and the backup's size, and downloads and writes
+    nothing; the target is unchanged."""
+    src, dst = _pair(emulator, site_prefix, {'count': 8, 'size': [2000, 9000]})
+    before = _files(emulator, dst['name'], 'dev')
+    since = last_request_id(emulator)
+    args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'overwrite': True,
+            'staging_dir': '/proc'}
+    res, out = run_module(emulator, tmp_path, 'files_sync', args)
+    assert out['failed'] is True, out
+    assert out.get('reason') == 'no_space', out
+    assert re.search(r'^The staging directory /proc has 0\.0 MiB free, but the files backup of %s\.live is '
+                     r'\d+\.\d MiB and is unpacked there .*nothing was downloaded or written' % re.escape(src['name']),
+                     out['msg']), out['msg']
+    assert 'Traceback' not in res.output
+    # nothing downloaded (no GET of the backup's storage), nothing written on either site
+    assert [r['path'] for r in requests_since(emulator, since) if '/_storage/' in r['path']] == []
+    assert [w for w in writes_since(emulator, since) if not w.endswith('/s3token')] == []
+    assert _files(emulator, dst['name'], 'dev') == before

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -87,10 +88,11 @@ def posts(emulator, since, method, path):
     return [r for r in emulator.requests(channel='api', since=since) if r['method'] == method and r['path'] == path]
 
 
-def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=True):
+def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=True, signum=None):
     """Start clone_site.yml; when ``task`` starts, hold the next emulator event matching ``held``
     ((channel, path regex)) and SIGKILL the run once it is held there (``held`` None: as the task
-    starts).
+    starts); with ``signum``, send that signal to ansible-playbook alone instead (as Ctrl-C or a
+    stopped job does) and let it end, with the callback pantheon.platform.progress enabled.
     Then release the hold (``release``) and wait until the platform has finished the held step.
     Returns the output up to the kill."""
     def on_start():
@@ -100,7 +102,7 @@ def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=
                 rule['after'] = held[2]  # let the first N matching events through
             emulator.faults([rule])
     try:
-        output = run_and_kill(emulator, tmp_path, extra_vars, task, on_start, name if held else None)
+        output = run_and_kill(emulator, tmp_path, extra_vars, task, on_start, name if held else None, signum=signum)
         if held and release:
             emulator.release(name)
             emulator.wait_hold(name, until='finished')
@@ -110,10 +112,12 @@ def kill_at(emulator, tmp_path, extra_vars, task, held=None, name=None, release=
     return output
 
 
-def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None, timeout=600):
+def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None, timeout=600, signum=None):
     """Start clone_site.yml; when ``task`` starts (the test callback pantheon_test_pause stops the
     play there) call ``on_start()``, let the task go on, then SIGKILL the run and every process
     under it once the emulator holds ``hold_name``; without ``hold_name``, kill it where it waits.
+    With ``signum``: send that signal to ansible-playbook's process alone and wait for it to end
+    (the callback pantheon.platform.progress enabled, as the README advises).
     Returns the output up to the kill."""
     work = tmp_path / 'killed-run'
     work.mkdir(exist_ok=True)
@@ -124,7 +128,8 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None,
     # the test callback pantheon_test_pause stops the play as ``task`` starts, until the test says go
     pause = work / ('pause-%d' % time.monotonic_ns())
     env = ansible_env(dict(play_env(emulator, tmp_path), ANSIBLE_CALLBACK_PLUGINS=CALLBACK_DIR,
-                           ANSIBLE_CALLBACKS_ENABLED='pantheon_test_pause', PANTHEON_TEST_PAUSE_TASK=task,
+                           ANSIBLE_CALLBACKS_ENABLED='pantheon_test_pause' + (
+                               ',pantheon.platform.progress' if signum else ''), PANTHEON_TEST_PAUSE_TASK=task,
                            PANTHEON_TEST_PAUSE_FILE=str(pause), ANSIBLE_LOG_PATH=str(work / 'ansible.log')))
     since = time.time() - 1
     log = open(work / 'output.log', 'w+', encoding='utf-8')  # pylint: disable=consider-using-with
@@ -144,7 +149,11 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None,
                 pause.touch()
                 emulator.wait_hold(hold_name, timeout=max(1, deadline - time.monotonic()))
             # (without a hold: killed while the play waits at the start of the task)
-            kill_tree(proc.pid)
+            if signum:
+                os.kill(proc.pid, signum)
+                proc.wait(timeout=max(1, deadline - time.monotonic()))
+            else:
+                kill_tree(proc.pid)
             killed = True
     finally:
         if not killed and proc.poll() is None:
@@ -155,6 +164,9 @@ def run_and_kill(emulator, tmp_path, extra_vars, task, on_start, hold_name=None,
         log.close()
     assert killed, 'the run never reached %r:\n%s' % (task, output[-4000:])
     assert 'PLAY RECAP' not in output
+    if signum:
+        # the callback turns SIGTERM into ansible-playbook's Ctrl-C (exit code 99), so that it can say what is left
+        assert proc.returncode == 99, (proc.returncode, output[-4000:])
     # what a killed run printed and logged at -vvvv holds no secret either
     scan_run(env, since, {'output': output}, [work / 'ansible.log'] + report_dirs(extra_vars, '', env),
              label='killed clone_site.yml')
@@ -256,10 +268,11 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
 
 
 def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emulator, tmp_path, site_prefix):
-    """Killed while it removes the archive it imported (the archive is still on the source and in the
-    journal; the target's lock is left to the killed run, whose ansible-playbook no longer runs), then killed again
-    while the next run removes that leftover: the third run removes
-    it, finishes the clone and verifies it."""
+    """Stopped (SIGTERM to ansible-playbook, as a stopped job) while it removes the archive it imported, and the
+    removal cannot finish (its rsync is stopped with the run): the last line printed says that an archive is still
+    on the source and that a rerun removes it, without its name (issue 11.5). The archive is still on the source and
+    in the journal; the target's lock is left to the stopped run. Then killed again (SIGKILL) while the next run
+    removes that leftover: the third run removes it, finishes the clone and verifies it."""
     name = site_prefix + 'kill-resume'
     emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
                                          'db': {'nodes': 6}, 'files': FILES}]})
@@ -270,9 +283,15 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
 
     # the archive step removes its archive itself once imported: held at its second rsync (the first lists
     # files/ before Drush runs)
-    kill_at(emulator, tmp_path, extra, ARCHIVE_TASK, ('ssh', '^rsync', 1), site_prefix + 'removal')
+    output = kill_at(emulator, tmp_path, extra, ARCHIVE_TASK, ('ssh', '^rsync', 1), site_prefix + 'removal',
+                     signum=signal.SIGTERM)
     left = archives_on_source(emulator, name)
     assert len(left) == 1, 'the run was interrupted with the archive in place'
+    lines = [line for line in output.splitlines() if line.strip()]
+    assert re.fullmatch(r'%s: an archive is still on the source \(live environment of site [0-9a-f-]{36}\) and can be '
+                        r'downloaded until it is removed: run this job again, its next run removes it first'
+                        % re.escape(job), lines[-1]), lines[-6:]
+    assert left[0] not in output and left[0][:40] not in output
     journal = json.loads(journal_path.read_text())
     assert journal['archive']['path'] == 'sites/default/files/' + left[0]
     assert journal['fixups_pending'] is True

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
-from ansible_collections.pantheon.platform.plugins.callback.progress import Heartbeat, phase_line
+import json
+
+from ansible_collections.pantheon.platform.plugins.callback.progress import (
+    Heartbeat, archive_left_line, archives_left, phase_line)
 
 START = '2026-11-27T09:00:00.000000Z'
 
@@ -56,3 +59,73 @@ def test_heartbeat_zero_prints_nothing():
     beat.start('job', 'task')
     now[0] = 10000.0
     assert beat.due() == []
+
+
+NAME = '0123456789abcdef0123456789abcdef01234567.tgz'
+
+
+def _journal(tmp_path, job, archive):
+    path = tmp_path / ('%s.json' % job)
+    path.write_text(json.dumps({'job': job, 'fixups_pending': True, 'archive': archive}))
+    return str(path)
+
+
+def test_an_archive_a_state_file_still_names_is_left_and_its_line_never_names_it(tmp_path):
+    note = {'site': 'a1b2', 'env': 'live', 'path': 'sites/default/files/' + NAME, 'pid': 4242}
+    states = {'src.live-to-copy.dev': _journal(tmp_path, 'src.live-to-copy.dev', note),
+              'other.live-to-copy2.dev': _journal(tmp_path, 'other', None)}
+    # the module that noted it has ended: nothing to wait for
+    left = archives_left(states, wait=60, alive=lambda pid: False, sleep=_no_sleep)
+    assert left == [('src.live-to-copy.dev', note)]
+    line = archive_left_line(*left[0])
+    assert line.startswith('src.live-to-copy.dev: an archive is still on the source (live environment of site a1b2)')
+    assert 'run this job again' in line
+    assert NAME not in line and NAME[:40] not in line
+
+
+def test_the_removal_of_a_module_still_running_is_waited_for(tmp_path):
+    """Ctrl-C during the archive step: ansible-playbook ends while the module removes its archive; the
+    end waits for that module (the pid it noted) and then finds the archive forgotten."""
+    note = {'site': 'a1b2', 'env': 'live', 'path': 'sites/default/files/' + NAME, 'pid': 4242}
+    path = _journal(tmp_path, 'job', note)
+    running = {4242}
+    clock = [0.0]
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        clock[0] += seconds
+        if len(sleeps) == 3:  # the module proves the archive gone, forgets it and exits
+            with open(path, 'w', encoding='utf-8') as f:
+                json.dump({'job': 'job', 'archive': None}, f)
+            running.clear()
+
+    assert archives_left({'job': path}, wait=60, alive=running.__contains__, clock=lambda: clock[0],
+                         sleep=sleep) == []
+    assert len(sleeps) == 3
+    # without waiting, it would have been reported
+    running.add(4242)
+    _journal(tmp_path, 'job', note)
+    assert archives_left({'job': path}, wait=0, alive=running.__contains__) == [('job', note)]
+
+
+def test_a_removal_that_never_ends_is_reported_after_the_wait(tmp_path):
+    note = {'site': 'a1b2', 'env': 'dev', 'path': 'sites/default/files/' + NAME, 'pid': 4242}
+    path = _journal(tmp_path, 'job', note)
+    clock = [0.0]
+
+    def sleep(seconds):
+        clock[0] += seconds
+
+    assert archives_left({'job': path}, wait=5, alive=lambda pid: True, clock=lambda: clock[0],
+                         sleep=sleep) == [('job', note)]
+    assert 5 <= clock[0] < 5.5
+
+
+def test_a_missing_or_unreadable_state_file_names_no_archive(tmp_path):
+    (tmp_path / 'bad.json').write_text('{not json')
+    assert archives_left({'gone': str(tmp_path / 'none.json'), 'bad': str(tmp_path / 'bad.json')}) == []
+
+
+def _no_sleep(seconds):
+    raise AssertionError('nothing to wait for')
