@@ -69,6 +69,8 @@ def check_staging_room(directory, needed, what):
                             'least that much); nothing was downloaded or written. Free space there or pass a larger '
                             'staging_dir (site_clone_staging_dir for the site_clone role)'
                             % (directory, free / 1048576.0, what, needed / 1048576.0), reason='no_space')
+
+
 def _member_path(name):
     """Normalized relative path of a tar member, or raise UnsafeArchive."""
     original = name

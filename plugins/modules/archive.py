@@ -113,6 +113,8 @@ options:
         the module). A removal that cannot be proven, or an interruption while Drush is still writing on the platform,
         leaves the archive named in O(journal), whose next run removes it.
       - Drush 8 (C(drush8) format) only, as the platform imports Drush 8 archives.
+      - The import replaces the code, database and files of that dev environment, so a dev that holds content is
+        refused (before the archive is made) unless O(overwrite=true).
       - The result then holds neither RV(path) nor RV(url) (the archive is gone) and is not hidden.
     type: str
   import_max_size_mb:
@@ -132,6 +134,7 @@ options:
       - This value is hidden from the task's printed result (the action plugin replaces it in C(invocation)).
     type: str
 extends_documentation_fragment:
+  - pantheon.platform.overwrite
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.wait.long
@@ -331,6 +334,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
 from ansible_collections.pantheon.platform.plugins.module_utils import _journal
 from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
@@ -445,6 +449,8 @@ def present(module, target, ssh, domain):
         if into.site_id == target.site_id:
             raise ArchiveError('import_site names the archived site itself (%s); a site archive is imported into '
                                'another site' % target.label, 'unsupported')
+        # do_migration replaces its dev whole: refused before anything is written on either site
+        refuse_content(module, into, 'a site archive import')
     if fmt == 'drush8' and params['exclude_code_paths']:
         raise ArchiveError('exclude_code_paths applies to Drush 11+ archive:dump only; %s runs Drush %s'
                            % (target.label, version), 'unsupported')
@@ -680,6 +686,7 @@ def main():
             path=dict(type='str'),
             import_site=dict(type='str'),
             import_max_size_mb=dict(type='int', default=500),
+            **overwrite_argspec()
         ),
         ssh=True,
         wait_timeout_default=3600,

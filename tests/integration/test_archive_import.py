@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,7 +23,7 @@ import pytest
 from clone_steps_helpers import ANY_ARCHIVE_NAME, last_request_id
 from helpers.ansible import PYTHON, VENV_BIN, ansible_env
 from helpers.kill import hold
-from site_clone_helpers import archives_on_source
+from site_clone_helpers import archives_on_source, writes_since
 from transfer_helpers import play_env, run_module
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..', 'hacking'))
@@ -53,7 +54,7 @@ def test_archive_is_imported_and_removed_in_one_step(emulator, sites, tmp_path):
     journal = tmp_path / 'state.json'
     journal.write_text(json.dumps({'job': 'j'}))
     since = last_request_id(emulator)
-    args = {'site': src['name'], 'env': 'dev', 'import_site': dst['name'], 'journal': str(journal)}
+    args = {'site': src['name'], 'env': 'dev', 'import_site': dst['name'], 'journal': str(journal), 'overwrite': True}
     run, result = run_module(emulator, tmp_path, 'archive', args)
     assert run.rc == 0, run.output
     assert result['changed'] is True and result['url_status'] == 404 and result['route'] == 'archive'
@@ -84,7 +85,7 @@ def test_a_failed_import_still_removes_the_archive(emulator, sites, tmp_path):
                       'action': {'workflow_fail': 'Unable to download the archive'}, 'times': 1}])
     try:
         run, result = run_module(emulator, tmp_path, 'archive',
-                                 {'site': src['name'], 'env': 'dev', 'import_site': dst['name']})
+                                 {'site': src['name'], 'env': 'dev', 'import_site': dst['name'], 'overwrite': True})
     finally:
         emulator.clear_faults()
     assert run.rc != 0
@@ -105,7 +106,7 @@ def test_import_site_refusals_make_no_archive(emulator, sites, tmp_path):
         run, result = run_module(emulator, tmp_path, 'archive', dict({'site': src['name'], 'env': 'dev'}, **extra))
         assert run.rc != 0 and message in result['msg'], (extra, result)
     # a Drush 11+ site: the platform imports Drush 8 archives only
-    args = {'site': sites['d10']['name'], 'env': 'dev', 'import_site': sites['dst']['name']}
+    args = {'site': sites['d10']['name'], 'env': 'dev', 'import_site': sites['dst']['name'], 'overwrite': True}
     run, result = run_module(emulator, tmp_path, 'archive', args)
     assert run.rc != 0 and result['reason'] == 'unsupported' and 'Drush 8' in result['msg'], result
     assert archive_events(emulator, since) == []
@@ -122,6 +123,7 @@ PLAY = '''
         env: dev
         import_site: "{{ target }}"
         journal: "{{ journal }}"
+        overwrite: true
 '''
 
 
@@ -201,3 +203,26 @@ def test_a_signal_during_the_import_removes_the_archive(emulator, sites, tmp_pat
     assert emulator.http().get(url, timeout=60).status_code == 404
     assert json.loads(journal.read_text())['archive'] is None
     assert left[0] not in output and not ANY_ARCHIVE_NAME.search(output)
+
+
+def test_an_import_site_that_holds_content_is_refused_before_the_archive_is_made(emulator, sites, tmp_path):
+    """issue 11.1, the guard of the modules that write: import_site's dev is replaced whole (code, database,
+    files) by do_migration, so a dev that holds content is refused unless overwrite: true, before anything is
+    written on either site (no archive made on the source, nothing imported)."""
+    src = sites['src']
+    full = emulator.seed({'seed': 32, 'sites': [{'name': src['name'][:-len('src')] + 'full', 'framework': 'drupal',
+                                                  'envs': ['dev'], 'db': {'nodes': 3},
+                                                  'files': {'count': 2, 'size': 500}}]})[0]
+    before = emulator.state(full['name'], 'dev', digest=True)
+    since = last_request_id(emulator)
+    args = {'site': src['name'], 'env': 'dev', 'import_site': full['name']}
+    run, result = run_module(emulator, tmp_path, 'archive', args)
+    assert result.get('failed') is True, result
+    assert re.search(r'The target environment %s\.dev .* holds content \(\d+ database tables and 2 files\).*'
+                     r'a site archive import refused.*Set overwrite: true' % re.escape(full['name']),
+                     result['msg']), result['msg']
+    assert 'Traceback' not in run.output
+    assert archive_events(emulator, since) == [] and archives_on_source(emulator, src['name'], 'dev') == []
+    # (the one SSH command besides the reads is the guard's SHOW TABLES, drush sql-query: a read)
+    assert [w for w in writes_since(emulator, since) if w != 'SSH drush sql-query'] == []
+    assert emulator.state(full['name'], 'dev', digest=True) == before

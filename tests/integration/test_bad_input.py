@@ -31,6 +31,9 @@ from transfer_helpers import play_env, seed, upload_file
 
 # Names the cases use; each stands for a seeded site (see `world`) or a prepared value.
 SRC, TGT, WP, FRESH, COLD, HIDDEN = 'SRC', 'TGT', 'WP', 'FRESH', 'COLD', 'HIDDEN'
+# a Drupal 10 source whose files (1.2 MB) go by files_sync (above a 1 MB URL import limit), with a finished backup
+# the measure reuses, and a Drupal 10 target holding content (overwrite allowed, not backed up): staging case
+BIG, BIG_TGT = 'BIG', 'BIG_TGT'
 # hosted on SRC's dev web (sites/default/files/...): files that are not what their use needs
 HOSTED = {
     'notes.txt': b'just some text, not an archive\n' * 20,
@@ -172,9 +175,14 @@ def world(emulator, tmp_path_factory):
         dict(drupal, name=prefix + 'cold', frozen=True),
         # another user's site: this user can neither see it nor take its name (only create_site says so)
         dict(drupal, name=prefix + 'hidden', envs=['dev'], owner='other-%s@example.com' % prefix.rstrip('-')),
+        dict(drupal, name=prefix + 'big', framework='drupal8',
+             files={'count': 2, 'size': 500, 'big': [{'name': 'media/clip.bin', 'size': 1258291, 'compressible': False}]},
+             backups=[{'env': 'live', 'elements': ['code', 'database', 'files']}]),
+        dict(drupal, name=prefix + 'big-tgt', framework='drupal8', envs=['dev']),
     ], seed_value=11)
     names = {SRC: prefix + 'src', TGT: prefix + 'tgt', WP: prefix + 'wp', FRESH: prefix + 'fresh',
-             COLD: prefix + 'cold', HIDDEN: prefix + 'hidden', 'UNKNOWN': prefix + 'unknown'}
+             COLD: prefix + 'cold', HIDDEN: prefix + 'hidden', 'UNKNOWN': prefix + 'unknown',
+             BIG: prefix + 'big', BIG_TGT: prefix + 'big-tgt'}
     src = sites[names[SRC]]
     for name, data in HOSTED.items():
         upload_file(emulator, src['id'], 'dev', name, data)
@@ -331,6 +339,15 @@ ROLE_CASES = [
     ('ssh-key-refused', dict(site_clone_source_site=SRC, site_clone_target_site='NEW:x15',
                              clone_fleet_python='PYTHON:REFUSED-KEY'),
      r'Cannot reach \S+-src\.live over SSH with the key \S+refused_key: .*key was refused'),
+    # local disk for staging, checked once the measure knows the files' size, before the lock and any content
+    # moves: /proc is a filesystem with no free space (statvfs: 0 blocks available). The measure reuses the
+    # seeded backup and the target is not backed up (site_clone_overwrite_backup: false), and the locks are off,
+    # so that nothing at all is written before the refusal.
+    ('staging-disk-full', dict(site_clone_source_site=BIG, site_clone_target_site=BIG_TGT,
+                               site_clone_url_import_limit_mb=1, site_clone_staging_dir='/proc/pantheon-staging',
+                               site_clone_overwrite=True, site_clone_overwrite_backup=False, site_clone_lock=False,
+                               site_clone_backup_reuse_minutes=600),
+     r'/proc has 0\.0 MiB free, but the files backup of \S+-big\.live is 1\.\d MiB and is unpacked there'),
 ]
 
 
