@@ -210,9 +210,9 @@ def test_an_import_site_that_holds_content_is_refused_before_the_archive_is_made
     files) by do_migration, so a dev that holds content is refused unless overwrite: true, before anything is
     written on either site (no archive made on the source, nothing imported)."""
     src = sites['src']
-    full = emulator.seed({'seed': 32, 'sites': [{'name': src['name'][:-len('src')] + 'full', 'framework': 'drupal',
-                                                  'envs': ['dev'], 'db': {'nodes': 3},
-                                                  'files': {'count': 2, 'size': 500}}]})[0]
+    spec = {'name': src['name'][:-len('src')] + 'full', 'framework': 'drupal', 'envs': ['dev'], 'db': {'nodes': 3},
+            'files': {'count': 2, 'size': 500}}
+    full = emulator.seed({'seed': 32, 'sites': [spec]})[0]
     before = emulator.state(full['name'], 'dev', digest=True)
     since = last_request_id(emulator)
     args = {'site': src['name'], 'env': 'dev', 'import_site': full['name']}

@@ -170,6 +170,7 @@ def test_reduced_fault_profile(emulator, tmp_path, site_prefix):
 
 
 @pytest.mark.long
+@pytest.mark.timeout(3600)  # 20 clones under faults, then the rerun of the failed ones: beyond the default 600 s
 def test_full_fault_profile(emulator, tmp_path, site_prefix):
     """20 clones of Drupal 7, Drupal 8+ and WordPress sites under the rough profile."""
     run_profile(emulator, tmp_path, site_prefix, clones=20, forks=5, label='full')
