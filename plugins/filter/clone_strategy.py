@@ -79,6 +79,27 @@ def _framework_label(framework):
 FALLBACK_TEXT = {'files_sync': 'by rsync (files_sync)', 'database_stream': 'streamed over SSH (database_stream)'}
 
 
+# How each method moves its elements (the route, in words), for the plan's lines
+ROUTES = {
+    'archive_import': 'one site archive made on the source (drush archive-dump), imported by URL (do_migration)',
+    'code_push': 'git push from the source repository',
+    'url_import': 'the source backup, imported by URL (do_import)',
+    'files_sync': 'the source backup, unpacked and sent by rsync',
+    'database_stream': 'streamed over SSH (dump on the source, import on the target)',
+}
+
+
+def _annotate(steps, sizes):
+    """Each step with the bytes it moves (the sum of its elements' sizes, None when one is unknown), that size
+    as text, and its route in words."""
+    for step in steps:
+        parts = [sizes.get(e) for e in step['elements']]
+        step['bytes'] = None if None in parts else sum(parts)
+        step['size'] = _mb(step['bytes'])
+        step['route'] = ROUTES[step['method']]
+    return steps
+
+
 def _url_or(element, size, url_limit, fallback):
     """Pick URL import for one element when its backup fits the URL-import limit, else the fallback."""
     if size is None:
@@ -136,6 +157,7 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
                                  % (ARCHIVE, ARCHIVE_WITHOUT_FILES, ARCHIVE_SITEDIR, ', '.join(map(str, unknown_routes))))
 
     code, database, files = (_size(sizes, e) for e in ELEMENTS)
+    by_element = {'code': code, 'database': database, 'files': files}
     whole = None if None in (code, database, files) else code + database + files
     code_db = None if None in (code, database) else code + database
     estimates = {'archive': whole, 'archive_without_files': code_db,
@@ -165,9 +187,9 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
             if whole is not None and whole < limit_bytes:
                 # Should the whole archive be too large for the platform, would the archive without files be next?
                 fallback = ARCHIVE_WITHOUT_FILES not in failed and code_db is not None and code_db < limit_bytes
-                result.update(strategy=ARCHIVE, archive_fallback=fallback, steps=[
+                result.update(strategy=ARCHIVE, archive_fallback=fallback, steps=_annotate([
                     {'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database', 'files'],
-                     'exclude_files': False}],
+                     'exclude_files': False}], by_element),
                     reason='%s with Drush 8 into dev: the whole archive (about %s: code %s, database %s, files %s) is below '
                            'the %d MB archive limit, so one archive and one site import'
                            % (label, _mb(whole), _mb(code), _mb(database), _mb(files), archive_limit))
@@ -180,7 +202,7 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
             method, text = _url_or('files', files, url_limit, 'files_sync')
             steps = [{'step': 'archive', 'method': 'archive_import', 'elements': ['code', 'database'], 'exclude_files': True},
                      {'step': 'files', 'method': method, 'elements': ['files']}]
-            result.update(strategy=ARCHIVE_WITHOUT_FILES, steps=steps,
+            result.update(strategy=ARCHIVE_WITHOUT_FILES, steps=_annotate(steps, by_element),
                           reason='%s with Drush 8 into dev: %scode and database (about %s) are below the %d MB archive limit, '
                                  'so an archive without files and a site import, then %s'
                                  % (label, (notes[0] + ' but ') if notes else '', _mb(code_db), archive_limit, text))
@@ -214,7 +236,7 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
         method, text = _url_or('files', files, url_limit, 'files_sync')
         steps.append({'step': 'files', 'method': method, 'elements': ['files']})
         texts.append(text)
-    result.update(strategy=ELEMENTWISE, steps=steps,
+    result.update(strategy=ELEMENTWISE, steps=_annotate(steps, by_element),
                   reason='element by element because %s: %s' % (blocker, '; '.join(texts)))
     return result
 

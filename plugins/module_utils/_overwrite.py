@@ -17,11 +17,8 @@ Who owns a target (the clone job's tag in its repository) is in ``_ownership.py`
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._files import iter_manifest
+from ansible_collections.pantheon.platform.plugins.module_utils._measure import listing
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, run
@@ -54,25 +51,14 @@ def count_tables(client, params, site_env, timeout=300):
 
 
 def count_files(params, site_env, timeout=300):
-    """Number of files (and links) under the environment's files/ (an rsync listing, no transfer)."""
-    target = appserver_target(params, site_env.site_id, site_env.env)
-    empty = tempfile.mkdtemp(prefix='pantheon-content-')
-    count = 0
-    try:
-        for dummy, kind, dummy_size, dummy_stamp in iter_manifest(target, checksum=False, timeout=timeout,
-                                                                  empty_dir=empty):
-            if kind != 'd':
-                count += 1
-    except ProcessError as exc:
-        raise PantheonError(exc.message)
-    finally:
-        shutil.rmtree(empty, ignore_errors=True)
-    return count
+    """(number, bytes) of the files (and links) under the environment's files/ (an rsync listing, no transfer)."""
+    return listing(params, site_env, timeout=timeout)
 
 
 def content_of(client, params, site_env, timeout=300):
-    """{'tables': n, 'files': n} of the environment."""
-    return dict(tables=count_tables(client, params, site_env, timeout), files=count_files(params, site_env, timeout))
+    """{'tables': n, 'files': n, 'files_bytes': n} of the environment."""
+    files, files_bytes = count_files(params, site_env, timeout)
+    return dict(tables=count_tables(client, params, site_env, timeout), files=files, files_bytes=files_bytes)
 
 
 def holds_content(content):

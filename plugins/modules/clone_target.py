@@ -91,11 +91,12 @@ owned:
   type: bool
 content:
   description:
-    - What the target environment holds, C(tables) and C(files) (counts). Null when it was not inspected (an owned
-      target, or O(mark=true) with O(overwrite=true)).
+    - What the target environment holds, C(tables) and C(files) (counts) and C(files_bytes) (the bytes of those
+      files, from the same rsync listing). Null when it was not inspected (an owned target, or O(mark=true) with
+      O(overwrite=true)).
   returned: always
   type: dict
-  sample: {tables: 74, files: 1203}
+  sample: {tables: 74, files: 1203, files_bytes: 48213377}
 holds_content:
   description: Whether the inspected target holds content.
   returned: always

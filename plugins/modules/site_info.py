@@ -42,9 +42,30 @@ options:
         domains). Environments of the site not named here are left out of RV(site.environments); RV(site.environment_ids)
         lists them all. A name the site has no environment for is not an error (it is absent from both).
       - By default every environment is described.
-      - Environments of O(ssh_check) are described whatever this says.
+      - Environments of O(ssh_check) and O(measure) are described whatever this says.
     type: list
     elements: str
+    version_added: 1.1.0
+  measure:
+    description:
+      - Environments whose elements to measure without making a backup (nothing is written; see RV(measured)).
+      - The database through C(wp db size --size_format=b) on WordPress, C(drush sql-query) (Drush 8) or
+        C(drush sql:query) (Drush 9+) on Drupal, summing C(DATA_LENGTH + INDEX_LENGTH) of the schema's tables in
+        C(information_schema.TABLES); C(files/) and C(code/) (without C(.git)) through rsync listings (a dry run, in which
+        nothing is transferred).
+      - These are uncompressed sizes; a backup of the same content is about as large or smaller (it is gzipped).
+      - An element that cannot be measured (SSH refused, a command that fails, an environment that does not exist or
+        is not initialized) does not fail the module; RV(measured) says why.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
+  measure_elements:
+    description: The elements O(measure) measures.
+    type: list
+    elements: str
+    choices: [code, database, files]
+    default: [code, database, files]
     version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
@@ -78,6 +99,13 @@ EXAMPLES = r'''
         ssh_check: [live]
         ssh_private_key: ~/.ssh/id_ed25519
 
+    - name: Measure the live environment's database and files, without a backup
+      pantheon.platform.site_info:
+        name: my-source-site
+        measure: [live]
+        measure_elements: [database, files]
+      register: weighed
+
     - name: Look up a site by UUID, describing only its live environment (fewer API requests)
       pantheon.platform.site_info:
         name: 3f1d8c0e-5b4a-4a52-9b1e-0c5a7d2e9f10
@@ -86,6 +114,15 @@ EXAMPLES = r'''
 '''
 
 RETURN = r'''
+measured:
+  description:
+    - For each environment of O(measure), C(sizes) (bytes of each element of O(measure_elements), null when it could
+      not be measured), C(undetermined) (why, for each element that could not be measured) and C(files_count) (the
+      number of files and links under C(files/), or null).
+  returned: always
+  type: dict
+  sample: {live: {sizes: {code: 5242880, database: 18874368, files: 104857600}, undetermined: {}, files_count: 1203}}
+  version_added: 1.1.0
 ssh_checked:
   description: The environments of O(ssh_check) reached over SSH (the others do not exist or are not initialized).
   returned: always
@@ -175,8 +212,10 @@ site:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._measure import ELEMENTS, measure
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
+from ansible_collections.pantheon.platform.plugins.module_utils._target import SiteEnv
 
 
 def check_ssh(mod, summary, env):
@@ -191,11 +230,29 @@ def check_ssh(mod, summary, env):
             describe_failure(target, rc, err)))
 
 
+def measure_env(mod, site, summary, env):
+    """What measure() says of one environment, or why none of it could be measured."""
+    elements = [e for e in ELEMENTS if e in mod.params['measure_elements']]
+    info = (summary.get('environments') or {}).get(env)
+    why = None
+    if info is None:
+        why = 'site %s has no %s environment' % (summary['name'], env)
+    elif not info.get('initialized'):
+        why = 'the %s environment of %s is not initialized (it has no code, database or files yet)' % (env, summary['name'])
+    if why:
+        return dict(sizes=dict((e, None) for e in elements), undetermined=dict((e, why) for e in elements),
+                    files_count=None)
+    return measure(mod.client, mod.params, SiteEnv(site, env, info), elements)
+
+
 def main():
     module = PantheonModule(
         argument_spec=dict(name=dict(type='str', required=True),
                            ssh_check=dict(type='list', elements='str', default=[]),
-                           environments=dict(type='list', elements='str')),
+                           environments=dict(type='list', elements='str'),
+                           measure=dict(type='list', elements='str', default=[]),
+                           measure_elements=dict(type='list', elements='str', choices=list(ELEMENTS),
+                                                 default=list(ELEMENTS))),
         ssh=True,
         check_key=False,  # a lookup without ssh_check uses no key
         supports_check_mode=True,
@@ -205,10 +262,10 @@ def main():
         client = mod.client
         site = client.find_site(mod.params['name'])
         if site is None:
-            return dict(changed=False, exists=False, site={}, ssh_checked=[])
+            return dict(changed=False, exists=False, site={}, ssh_checked=[], measured={})
         describe = mod.params['environments']
         if describe is not None:
-            describe = set(describe) | set(mod.params['ssh_check'])
+            describe = set(describe) | set(mod.params['ssh_check']) | set(mod.params['measure'])
         summary = client.site_summary(site, describe=describe)
         checked = []
         if mod.params['ssh_check']:
@@ -220,7 +277,10 @@ def main():
                 continue
             check_ssh(mod, summary, env)
             checked.append(env)
-        return dict(changed=False, exists=True, site=summary, ssh_checked=checked)
+        if mod.params['measure'] and not mod.params['ssh_check']:
+            mod.check_ssh_key()
+        measured = dict((env, measure_env(mod, site, summary, env)) for env in mod.params['measure'])
+        return dict(changed=False, exists=True, site=summary, ssh_checked=checked, measured=measured)
 
     module.run(run)
 

@@ -29,7 +29,7 @@ CLONE_FLEET = os.path.join(REPO, 'playbooks', 'clone_fleet.yml')
 ARCHIVE_NAME = re.compile(r'[0-9a-f]{40}\.tgz')
 # Reads the role is allowed in check mode: API GETs, the login, and read-only SSH commands.
 READ_ONLY_SSH = ('git-upload-pack', 'drush sql-dump', 'drush sql:dump', 'wp db export', 'rsync', 'drush version',
-                 'drush status', 'wp core', 'wp cli version')
+                 'drush status', 'wp core', 'wp cli version', 'wp db size')
 
 
 def seed_demo_fleet(emulator, prefix, scale):

@@ -94,7 +94,7 @@ def test_empty_target_is_allowed_wordpress(emulator, site_prefix, tmp_path):
     _empty_files(emulator, dst['id'], 'dev', tmp_path)
     res, out = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': 'j'})
     assert res.rc == 0, res.output
-    assert out['content'] == {'tables': 0, 'files': 0} and out['holds_content'] is False
+    assert out['content'] == {'tables': 0, 'files': 0, 'files_bytes': 0} and out['holds_content'] is False
     assert out['would_overwrite'] is False and out['changed'] is False
 
 

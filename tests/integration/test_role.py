@@ -55,19 +55,39 @@ def test_check_mode_reports_the_strategy_and_changes_nothing(emulator, tmp_path,
     assert res.rc == 0, res.output
     report = read_report(reports, '%s.live-to-%s-new.dev' % (measured, measured), check=True)
     assert report['status'] == 'checked' and report['check_mode'] is True
-    # measured from the latest finished backup, as the real run will: a small Drupal 7 site takes one archive
+    # measured from the backup a real run would reuse (younger than site_clone_backup_reuse_minutes): a small
+    # Drupal 7 site takes one archive
     assert report['strategy']['name'] == 'archive', report['strategy']
     assert report['sizes']['files'] > 0
     assert report['target']['created'] is True  # "would create"
-    assert [p['outcome'] for p in report['phases'] if p['name'] == 'target'] == ['changed']
+    phases = dict((p['name'], p) for p in report['phases'])
+    assert phases['target']['outcome'] == 'changed'
+    assert phases['target']['detail'].startswith('would create %s-new (label %s-new, upstream ' % (measured, measured))
+    assert 'organization' in phases['target']['detail']
+    assert phases['measure']['detail'].startswith('reused backup ')
+    # the plan, one record per step: elements, method, route, size
+    assert phases['archive']['outcome'] == 'planned'
+    assert phases['archive']['detail'].startswith('code, database, files by archive_import (one site archive')
+    assert phases['archive']['detail'].endswith(report['strategy']['steps'][0]['size'])
     assert report['verification']['status'] == 'skipped'
 
-    res = clone_site(emulator, tmp_path, unmeasured, unmeasured + '-new', reports, check=True)
+    # measuring the database is impossible (its command fails) and no backup holds it: undetermined, and why
+    emulator.faults({'match': {'channel': 'ssh', 'path': 'wp db size'}, 'action': {'reset': True}})
+    try:
+        res = clone_site(emulator, tmp_path, unmeasured, unmeasured + '-new', reports, check=True)
+    finally:
+        emulator.clear_faults()
     assert res.rc == 0, res.output
     report = read_report(reports, '%s.live-to-%s-new.dev' % (unmeasured, unmeasured), check=True)
-    # no backup to measure and check mode makes none: it says so instead of guessing
     assert report['strategy']['name'] == 'undetermined'
-    assert 'check mode makes no backup' in report['strategy']['reason']
+    reason = report['strategy']['reason']
+    assert 'check mode makes no backup, and the database of %s.live could not be measured' % unmeasured in reason
+    assert 'Could not measure the database of %s.live (wp db size' % unmeasured in reason, reason
+    state = emulator.state(unmeasured, 'live')
+    assert report['sizes']['files'] == state['files']['bytes'] and report['sizes']['database'] is None
+    measure = [p['detail'] for p in report['phases'] if p['name'] == 'measure'][0]
+    assert measure.startswith('measured without a backup: code ') and 'database undetermined (Could not' in measure
+    assert 'files %d bytes' % state['files']['bytes'] in measure
 
     # nothing changed on the platform: no workflow, no write, no target, same content
     assert writes_since(emulator, since) == []
@@ -212,11 +232,35 @@ def test_a_target_left_half_created_is_finished_then_cloned(emulator, tmp_path, 
         assert time.monotonic() < deadline
         time.sleep(0.2)
     reports = tmp_path / 'reports'
+    job = '%s.live-to-%s.dev' % (name, target)
+
+    # check mode first: its plan must be what the real run then does, and it writes nothing
+    since = last_request_id(emulator)
+    res = clone_site(emulator, tmp_path, name, target, reports, check=True)
+    assert res.rc == 0, res.output
+    assert writes_since(emulator, since) == []
+    assert set(r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST') <= \
+        {'/api/authorize/machine-token'}
+    plan = read_report(reports, job, check=True)
+    assert plan['status'] == 'checked'
+    planned = dict((p['name'], p['detail']) for p in plan['phases'] if p['outcome'] == 'planned')
+    assert sorted(planned) == sorted(s['step'] for s in plan['strategy']['steps']), plan['phases']
+    assert planned['code'].startswith('code by code_push (git push from the source repository): ')
+    target_detail = [p['detail'] for p in plan['phases'] if p['name'] == 'target']
+    assert target_detail[0].startswith('would finish creating %s (label %s, upstream ' % (target, target)), target_detail
 
     res = clone_site(emulator, tmp_path, name, target, reports)
     assert res.rc == 0, res.output
-    report = read_report(reports, '%s.live-to-%s.dev' % (name, target))
+    report = read_report(reports, job)
     assert report['status'] == 'succeeded' and report['verification']['status'] == 'match'
+    # the same strategy and, per step, the same elements and method; the real run's sizes are its backup's (gzipped),
+    # at most what check mode measured uncompressed (plus tar/gzip framing)
+    assert report['strategy']['name'] == plan['strategy']['name'] == 'elements'
+    assert [(s['step'], s['elements'], s['method']) for s in report['strategy']['steps']] == \
+        [(s['step'], s['elements'], s['method']) for s in plan['strategy']['steps']]
+    for element in ('code', 'database', 'files'):
+        assert 0 < report['sizes'][element] <= plan['sizes'][element] * 1.05 + 65536, (element, report['sizes'],
+                                                                                       plan['sizes'])
     phases = dict((p['name'], p) for p in report['phases'])
     assert phases['checkpoint']['outcome'] == 'skipped'
     assert 'creation is not finished' in phases['checkpoint']['detail']

@@ -182,12 +182,42 @@ def _db_tables(ctx, args, opts, io):
     return 0
 
 
+# wp-cli/db-command DB_Command::size(): the unit a --size_format divides by (b and B: none; lowercase and the
+# *iB forms count 1024, uppercase ISO ones 1000) and the unit it prints (upper case, "IB" written "iB")
+_SIZE_DIVISORS = {"b": 1, "B": 1, "kb": 1024, "KiB": 1024, "mb": 1024 ** 2, "MiB": 1024 ** 2, "gb": 1024 ** 3,
+                  "GiB": 1024 ** 3, "tb": 1024 ** 4, "TiB": 1024 ** 4, "KB": 1000, "MB": 1000 ** 2,
+                  "GB": 1000 ** 3, "TB": 1000 ** 4}
+
+
 def _db_size(ctx, args, opts, io):
+    """``wp db size`` of the whole database (not ``--tables``): a bare number with ``--size_format``
+    and no ``--format``, else a Name/Size row ("N B" without ``--size_format``) as ``--format``
+    renders it (table output, piped, is tab-separated)."""
+    size_format, fmt = opts.get("size_format"), opts.get("format")
+    if size_format is not None and opts.get("human-readable"):
+        raise error("Cannot use --size_format and --human-readable arguments at the same time.")
+    if size_format is not None and size_format not in _SIZE_DIVISORS:
+        raise error("Parameter errors:\n Invalid value specified for 'size_format' (Display the database size only, "
+                    "as a bare number.)")
     size = ctx.paths.db.size()
-    if opts.get("size_format") == "b" or opts.get("size_format") is None and opts.get("format") == "json":
-        io.write(json.dumps([{"Name": "pantheon", "Size": f"{size} B"}]) + "\n")
+    value = f"{size} B"
+    if size_format is not None:
+        decimals = int(opts.get("decimals") or 0)
+        scale = 10 ** decimals  # PHP's round(): halves away from zero
+        number = int(size * scale / _SIZE_DIVISORS[size_format] + 0.5) / scale
+        number = int(number) if decimals == 0 else number
+        display = re.sub("IB$", "iB", size_format.upper())
+        if not fmt:
+            io.write(f"{number}\n")
+            return 0
+        value = f"{number} {display}"
+    name = "pantheon"  # DB_NAME on the platform (the emulator's schema name is per environment)
+    if fmt == "json":
+        io.write(json.dumps([{"Name": name, "Size": value}]) + "\n")
+    elif fmt == "csv":
+        io.write(f"Name,Size\n{name},\"{value}\"\n" if " " in value else f"Name,Size\n{name},{value}\n")
     else:
-        io.write(f"{size}\n")
+        io.write(f"Name\tSize\n{name}\t{value}\n")
     return 0
 
 

@@ -207,3 +207,19 @@ def test_the_whole_archive_says_whether_the_archive_without_files_would_be_next(
     unknown = plan({'code': None, 'database': None, 'files': None}, framework='drupal', drush_major=8)
     assert unknown['strategy'] != 'archive' and unknown['archive_fallback'] is False
     assert plan({'code': MB, 'database': MB, 'files': MB}, framework='drupal8', drush_major=12)['archive_fallback'] is False
+
+
+def test_each_step_carries_its_bytes_size_and_route():
+    archive = plan({'code': 2 * MB, 'database': MB, 'files': 40 * MB}, framework='drupal', drush_major='8')
+    step = archive['steps'][0]
+    assert (step['bytes'], step['size']) == (43 * MB, '43.0 MB')
+    assert step['route'].startswith('one site archive made on the source')
+    split = plan({'code': 100 * MB, 'database': 100 * MB, 'files': 600 * MB}, framework='drupal', drush_major='8')
+    assert [(s['step'], s['bytes']) for s in split['steps']] == [('archive', 200 * MB), ('files', 600 * MB)]
+    assert split['steps'][1]['route'] == 'the source backup, unpacked and sent by rsync'
+    wordpress = plan({'code': MB, 'database': None, 'files': 2048}, framework='wordpress')
+    assert [(s['step'], s['bytes'], s['size']) for s in wordpress['steps']] == \
+        [('code', MB, '1.0 MB'), ('database', None, 'unknown'), ('files', 2048, '2.0 KB')]
+    assert [s['route'] for s in wordpress['steps']] == [
+        'git push from the source repository', 'streamed over SSH (dump on the source, import on the target)',
+        'the source backup, imported by URL (do_import)']
