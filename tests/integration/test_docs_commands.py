@@ -164,6 +164,10 @@ def test_documented_commands_run(tmp_path):
     assert 'drupal8; live and dev run the same code: True' in stdout
     # the check-mode clone with the progress callback: a line per phase, nothing created
     phases = re.findall(r'^demo-wp\.live-to-demo-wp-copy\.dev: \d+ (\w+) \w+ .* - (.*)$', stdout, re.M)
-    assert phases[0][0] == 'preflight' and ('target', 'would create demo-wp-copy') in phases, stdout[-3000:]
+    assert phases[0][0] == 'preflight', stdout[-3000:]
+    assert [d for n, d in phases if n == 'target'][0].startswith('would create demo-wp-copy (label demo-wp-copy, upstream ')
+    # the plan: a source without a backup is measured without making one, and each step says method and size
+    assert [d for n, d in phases if n == 'measure'][0].startswith('measured without a backup: code ')
+    assert [d for n, d in phases if n == 'code'][0].startswith('code by code_push (git push from the source repository): ')
     # the emulator the README started is gone (the README's last block stopped it)
     assert stopped

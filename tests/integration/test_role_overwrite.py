@@ -113,6 +113,14 @@ def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_pref
     assert 'would back it up first' in record['detail'], record
     assert checked['target']['overwrite']['overwritten'] is True
     assert checked['target']['overwrite']['content']['files'] == 6
+    files_bytes = emulator.state(allowed, 'dev')['files']['bytes']
+    assert checked['target']['overwrite']['content']['files_bytes'] == files_bytes
+    assert '6 files of %d bytes' % files_bytes in record['detail'], record
+    # clone_fleet.yml in check mode carries the plan too: one planned record per step, with its method and size
+    planned = [p for p in checked['phases'] if p['outcome'] == 'planned']
+    assert [(p['name'], p['detail'].split(' (', 1)[0]) for p in planned] == \
+        [(s['step'], ', '.join(s['elements']) + ' by ' + s['method']) for s in checked['strategy']['steps']]
+    assert all(p['detail'].endswith(': ' + s['size']) for p, s in zip(planned, checked['strategy']['steps']))
     # the guard's only SSH commands are reads (SHOW TABLES through drush sql-query, rsync listings); the content
     # states prove the query changed nothing
     assert [w for w in writes_since(emulator, since) if w != 'SSH drush sql-query'] == []
