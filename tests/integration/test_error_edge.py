@@ -8,9 +8,11 @@ The modules run in-process (helpers.modules.call_module raises any exception tha
 from __future__ import annotations
 
 import os
+import re
 
 from helpers.kill import hold
-from transfer_helpers import run_module, seed
+from helpers.modules import run_module_main
+from transfer_helpers import play_env, run_module, seed
 
 
 def test_a_process_timeout_in_a_helper_is_a_clean_failure(emulator, site_prefix, tmp_path):
@@ -69,7 +71,6 @@ def test_an_unreachable_api_url_fails_once_within_the_configured_bound(tmp_path)
     """Issue 11.6: site_info against an api_url nobody listens on fails with one message that names
     the bound it gave up at (connect_timeout, here 2 s through PANTHEON_CONNECT_TIMEOUT)."""
     import socket
-    from helpers.modules import run_module_main
     sock = socket.socket()
     sock.bind(('127.0.0.1', 0))
     port = sock.getsockname()[1]
@@ -112,3 +113,37 @@ def test_a_failed_fleet_job_prints_its_error_once_and_is_failed_in_the_recap(emu
         assert res.stats[job]['failures'] >= 1, res.stats
     assert 'Errors:' in res.stdout.split('PLAY [Summarise the fleet]', 1)[1]
     assert 'Traceback' not in res.output
+
+
+def test_an_ssh_host_that_never_answers_fails_once_naming_the_bound(emulator, tmp_path, site_prefix):
+    """Issue 11.6, the SSH half: an SSH host that accepts the connection and then says nothing (no banner) would
+    keep ssh waiting for ever; the connect_timeout bound (here 2 s through PANTHEON_CONNECT_TIMEOUT; ssh's
+    ConnectTimeout also bounds the banner exchange) ends it with one message naming site.env."""
+    import socket
+    import threading
+    site = seed(emulator, [{'name': site_prefix + 'mute', 'framework': 'drupal8', 'envs': ['dev']}])[site_prefix + 'mute']
+    silent = socket.socket()
+    silent.bind(('127.0.0.1', 0))
+    silent.listen(8)
+    accepted = []
+
+    def accept():
+        while True:
+            try:
+                accepted.append(silent.accept()[0])  # held open, never written to
+            except OSError:
+                return
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        env = dict(play_env(emulator, tmp_path), PANTHEON_SSH_HOST='127.0.0.1',
+                   PANTHEON_SSH_PORT=str(silent.getsockname()[1]), PANTHEON_CONNECT_TIMEOUT='2')
+        out, stdout, stderr = run_module_main('site_info', {'name': site['name'], 'ssh_check': ['dev']}, env=env)
+    finally:
+        silent.close()
+        for conn in accepted:
+            conn.close()
+    assert accepted, 'ssh never connected to the silent host'
+    assert out.get('failed'), out
+    assert out['msg'].count('%s.dev' % site['name']) == 1 and 'over SSH' in out['msg'], out['msg']
+    assert re.search(r'(?i)timed out|timeout', out['msg']), out['msg']
+    assert 'Traceback' not in stdout + stderr
