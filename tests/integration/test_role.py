@@ -1,6 +1,7 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The site_clone role through playbooks/clone_site.yml and clone_fleet.yml against the emulator:
-check mode, the fallback when the platform cannot hold the archive, and secrets at -vvvv.
+check mode compared with the real run that follows, the fallback when the platform cannot hold the archive,
+and secrets at -vvvv (check mode's refusals, overwrites and undetermined sizes: test_role_overwrite.py).
 
 Every strategy and framework, verification and the second run are in test_fleet.py; interrupted runs
 in test_role_interrupt.py; bad input in test_bad_input.py.
@@ -9,7 +10,6 @@ in test_role_interrupt.py; bad input in test_bad_input.py.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 import pytest
@@ -38,66 +38,6 @@ def small_site(name, framework='drupal', files=None, backups=False, **extra):
         spec['backups'] = [{'env': 'live', 'elements': ['code', 'database', 'files']}]
     spec.update(extra)
     return spec
-
-
-def target_exists(emulator, name):
-    return any(s['name'] == name for s in emulator.admin('GET', 'state/sites').json())
-
-
-def test_check_mode_reports_the_strategy_and_changes_nothing(emulator, tmp_path, site_prefix):
-    measured, unmeasured = site_prefix + 'chk-a', site_prefix + 'chk-b'
-    emulator.seed({'seed': 3, 'sites': [small_site(measured, backups=True), small_site(unmeasured, 'wordpress')]})
-    before = {name: content_state(emulator, name, 'live') for name in (measured, unmeasured)}
-    reports = tmp_path / 'reports'
-    since = last_request_id(emulator)
-
-    res = clone_site(emulator, tmp_path, measured, measured + '-new', reports, check=True)
-    assert res.rc == 0, res.output
-    report = read_report(reports, '%s.live-to-%s-new.dev' % (measured, measured), check=True)
-    assert report['status'] == 'checked' and report['check_mode'] is True
-    # measured from the backup a real run would reuse (younger than site_clone_backup_reuse_minutes): a small
-    # Drupal 7 site takes one archive
-    assert report['strategy']['name'] == 'archive', report['strategy']
-    assert report['sizes']['files'] > 0
-    assert report['target']['created'] is True  # "would create"
-    phases = dict((p['name'], p) for p in report['phases'])
-    assert phases['target']['outcome'] == 'changed'
-    assert phases['target']['detail'].startswith('would create %s-new (label %s-new, upstream ' % (measured, measured))
-    assert 'organization' in phases['target']['detail']
-    assert phases['measure']['detail'].startswith('reused backup ')
-    # the plan, one record per step: elements, method, route, size
-    assert phases['archive']['outcome'] == 'planned'
-    assert phases['archive']['detail'].startswith('code, database, files by archive_import (one site archive')
-    assert phases['archive']['detail'].endswith(report['strategy']['steps'][0]['size'])
-    assert report['verification']['status'] == 'skipped'
-
-    # measuring the database is impossible (its command fails) and no backup holds it: undetermined, and why
-    emulator.faults({'match': {'channel': 'ssh', 'path': 'wp db size'}, 'action': {'reset': True}})
-    try:
-        res = clone_site(emulator, tmp_path, unmeasured, unmeasured + '-new', reports, check=True)
-    finally:
-        emulator.clear_faults()
-    assert res.rc == 0, res.output
-    report = read_report(reports, '%s.live-to-%s-new.dev' % (unmeasured, unmeasured), check=True)
-    assert report['strategy']['name'] == 'undetermined'
-    reason = report['strategy']['reason']
-    assert 'check mode makes no backup, and the database of %s.live could not be measured' % unmeasured in reason
-    assert 'Could not measure the database of %s.live (wp db size' % unmeasured in reason, reason
-    state = emulator.state(unmeasured, 'live')
-    assert report['sizes']['files'] == state['files']['bytes'] and report['sizes']['database'] is None
-    measure = [p['detail'] for p in report['phases'] if p['name'] == 'measure'][0]
-    assert measure.startswith('measured without a backup: code ') and 'database undetermined (Could not' in measure
-    assert 'files %d bytes' % state['files']['bytes'] in measure
-
-    # nothing changed on the platform: no workflow, no write, no target, same content
-    assert writes_since(emulator, since) == []
-    posts = [r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST']
-    assert set(posts) <= {'/api/authorize/machine-token'}, posts
-    for name in (measured, unmeasured):
-        assert not target_exists(emulator, name + '-new')
-        assert content_state(emulator, name, 'live') == before[name]
-    assert state_files(reports) == []
-    assert not os.path.exists(reports / ('%s.live-to-%s-new.dev.json' % (measured, measured)))
 
 
 # make test-long: the fallback itself is tested at module level (test_archive.py's fallback without files)

@@ -90,17 +90,28 @@ def test_own_target_repaired_from_another_controller(emulator, tmp_path, site_pr
 
 @pytest.mark.long
 def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_prefix):
+    """clone_fleet.yml in check mode, one job per case: a refused target, an allowed overwrite (the plan from the
+    backup a real run would reuse: one archive), and a new target from a WordPress source without a backup whose
+    database cannot be measured (its command fails): undetermined, and why. Nothing is written."""
     src, foreign, allowed = site_prefix + 'ow-src', site_prefix + 'ow-foreign', site_prefix + 'ow-allowed'
+    unmeasured = site_prefix + 'ow-wp'
     emulator.seed({'seed': 7, 'sites': [
-        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev'])]})
+        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev']),
+        small_site(unmeasured, 'wordpress')]})
     jobs = {'refused': {'site_clone_source_site': src, 'site_clone_target_site': foreign},
             'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed,
-                          'site_clone_overwrite': True}}
+                          'site_clone_overwrite': True},
+            'new': {'site_clone_source_site': unmeasured, 'site_clone_target_site': unmeasured + '-new'}}
     before = {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)}
+    source_before = content_state(emulator, unmeasured, 'live')
 
     # check mode: the refusal and what would be overwritten, nothing written
     since = last_request_id(emulator)
-    res, by_job = _fleet(emulator, tmp_path, jobs, tmp_path / 'check', check=True)
+    emulator.faults({'match': {'channel': 'ssh', 'path': 'wp db size'}, 'action': {'reset': True}})
+    try:
+        res, by_job = _fleet(emulator, tmp_path, jobs, tmp_path / 'check', check=True)
+    finally:
+        emulator.clear_faults()
     assert by_job['refused']['status'] == 'failed', res.output
     msg = by_job['refused']['error']['message']
     assert by_job['refused']['error']['phase'] == 'overwrite', by_job['refused']['error']
@@ -123,5 +134,33 @@ def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_pref
     assert all(p['detail'].endswith(': ' + s['size']) for p, s in zip(planned, checked['strategy']['steps']))
     # the guard's only SSH commands are reads (SHOW TABLES through drush sql-query, rsync listings); the content
     # states prove the query changed nothing
+    assert checked['sizes']['files'] > 0 and checked['strategy']['name'] == 'archive', checked['strategy']
+    assert [p['detail'] for p in checked['phases'] if p['name'] == 'measure'][0].startswith('reused backup ')
+
+    # a new target: what would be created; the source measured without a backup, its database undetermined and why
+    new = by_job['new']
+    assert new['status'] == 'checked' and new['target']['created'] is True, new
+    phases = dict((p['name'], p) for p in new['phases'])
+    assert phases['target']['outcome'] == 'changed'
+    assert phases['target']['detail'].startswith('would create %s-new (label %s-new, upstream ' % (unmeasured, unmeasured))
+    assert 'organization' in phases['target']['detail']
+    assert new['strategy']['name'] == 'undetermined' and new['strategy']['steps'] == []
+    reason = new['strategy']['reason']
+    assert 'check mode makes no backup, and the database of %s.live could not be measured' % unmeasured in reason
+    assert 'Could not measure the database of %s.live (wp db size' % unmeasured in reason, reason
+    state = emulator.state(unmeasured, 'live')
+    assert new['sizes']['files'] == state['files']['bytes'] and new['sizes']['database'] is None
+    measure = phases['measure']['detail']
+    assert measure.startswith('measured without a backup: code ') and 'database undetermined (Could not' in measure
+    assert 'files %d bytes' % state['files']['bytes'] in measure
+    assert new['verification']['status'] == 'skipped'
+
+    # the guard's only SSH commands are reads (SHOW TABLES through drush sql-query, rsync listings); the content
+    # states prove the query changed nothing; no workflow, no target created, no state file
     assert [w for w in writes_since(emulator, since) if w != 'SSH drush sql-query'] == []
+    assert set(r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST') <= \
+        {'/api/authorize/machine-token'}
     assert {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)} == before
+    assert content_state(emulator, unmeasured, 'live') == source_before
+    assert not any(s['name'] == unmeasured + '-new' for s in emulator.admin('GET', 'state/sites').json())
+    assert not list((tmp_path / 'check').glob('.state/*.json'))
