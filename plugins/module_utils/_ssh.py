@@ -158,6 +158,9 @@ def describe_failure(target, rc, err, what='command'):
                 target.known_hosts or '~/.ssh/known_hosts')
         elif 'Permission denied' in err:
             hint = ' The key was refused; check ssh_private_key and that its public key is on the Pantheon account.'
+        elif 'timed out' in err and getattr(target, 'connect_timeout', None):
+            hint = (' No answer within connect_timeout=%ss (PANTHEON_CONNECT_TIMEOUT); check ssh_host and ssh_port.'
+                    % target.connect_timeout)
         return 'ssh to %s port %s failed (exit 255).%s %s' % (target.destination, target.port, hint, tail)
     return 'Remote %s on %s failed with exit code %s: %s' % (what, target.destination, rc, tail)
 
