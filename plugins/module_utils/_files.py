@@ -336,12 +336,12 @@ ARCHIVE_EXCLUDES = tuple('/%s%s' % ('[0-9a-f]' * 40, suffix) for suffix in ('.tg
 
 
 def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=False, preserve_times=False,
-                 excludes=None, timeout=None):
+                 excludes=None, timeout=None, compress=True):
     """rsync ``src_dir`` into the target environment's files/. Returns (rc, ItemizedChanges, stats, stderr).
 
     ``--info=stats2`` is ``--stats`` spelled the way rsync 3.1+ forwards it to the server.
     """
-    argv = ['rsync', '-rlz', '--checksum' if compare == 'checksum' else '--size-only',
+    argv = ['rsync', '-rlz' if compress else '-rl', '--checksum' if compare == 'checksum' else '--size-only',
             '--temp-dir=~/tmp/', '--info=stats2', '--itemize-changes']
     if preserve_times:
         argv += ['--times', '--omit-dir-times']

@@ -18,7 +18,7 @@ description:
     the download and the unpacking), else Python does. The download resumes with HTTP C(Range) after a broken connection. The top
     folder of a platform files backup (C(files_<env>/)) is stripped. Members with absolute paths or C(..) are
     refused; devices, FIFOs and symlinks pointing outside the tree are skipped.
-  - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH, as the platform requires (no C(-a), and no owners, groups,
+  - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH (C(-rl) with O(compress=false)), as the platform requires (no C(-a), and no owners, groups,
     permissions or devices), comparing files by checksum or by size.
   - Memory use stays flat whatever the size of the files, since nothing is held in memory whole.
   - Idempotent. A second run with the same source transfers nothing and reports C(changed=false).
@@ -67,6 +67,16 @@ options:
       - Keep the files' modification times on the target (rsync C(--times --omit-dir-times)).
     type: bool
     default: false
+  compress:
+    description:
+      - Compress what rsync sends (C(-z); rsync 3.2+ picks zstd or lz4 when both ends have it). It pays over a link
+        slower than the CPUs compress, as the link from a controller to the platform is (in C(docs/benchmarks.md),
+        about half the time over a 4 MiB/s link), and costs time over a fast local link (about twice C(-rl) on
+        loopback).
+      - Files rsync already knows as compressed (C(.jpg), C(.gz), C(.mp4) and the like) are never recompressed.
+    type: bool
+    default: true
+    version_added: 1.1.0
   staging_dir:
     description:
       - Directory in which a private staging directory is created to unpack a backup. It needs room for the
@@ -339,7 +349,7 @@ def sync_files(module):
         for attempt in range(1, RSYNC_ATTEMPTS + 1):
             rc, changes, stats, err = rsync_upload(
                 target, src, delete=params['delete'], compare=params['compare'], dry_run=module.check_mode,
-                preserve_times=params['preserve_times'], excludes=params['exclude'])
+                preserve_times=params['preserve_times'], excludes=params['exclude'], compress=params['compress'])
             sent += changes.sent
             deleted += changes.deleted
             result['changed'] = result['changed'] or changes.changes > 0
@@ -384,6 +394,7 @@ def main():
         compare=dict(type='str', default='checksum', choices=['checksum', 'size']),
         exclude=dict(type='list', elements='str', default=[]),
         preserve_times=dict(type='bool', default=False),
+        compress=dict(type='bool', default=True),
         staging_dir=dict(type='path'),
         keep_staging=dict(type='bool', default=False),
     )

@@ -85,6 +85,7 @@ def test_local_directory_with_exclude_and_size_compare(emulator, site_prefix, tm
     src = tmp_path / 'export'
     (src / 'nested' / 'déjà vu').mkdir(parents=True)
     (src / 'nested' / 'déjà vu' / 'a b.txt').write_text('one\n')
+    (src / 'nested' / 'plain.txt').write_text('x' * 100000)  # compress=false: sent as is
     (src / 'top.bin').write_bytes(os.urandom(3000))
     (src / 'css').mkdir()
     (src / 'css' / 'generated.css').write_text('body{}\n')
@@ -95,11 +96,14 @@ def test_local_directory_with_exclude_and_size_compare(emulator, site_prefix, tm
     with open(os.path.join(root, 'b' * 40 + '.tar.gz'), 'wb') as f:
         f.write(b'archive')
     res, out = run_module(emulator, tmp_path, 'files_sync', {
-        'overwrite': True, 'site': dst['name'], 'src': str(src), 'compare': 'size', 'exclude': ['css/'], 'delete': True})
+        'overwrite': True, 'site': dst['name'], 'src': str(src), 'compare': 'size', 'exclude': ['css/'], 'delete': True,
+        'compress': False})
     assert res.rc == 0, res.output
-    assert out['changed'] is True and out['files_sent'] == 2
-    assert out['source'] == {'kind': 'src', 'path': str(src), 'files': 4, 'dirs': 3, 'links': 0,
-                             'bytes': 4 + 3000 + 7 + 7}
+    assert out['changed'] is True and out['files_sent'] == 3
+    assert out['source'] == {'kind': 'src', 'path': str(src), 'files': 5, 'dirs': 3, 'links': 0,
+                             'bytes': 4 + 100000 + 3000 + 7 + 7}
+    # without -z the 100 kB of one letter cross the connection whole (with it, a few hundred bytes would)
+    assert out['bytes_sent'] > 100000
     assert open(os.path.join(root, 'nested', 'déjà vu', 'a b.txt')).read() == 'one\n'
     assert not os.path.exists(os.path.join(root, 'css'))
     # seeded files were deleted; the source's archive was not sent, the target's kept
