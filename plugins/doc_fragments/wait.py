@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-# The wait_timeout default belongs to each module (PantheonModule(wait_timeout_default=N)).
-# Pick the variable whose default matches: pantheon.platform.wait (600),
-# pantheon.platform.wait.short (300), pantheon.platform.wait.long (3600),
-# pantheon.platform.wait.very_long (7200).
+# The one wait_timeout fragment. Its default belongs to each module (PantheonModule(wait_timeout_default=N)),
+# which states it in its own DOCUMENTATION: options: wait_timeout: default: N (ansible-doc merges the two).
 
 
 class ModuleDocFragment:
@@ -17,50 +15,11 @@ class ModuleDocFragment:
 options:
   wait_timeout:
     description:
-      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
-        for the environment to answer its health check).
-      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
+      - How many seconds to wait for each platform workflow this module starts or adopts (and, where the module
+        says so, for the environment to answer its health check).
+      - Workflows are polled no faster than once a second, every 1.5 seconds during the first minute of a wait and
+        every 5 seconds after.
       - When the time is up the module fails, naming the workflow id, type and last reported state; the
-        workflow itself keeps running on the platform.
+        workflow itself keeps running on the platform, and the next run waits for it instead of starting another.
     type: int
-    default: 600
-'''
-
-    SHORT = r'''
-options:
-  wait_timeout:
-    description:
-      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
-        for the environment to answer its health check).
-      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
-      - When the time is up the module fails, naming the workflow id, type and last reported state; the
-        workflow itself keeps running on the platform.
-    type: int
-    default: 300
-'''
-
-    LONG = r'''
-options:
-  wait_timeout:
-    description:
-      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
-        for the environment to answer its health check).
-      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
-      - When the time is up the module fails, naming the workflow id, type and last reported state; the
-        workflow itself keeps running on the platform.
-    type: int
-    default: 3600
-'''
-
-    VERY_LONG = r'''
-options:
-  wait_timeout:
-    description:
-      - How many seconds to wait for each platform workflow this module starts (and, where the module says so,
-        for the environment to answer its health check).
-      - Workflows are polled no faster than once a second, with an interval that grows to a few seconds.
-      - When the time is up the module fails, naming the workflow id, type and last reported state; the
-        workflow itself keeps running on the platform.
-    type: int
-    default: 7200
 '''

@@ -49,6 +49,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 3600
   site:
     description:
       - Site machine name or UUID. Drupal sites only (frameworks C(drupal) and C(drupal8)).
@@ -137,7 +139,7 @@ extends_documentation_fragment:
   - pantheon.platform.overwrite
   - pantheon.platform.auth
   - pantheon.platform.ssh
-  - pantheon.platform.wait.long
+  - pantheon.platform.wait
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh
 attributes:

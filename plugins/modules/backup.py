@@ -20,6 +20,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 3600
   site:
     description:
       - Site machine name or UUID.
@@ -54,7 +56,7 @@ options:
     default: 0
 extends_documentation_fragment:
   - pantheon.platform.auth
-  - pantheon.platform.wait.long
+  - pantheon.platform.wait
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup
 attributes:

@@ -20,6 +20,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 300
   framework_cache:
     description:
       - Also clear the CMS's own caches (Drupal or WordPress), not only the edge cache.
@@ -28,7 +30,7 @@ options:
 extends_documentation_fragment:
   - pantheon.platform.site_env
   - pantheon.platform.auth
-  - pantheon.platform.wait.short
+  - pantheon.platform.wait
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup
 attributes:

@@ -93,9 +93,11 @@ options:
       - How many differences of each kind (missing, extra, changed) are listed per element. All are counted.
     type: int
     default: 20
-  timeout:
+  wait_timeout:
     description:
       - Seconds each read (git, database dump, file listing) may take before it is stopped and the module fails.
+      - The alias O(timeout) is deprecated and will be removed in pantheon.platform 2.0.0; use O(wait_timeout).
+    aliases: [timeout]
     type: int
     default: 3600
 extends_documentation_fragment:
@@ -225,8 +227,6 @@ def verify(module):
     limit = params['max_differences']
     if limit < 1:
         raise PantheonError('max_differences must be at least 1, got %d' % limit)
-    if params['timeout'] < 1:
-        raise PantheonError('timeout must be a positive number of seconds, got %d' % params['timeout'])
     source = resolve(client, params['site'], params['env'], initialized='a comparison')
     target = resolve(client, params['target_site'], params['target_env'], option='target_site',
                      initialized='a comparison')
@@ -236,7 +236,7 @@ def verify(module):
         # sites of different frameworks never match: say so rather than list every difference
         same_framework(source.framework, source.label, target, 'a comparison')
     elements = [name for name in ELEMENTS if name in params['elements']]
-    timeout = params['timeout']
+    timeout = params['wait_timeout']
     reports = {}
     if 'code' in elements:
         reports['code'] = compare_code(params, source, target, limit, timeout=timeout)
@@ -275,7 +275,8 @@ def main():
         }),
         home_path=dict(type='str', default='/'),
         max_differences=dict(type='int', default=20),
-        timeout=dict(type='int', default=3600),
+        wait_timeout=dict(type='int', default=3600, aliases=['timeout'],
+                          deprecated_aliases=[dict(name='timeout', version='2.0.0', collection_name='pantheon.platform')]),
     )
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
     module.run(verify)

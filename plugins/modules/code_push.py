@@ -28,6 +28,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 600
   force:
     description:
       - Replace the target branch even when the source commit does not contain the target's commit

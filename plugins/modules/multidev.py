@@ -25,6 +25,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 600
   site:
     description: Name or UUID of the site.
     type: str

@@ -28,6 +28,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 600
   name:
     description:
       - Machine name of the site (lowercase letters, digits and dashes), or its UUID when O(state=absent) or when

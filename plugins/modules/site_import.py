@@ -26,6 +26,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 3600
   kind:
     description:
       - What the archive holds and what it replaces.
@@ -72,7 +74,7 @@ extends_documentation_fragment:
   - pantheon.platform.ssh
   - pantheon.platform.site_env
   - pantheon.platform.auth
-  - pantheon.platform.wait.long
+  - pantheon.platform.wait
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh
 attributes:
