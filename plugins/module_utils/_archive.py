@@ -33,7 +33,7 @@ import tempfile
 import zlib
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._ssh import describe_failure
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import rsync
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, open_stream, probe_size
 
 FILES_PREFIX = 'sites/default/files/'
@@ -217,26 +217,14 @@ def public_state(url, params):
                             % (url.split('/')[2], e.status or 'no answer', hint))
 
 
-def _rsync(module, target, args, what):
-    rc, out, err = module.run_command(['rsync'] + args + ['-e', target.rsh()])
-    if rc != 0:
-        raise PantheonError(describe_failure(target, rc, err, what=what))
-    return out
-
-
-def list_files(module, target, directory='files/', missing_ok=False, sizes=False):
+def list_files(target, directory='files/', missing_ok=False, sizes=False):
     """Names of the entries at the top of ``directory`` (relative to the SSH home; the environment's
     ``files/`` by default). With ``missing_ok`` a directory that does not exist has no entries. With
     ``sizes`` a dict name -> size in bytes (rsync's listing)."""
-    args = ['--list-only', target.rsync_remote(directory)]
-    if missing_ok:
-        rc, out, err = module.run_command(['rsync'] + args + ['-e', target.rsh()])
-        if rc == 23 and 'No such file or directory' in (err or ''):
-            return set()
-        if rc != 0:
-            raise PantheonError(describe_failure(target, rc, err, what='listing of %s' % directory))
-    else:
-        out = _rsync(module, target, args, 'listing of %s' % directory)
+    out = rsync(target, ['--list-only', target.rsync_remote(directory)], 'listing of %s' % directory,
+                missing_ok=missing_ok)
+    if out is None:
+        return {} if sizes else set()
     found = {}
     for line in out.splitlines():
         parts = line.split(None, 4)
@@ -249,7 +237,7 @@ def list_files(module, target, directory='files/', missing_ok=False, sizes=False
     return found if sizes else set(found)
 
 
-def remove_files(module, target, names, directory='files/'):
+def remove_files(target, names, directory='files/'):
     """Remove files at the top of ``directory`` (``files/`` by default) by name (rsync --delete from
     an empty directory)."""
     names = sorted(set(n for n in names if n and '/' not in n))
@@ -258,7 +246,6 @@ def remove_files(module, target, names, directory='files/'):
     empty = tempfile.mkdtemp(prefix='pantheon-empty-')
     try:
         rules = ['--include=/%s' % re.sub(r'([*?\[\\])', r'\\\1', name) for name in names] + ['--exclude=*']
-        _rsync(module, target, ['-r', '--delete'] + rules + [empty + '/', target.rsync_remote(directory)],
-               'removal of files')
+        rsync(target, ['-r', '--delete'] + rules + [empty + '/', target.rsync_remote(directory)], 'removal of files')
     finally:
         shutil.rmtree(empty, ignore_errors=True)

@@ -29,7 +29,10 @@ _GIT_ENV = {'GIT_CONFIG_NOSYSTEM': '1', 'GIT_TERMINAL_PROMPT': '0', 'GIT_ASKPASS
 
 
 class GitError(PantheonError):
-    """A git command failed; the message holds git's own explanation."""
+    """A git command failed; the message holds git's own explanation (reason ``git_failed``)."""
+
+    def __init__(self, message, reason='git_failed', **extra):
+        super().__init__(message, reason=reason, **extra)
 
 
 class Codeserver(object):

@@ -20,8 +20,8 @@ from __future__ import annotations
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._measure import listing
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
-from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
-from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, run
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError
 
 ROLE_OPTION = 'site_clone_overwrite'
 
@@ -41,13 +41,10 @@ def count_tables(client, params, site_env, timeout=300):
     target = appserver_target(params, site_env.site_id, site_env.env)
     argv = _tables_argv(site_env, drush_major(client, site_env))
     try:
-        rc, out, err = run(target.ssh_argv() + [remote_command(argv)], timeout=timeout)
+        dummy_rc, out, dummy_err = run_remote(target, argv, check=True, timeout=timeout)
     except ProcessError as exc:
-        raise PantheonError('Could not list the database tables of %s: %s' % (site_env.label, exc))
-    if rc != 0:
-        raise PantheonError('Could not list the database tables of %s: %s' % (site_env.label,
-                                                                              describe_failure(target, rc, err)))
-    return len([line for line in out.decode('utf-8', 'replace').splitlines() if line.strip()])
+        raise PantheonError('Could not list the database tables of %s: %s' % (site_env.label, exc), reason=exc.reason)
+    return len([line for line in out.splitlines() if line.strip()])
 
 
 def count_files(params, site_env, timeout=300):

@@ -18,7 +18,8 @@ import os
 import re
 import shlex
 
-from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import ProcessError
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import run
 
 DEFAULT_SSH_PORT = 2222
 # The API client's default too (_api.DEFAULT_CONNECT_TIMEOUT): an unreachable host fails within this.
@@ -165,21 +166,31 @@ def describe_failure(target, rc, err, what='command'):
     return 'Remote %s on %s failed with exit code %s: %s' % (what, target.destination, rc, tail)
 
 
-def run_remote(module, target, argv, data=None, stdin_file=None, check_rc=False):
-    """Run ``argv`` on ``target`` over ssh. Returns (rc, out, err) as text.
+def remote_failure(target, rc, err, what='command'):
+    """The ProcessError of a failed remote call (describe_failure's message): reason ``ssh_failed`` when
+    ssh itself failed (exit 255: connection, key, host key), else ``command_failed``."""
+    return ProcessError(describe_failure(target, rc, err, what=what), rc=rc, stderr=err,
+                        reason='ssh_failed' if rc == SSH_EXIT_FAILURE else 'command_failed')
 
-    ``data``: text/bytes for stdin; ``stdin_file``: path of a file streamed to stdin.
-    With ``check_rc`` a non-zero exit raises a PantheonError with describe_failure().
+
+def run_remote(target, argv, data=None, check=False, timeout=None, what='command'):
+    """Run ``argv`` on ``target`` over ssh (through the one process runner). Returns (rc, out, err) as text.
+
+    ``data``: text/bytes for stdin. With ``check`` a non-zero exit raises :func:`remote_failure`.
     """
-    cmd = target.ssh_argv() + [remote_command(argv)]
-    if stdin_file is not None:
-        if not os.path.isfile(stdin_file):
-            raise PantheonError('Cannot send %s to %s: no such file' % (stdin_file, target.destination))
-        # the shell streams the file to ssh's stdin (nothing is read into memory here)
-        line = '%s < %s' % (' '.join(shlex.quote(a) for a in cmd), shlex.quote(stdin_file))
-        rc, out, err = module.run_command(line, use_unsafe_shell=True)
-    else:
-        rc, out, err = module.run_command(cmd, data=data, binary_data=isinstance(data, bytes))
-    if check_rc and rc != 0:
-        raise PantheonError(describe_failure(target, rc, err), rc=rc, stdout=out, stderr=err)
+    rc, out, err = run(target.ssh_argv() + [remote_command(argv)], data=data, timeout=timeout, text=True)
+    if check and rc != 0:
+        raise remote_failure(target, rc, err, what)
     return rc, out, err
+
+
+def rsync(target, args, what, missing_ok=False):
+    """Run ``rsync ARGS -e <ssh to target>``; returns its stdout as text. A failure raises
+    :func:`remote_failure`; with ``missing_ok`` a source that does not exist (exit 23, "No such file or
+    directory") returns None instead."""
+    rc, out, err = run(['rsync'] + list(args) + ['-e', target.rsh()], text=True)
+    if missing_ok and rc == 23 and 'No such file or directory' in (err or ''):
+        return None
+    if rc != 0:
+        raise remote_failure(target, rc, err, what)
+    return out

@@ -5,11 +5,13 @@
 #
 # This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
 # It may change or disappear in any release without notice.
-"""Child processes whose input or output is too big to hold in memory (ssh, rsync, git).
+"""The one process runner: every child process of the collection (ssh, rsync, git) starts here.
 
-``AnsibleModule.run_command`` collects the whole output; the transfer modules instead feed
-stdin from an iterator and read stdout line by line, keeping only a bounded tail of stderr,
-so memory stays flat whatever the size of a dump or a file tree.
+:class:`Stream` feeds stdin from an iterator and reads stdout line by line or in chunks, keeping
+only a bounded tail of stderr, so memory stays flat whatever the size of a dump or a file tree;
+:func:`run` is the short-command form (whole output). A child that cannot start or outlives its
+timeout raises :class:`ProcessError`; a non-zero exit is the caller's to judge (``_ssh`` turns it into
+a ``ProcessError`` with a reason). No helper uses ``AnsibleModule.run_command`` or calls ``fail_json``.
 """
 
 from __future__ import annotations
@@ -186,8 +188,11 @@ class Stream(object):
         return rc
 
 
-def run(argv, env=None, cwd=None, timeout=None, data=None):
-    """Run a short command; returns (rc, stdout bytes, stderr text). For small outputs only."""
+def run(argv, env=None, cwd=None, timeout=None, data=None, text=False):
+    """Run a short command; returns (rc, stdout, stderr text), stdout as bytes (``text``: as text).
+    ``data``: bytes (or text, sent as UTF-8) for stdin. For small outputs only."""
+    if isinstance(data, str):
+        data = data.encode('utf-8')
     with Stream(argv, env=env, stdin=data is not None, cwd=cwd, timeout=timeout) as child:
         out = []
         if data is not None:
@@ -197,4 +202,5 @@ def run(argv, env=None, cwd=None, timeout=None, data=None):
         for chunk in child.chunks():
             out.append(chunk)
         rc = child.finish()
-        return rc, b''.join(out), child.stderr
+        out = b''.join(out)
+        return rc, (out.decode('utf-8', 'replace') if text else out), child.stderr

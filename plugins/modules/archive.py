@@ -347,7 +347,7 @@ def detect_drush(module, target, ssh):
     configured = parse_drush_version(settings.get('drush_version'))
     if target.framework == 'drupal' and configured[0]:
         return configured
-    rc, out, err = run_remote(module, ssh, ['drush', 'version'])
+    rc, out, err = run_remote(ssh, ['drush', 'version'])
     reported = parse_drush_version(out) if rc == 0 else (None, None)
     if reported[0]:
         return reported
@@ -359,14 +359,14 @@ def detect_drush(module, target, ssh):
 
 def make_archive(module, target, ssh, path, url, fmt, exclude_files):
     name = file_name(path)
-    before = list_files(module, ssh)
+    before = list_files(ssh)
     if module.params['journal']:
         _journal.update(module.params['journal'], archive=dict(site=target.site_id, env=target.env, path=path,
                                                                pid=os.getpid()))
     # From here on a signal removes what Drush wrote (remove_after_signal); while Drush runs on the
     # platform, what it writes after that removal stays named in the journal.
     LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=False)
-    rc, out, err = run_remote(module, ssh, drush_command(fmt, path, exclude_files, module.params['exclude_code_paths']))
+    rc, out, err = run_remote(ssh, drush_command(fmt, path, exclude_files, module.params['exclude_code_paths']))
     LIVE['drush_done'] = True
     if rc == 0:
         exists, size = public_state(url, module.params)
@@ -374,7 +374,7 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
             return size, '%s\n%s' % (out or '', err or '')
         out = 'Drush reported success but the archive is not on the web'
     try:
-        listed = list_files(module, ssh, sizes=True)
+        listed = list_files(ssh, sizes=True)
         after = set(listed)
     except PantheonError:
         listed, after = {}, before | set([name])
@@ -384,7 +384,7 @@ def make_archive(module, target, ssh, path, url, fmt, exclude_files):
     # The evidence of size: the largest partial file this run left, as the platform lists it.
     measured = [listed[n] for n in leftovers if listed.get(n) is not None]
     too_large = looks_too_large(rc, out, err, partial_size=max(measured) if measured else None)
-    remove_files(module, ssh, leftovers)
+    remove_files(ssh, leftovers)
     gone = not public_state(url, module.params)[0]
     detail = module.redact(('%s\n%s' % (err or '', out or '')).strip())[-1500:]
     if too_large:
@@ -431,7 +431,7 @@ def check_site_dir(module, target, ssh, path, url, size, drush_output=''):
 
 
 def remove_archive(module, target, ssh, path, url):
-    remove_files(module, ssh, [file_name(path)])
+    remove_files(ssh, [file_name(path)])
     if public_state(url, module.params)[0]:
         raise ArchiveError('The archive of %s was removed over rsync but its public URL still answers' % target.label,
                            'not_removed')
@@ -582,7 +582,7 @@ def remove_after_signal(module):
         return 'The archive was removed (its URL answers 404).' if LIVE.get('gone') else 'No archive had been made.'
     target = LIVE['target']
     try:
-        remove_files(module, LIVE['ssh'], [file_name(LIVE['path'])])
+        remove_files(LIVE['ssh'], [file_name(LIVE['path'])])
         gone = not public_state(LIVE['url'], module.params)[0]
     except PantheonError:
         gone = False
@@ -604,7 +604,7 @@ def find_strays(module, ssh, name, target):
     ``path`` and any other name of this module's form there. A failed look is a warning: it
     must not stand in the way of removing the served archive."""
     try:
-        names = list_files(module, ssh, STRAY_DIR, missing_ok=True)
+        names = list_files(ssh, STRAY_DIR, missing_ok=True)
     except PantheonError as e:
         module.warn('Could not look for stray archives in %s of the SSH home of %s: %s'
                     % (STRAY_DIR, target.label, e.message))
@@ -625,8 +625,8 @@ def absent(module, target, ssh, domain):
     if exists:
         remove_archive(module, target, ssh, path, url)
     if strays:
-        remove_files(module, ssh, strays, STRAY_DIR)
-        if set(list_files(module, ssh, STRAY_DIR, missing_ok=True)) & strays:
+        remove_files(ssh, strays, STRAY_DIR)
+        if set(list_files(ssh, STRAY_DIR, missing_ok=True)) & strays:
             raise ArchiveError('Stray archives in %s of the SSH home of %s are still there after their removal'
                                % (STRAY_DIR, target.label), 'not_removed')
     return result

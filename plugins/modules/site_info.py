@@ -222,7 +222,7 @@ def check_ssh(mod, summary, env):
     """Run a read-only command the platform allows on the environment's appserver; fail naming site.env and key."""
     target = appserver_target(mod.params, summary['id'], env)
     argv = ['wp', 'cli', 'version'] if (summary.get('framework') or '').startswith('wordpress') else ['drush', 'version']
-    rc, dummy_out, err = run_remote(mod, target, argv)
+    rc, dummy_out, err = run_remote(target, argv)
     if rc != 0:
         key = mod.params.get('ssh_private_key')
         raise PantheonError('Cannot reach %s.%s over SSH with %s: %s' % (

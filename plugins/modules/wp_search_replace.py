@@ -91,7 +91,7 @@ _COUNT_RE = re.compile(r'^\s*(\d+)\s*$', re.MULTILINE)
 
 
 def _count(module, ssh_target, argv):
-    rc, out, err = run_remote(module, ssh_target, argv)
+    rc, out, err = run_remote(ssh_target, argv)
     if rc != 0:
         raise PantheonError(describe_failure(ssh_target, rc, err or out, what='wp search-replace'))
     found = _COUNT_RE.findall(out or '')
