@@ -522,8 +522,8 @@ MB = 1024 * 1024
 
 
 class Interrupted(BaseException):
-    """A signal arrived. A BaseException, so that no ``except Exception`` on the way (run_command's
-    own) turns it into a failure before the archive is removed."""
+    """A signal arrived. A BaseException, so that no ``except Exception`` on the way turns it into a
+    failure before the archive is removed (the running ssh child is killed by its ``Stream``)."""
 
     def __init__(self, signum):
         super().__init__(signum)
