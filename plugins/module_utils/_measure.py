@@ -27,8 +27,8 @@ import tempfile
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._files import FILES_DIR, iter_manifest
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
-from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, remote_command
-from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, run
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError
 
 ELEMENTS = ('code', 'database', 'files')
 CODE_DIR = 'code'
@@ -72,12 +72,10 @@ def database_bytes(client, params, site_env, timeout=300):
     argv = database_argv(site_env.framework, drush_major(client, site_env))
     what = 'Could not measure the database of %s (%s)' % (site_env.label, ' '.join(argv[:3]))
     try:
-        rc, out, err = run(target.ssh_argv() + [remote_command(argv)], timeout=timeout)
+        dummy_rc, out, dummy_err = run_remote(target, argv, check=True, timeout=timeout)
     except ProcessError as exc:
-        raise PantheonError('%s: %s' % (what, exc))
-    if rc != 0:
-        raise PantheonError('%s: %s' % (what, describe_failure(target, rc, err)))
-    numbers = [line.strip() for line in out.decode('utf-8', 'replace').splitlines() if re.match(r'^\s*\d+\s*$', line)]
+        raise PantheonError('%s: %s' % (what, exc), reason=exc.reason)
+    numbers = [line.strip() for line in out.splitlines() if re.match(r'^\s*\d+\s*$', line)]
     if not numbers:
         raise PantheonError('%s: it printed no number of bytes' % what)
     return int(numbers[-1])
