@@ -84,9 +84,11 @@ def test_client_errors_are_not_retried(stub, make_client, status):
 
 def test_retry_after_seconds_is_honoured(stub, make_client):
     stub.add('GET', 'sites/x', Reply(429, 'wait', headers={'Retry-After': '1'}), Reply(200, {'id': 'x'}))
-    make_client(retry_base_delay=0.01).get('sites/x')
-    gaps = stub.gaps('GET', 'sites/x')
-    assert gaps[0] >= 0.95, gaps
+    clock = VirtualClock()
+    assert make_client(retry_base_delay=0.01, clock=clock.clock, sleep=clock.sleep).get('sites/x') == {'id': 'x'}
+    # one wait, of the server's 1 s, not the client's own 0.01 s backoff (virtual clock: recorded, not slept)
+    assert stub.count('GET', 'sites/x') == 2
+    assert clock.sleeps == [1.0], clock.sleeps
 
 
 def test_retry_after_http_date_is_honoured(stub, make_client):
@@ -524,9 +526,12 @@ def test_workflow_post_429_waits_and_posts_again_without_lookup(stub, make_clien
     stub.add('POST', 'sites/s/workflows', Reply(429, 'Too many requests', headers={'Retry-After': '1'}),
              Reply(202, _wf('w2', type='clear_cache')))
     stub.add('GET', 'sites/s/workflows/w2', Reply(200, _wf('w2', type='clear_cache', result='succeeded')))
-    Workflows(make_client(retry_base_delay=0.01)).run(('site', 's'), 'clear_cache', {'framework_cache': True}, timeout=30)
+    clock = VirtualClock()
+    Workflows(make_client(retry_base_delay=0.01, clock=clock.clock, sleep=clock.sleep)).run(
+        ('site', 's'), 'clear_cache', {'framework_cache': True}, timeout=30)
     assert stub.count('POST', 'sites/s/workflows') == 2
-    assert stub.gaps('POST', 'sites/s/workflows')[0] >= 0.95
+    # the POST waited the server's Retry-After (1 s, on the virtual clock) before it was sent again
+    assert clock.sleeps and clock.sleeps[0] == 1.0, clock.sleeps
     assert stub.count('GET', 'sites/s/workflows') == 0
 
 
