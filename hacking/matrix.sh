@@ -9,6 +9,7 @@
 #   hacking/matrix.sh sanity           # only sanity (hacking/run-tests.sh runs it before pytest)
 #   hacking/matrix.sh units            # only the unit tests (run-tests.sh runs them beside pytest)
 #   MATRIX_VERSIONS=2.20 hacking/matrix.sh
+#   MATRIX_SANITY_PYLINT=0 hacking/matrix.sh sanity   # without pylint (what `make test` runs; CONTRIBUTING.md)
 #
 # A venv is rebuilt only when requirements-test.txt or the interpreter changes (the stamp in
 # .venv-<version>/.requirements.sha), as hacking/setup-env.sh does for .venv.
@@ -76,7 +77,9 @@ for version in $MATRIX_VERSIONS; do
   fi
   if [ "$what" != units ]; then
     log "ansible-core $core: ansible-test sanity"
-    if [ "${MATRIX_SANITY_ALL:-}" = 1 ]; then VENV=$venv bash hacking/sanity.sh
-    else VENV=$venv bash hacking/sanity.sh "${SKIP_SAME[@]}"; fi
+    skip=()
+    [ "${MATRIX_SANITY_ALL:-}" = 1 ] || skip+=("${SKIP_SAME[@]}")
+    [ "${MATRIX_SANITY_PYLINT:-1}" = 1 ] || skip+=(--skip-test pylint)
+    VENV=$venv bash hacking/sanity.sh ${skip[@]+"${skip[@]}"}
   fi
 done

@@ -92,7 +92,10 @@ class _QuietServer(http.server.ThreadingHTTPServer):
 
 
 @pytest.fixture()
-def server():
+def server(monkeypatch):
+    # retries wait 0.01 s, 0.02 s, ... instead of 1 s, 2 s, ...: what is tested is that they happen, not how long
+    # they wait (the schedule itself: test_http.py, on a virtual clock)
+    monkeypatch.setenv('PANTHEON_RETRY_BASE_DELAY', '0.01')
     httpd = _QuietServer(('127.0.0.1', 0), _Handler)
     httpd.blob = os.urandom(300_000)
     httpd.plan = []
