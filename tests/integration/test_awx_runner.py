@@ -3,7 +3,7 @@
 
 1. Inventory sync: ``ansible-inventory --list --export`` on the project's pantheon.platform.sites
    file, run by ansible-runner (awx/main/tasks/jobs.py RunInventoryUpdate.build_args).
-2. Job slicing into 3: hosts ordered by name, slice N gets hosts[N-1::3], written as an inventory
+2. Job slicing into 2: hosts ordered by name, slice N gets hosts[N-1::2], written as an inventory
    script in the slice's private data directory (awx/main/models/inventory.py get_sliced_hosts and
    get_script_data; awx/main/tasks/jobs.py write_inventory_file).
 3. The collection's credential type (extensions/awx/credential_type.yml) rendered as AWX renders
@@ -34,8 +34,10 @@ from site_clone_helpers import last_request_id, requests_since
 from test_inventory_sites import unsafe_free
 from transfer_helpers import play_env
 
-SLICES = 3
-SITES = ['alpha', 'bravo', 'charlie', 'delta']  # slices by name: [alpha, delta], [bravo], [charlie]
+# two slices of three sites: one slice runs two clones, the other one (the fewest clones that still show both;
+# make test's budget)
+SLICES = 2
+SITES = ['alpha', 'bravo', 'charlie']  # slices by name: [alpha, charlie], [bravo]
 
 
 def render_credential(private_data_dir, inputs):
@@ -178,7 +180,7 @@ keyed_groups:
     expected = sorted(site_prefix + n for n in SITES)
     assert sorted(export['_meta']['hostvars']) == expected
 
-    # 2.-4. three slices, each its own ansible-runner job with its own private data directory, run at the
+    # 2.-4. two slices, each its own ansible-runner job with its own private data directory, run at the
     # same time as AWX runs the slices of a sliced job (on the nodes of its cluster)
     jobs = []
     for number in range(1, SLICES + 1):

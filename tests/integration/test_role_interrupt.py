@@ -15,7 +15,10 @@ tests/integration/test_module_interrupt.py. The same role-level kills are the ``
 directory left by a killed run is removed by the next) the ``files`` case makes in ``make test``,
 the kill while Drush writes the archive (the leftover-archive test kills that one module step with its
 archive in place, twice) and the kill in the verification (the ``fixups`` case checks the same
-pending-fix-ups journal on the element route).
+pending-fix-ups journal on the element route). The kills in the read-only phases are ``long`` too: nothing
+of the role's is at stake there (no journal, archive or staging directory yet); what they could leave is
+the new target and the measuring backup, whose resumes the module-level kills of create_site and backup
+cover in ``make test``.
 """
 
 from __future__ import annotations
@@ -316,6 +319,7 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
     assert not staging.exists() or os.listdir(staging) == []
 
 
+@pytest.mark.long
 def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
     """Killed in preflight, then in the checkpoint, then in the strategy (each as the task starts): the first
     two wrote nothing; the strategy comes after a new target's creation (the first write, issue 11.3) and the
