@@ -67,33 +67,6 @@ def look(site_api, tmp_path):
     return run
 
 
-def test_site_info_reports_site_and_environments(site_api, tmp_path):
-    """Through ansible-playbook: the group's module_defaults reach the module, a loop registers each result."""
-    res = run_playbook(PLAY, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', SITE_ID, 'missing']},
-                       env=env_for(site_api, tmp_path))
-    assert res.rc == 0, res.output
-    by_name, by_uuid, missing = res.task('look')['results']
-    assert by_name['exists'] is True and by_name['changed'] is False
-    site = by_name['site']
-    assert site['id'] == SITE_ID and site['name'] == 'alpha' and site['label'] == 'Alpha'
-    assert site['framework'] == 'drupal8' and site['frozen'] is False
-    assert site['organization'] == 'org-1'
-    assert site['upstream'] == {'id': 'up-1', 'label': 'Drupal 10', 'machine_name': 'drupal-10'}
-    assert site['environments'] == {
-        'dev': {'initialized': True, 'connection_mode': 'sftp', 'platform_domain': 'dev-alpha.example.org',
-                'php_version': '82', 'drush_version': '12', 'drush_major': 12},
-        'feature': {'initialized': True, 'connection_mode': 'git', 'platform_domain': None,
-                    'php_version': None, 'drush_version': '12', 'drush_major': 12},
-        # the collection parses the version once: playbooks compare numbers
-        'live': {'initialized': False, 'connection_mode': 'git', 'platform_domain': None,
-                 'php_version': '81', 'drush_version': '8.4.12', 'drush_major': 8},
-    }
-    assert by_uuid['site'] == site
-    assert missing['exists'] is False and missing['site'] == {}
-    # the three module runs of that playbook logged in once (the session is cached on disk)
-    assert site_api.logins == 1
-
-
 def test_environments_option_describes_only_those(site_api, tmp_path):
     """environments: only the named environments are described (their settings and domains fetched); every id is
     in environment_ids; a name the site lacks is simply absent."""
@@ -170,12 +143,12 @@ def test_api_errors_fail_cleanly_with_status(site_api, look):
     assert result['status'] == 403
 
 
-def test_no_token_or_session_at_vvvv(site_api, tmp_path):
-    # an API error that echoes the token, to prove redaction as well as no_log; then the token
-    # given as a module option rather than the environment
+def test_site_info_through_ansible_playbook_at_vvvv(site_api, tmp_path):
+    """One ansible-playbook run (-vvvv) for what only Ansible does: the group's module_defaults reach the
+    module, a loop registers each result, and neither the token nor the session reaches the output, from
+    an API error that echoes the token (redaction as well as no_log), nor when the token is a module option."""
     site_api.add('GET', 'site-names/echo', Reply(400, 'bad request for token %s' % TOKEN))
     play = PLAY + '''      ignore_errors: true
-
     - name: look with the token as an option
       pantheon.platform.site_info:
         name: alpha
@@ -184,9 +157,29 @@ def test_no_token_or_session_at_vvvv(site_api, tmp_path):
         PANTHEON_MACHINE_TOKEN: ""
       register: by_option
 '''
-    res = run_playbook(play, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', 'echo'], 'tok': TOKEN},
-                       env=env_for(site_api, tmp_path), verbosity=4)
+    res = run_playbook(play, extra_vars={'api_url': site_api.api_url, 'names': ['alpha', SITE_ID, 'missing', 'echo'],
+                                         'tok': TOKEN}, env=env_for(site_api, tmp_path), verbosity=4)
     assert res.rc == 0, res.output
+    by_name, by_uuid, missing, _echo = res.task('look')['results']
+    assert by_name['exists'] is True and by_name['changed'] is False
+    site = by_name['site']
+    assert site['id'] == SITE_ID and site['name'] == 'alpha' and site['label'] == 'Alpha'
+    assert site['framework'] == 'drupal8' and site['frozen'] is False
+    assert site['organization'] == 'org-1'
+    assert site['upstream'] == {'id': 'up-1', 'label': 'Drupal 10', 'machine_name': 'drupal-10'}
+    assert site['environments'] == {
+        'dev': {'initialized': True, 'connection_mode': 'sftp', 'platform_domain': 'dev-alpha.example.org',
+                'php_version': '82', 'drush_version': '12', 'drush_major': 12},
+        'feature': {'initialized': True, 'connection_mode': 'git', 'platform_domain': None,
+                    'php_version': None, 'drush_version': '12', 'drush_major': 12},
+        # the collection parses the version once: playbooks compare numbers
+        'live': {'initialized': False, 'connection_mode': 'git', 'platform_domain': None,
+                 'php_version': '81', 'drush_version': '8.4.12', 'drush_major': 8},
+    }
+    assert by_uuid['site'] == site
+    assert missing['exists'] is False and missing['site'] == {}
+    # the five module runs of that playbook logged in once (the session is cached on disk, per token)
+    assert site_api.logins == 1
     assert 'bad request for token ********' in res.stdout
     assert 'ok: [localhost] => {' in res.stdout.split('TASK [look with the token as an option]')[1]
     assert site_api.sessions, 'the module should have logged in'
