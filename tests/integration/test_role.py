@@ -183,6 +183,7 @@ def test_a_target_left_half_created_is_finished_then_cloned(emulator, tmp_path, 
         {'/api/authorize/machine-token'}
     plan = read_report(reports, job, check=True)
     assert plan['status'] == 'checked'
+    assert 'check mode measured the source without a backup: these sizes are uncompressed' in plan['strategy']['reason']
     planned = dict((p['name'], p['detail']) for p in plan['phases'] if p['outcome'] == 'planned')
     assert sorted(planned) == sorted(s['step'] for s in plan['strategy']['steps']), plan['phases']
     assert planned['code'].startswith('code by code_push (git push from the source repository): ')
