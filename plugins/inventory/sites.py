@@ -171,8 +171,8 @@ from ansible.errors import AnsibleParserError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import (
-    PantheonClient, PantheonError, site_organization_id, site_upstream)
+from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonClient, PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_organization_id, site_upstream
 
 CONFIG_SUFFIXES = ('pantheon.yml', 'pantheon.yaml')
 CACHE_FORMAT = 1

@@ -18,7 +18,8 @@ What the client does for its callers:
   (honouring ``Retry-After``), never other 4xx;
 * turns every failure into a :class:`PantheonError` whose text names status, method, path and
   body, and never holds the token, the session or a query string;
-* lists workflows (starting, adopting and waiting for them is ``_workflows``' job);
+* lists workflows (starting, adopting and waiting for them is ``_workflows``' job; what modules
+  return of a site is ``_summaries``');
 * reads paged collections and resolves sites by name or UUID.
 """
 
@@ -34,7 +35,6 @@ import tempfile
 import time
 import traceback
 
-from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import (  # noqa: F401 (re-exported)
     PantheonError,
     TransportError,
@@ -257,32 +257,9 @@ class SessionCache:
                 pass
 
 
-def site_organization_id(site):
-    """The id of the organization that holds the site, or None."""
-    org = site.get('organization')
-    if isinstance(org, dict):
-        org = org.get('id')
-    if org:
-        return org
-    if site.get('holder_type') == 'organization' and site.get('holder_id'):
-        return site['holder_id']
-    return None
-
-
-def site_upstream(site):
-    """{id, label, machine_name, url, branch} of the site's upstream (keys it has), or None."""
-    upstream = site.get('upstream')
-    if not isinstance(upstream, dict) or not (upstream.get('product_id') or upstream.get('id')):
-        return None
-    result = {'id': upstream.get('product_id') or upstream.get('id')}
-    for key in ('label', 'machine_name', 'url', 'branch'):
-        if upstream.get(key):
-            result[key] = upstream[key]
-    return result
-
-
-class PantheonClient:
-    """Pantheon API client. See the module docstring for what it does."""
+class ApiSession:
+    """The transport half of the client: login and the session cache, requests with retries and errors,
+    the lookups kept for one run. :class:`PantheonClient` adds the platform's resources."""
 
     def __init__(self, machine_token, api_url=DEFAULT_API_URL, validate_certs=True, ca_path=None,
                  timeout=60, warn=None, cache_dir=None, debug=None, retries=5, retry_base_delay=None,
@@ -593,6 +570,12 @@ class PantheonClient:
             start = new_last
         return items
 
+
+class PantheonClient(ApiSession):
+    """Pantheon API client: the session (:class:`ApiSession`) and the platform's resources - sites,
+    environments, domains, upstreams, organizations, backups and workflow lists. What modules return of
+    a site is ``_summaries``'; starting and waiting for workflows is ``_workflows``'."""
+
     # ------------------------------------------------------------------ sites and envs
     def find_site(self, name_or_uuid):
         """The site object (``GET sites/{id}?site_state=true``) or None when there is none."""
@@ -628,65 +611,6 @@ class PantheonClient:
                            message='Could not find a site named or identified by %r that this user may access'
                            % name_or_uuid)
         return site
-
-    def site_summary(self, site, environments=True, describe=None):
-        """The site as modules return it (see site_info's RETURN), optionally with its environments.
-
-        ``describe``: the environment ids to describe (their settings and platform domain, two GETs each); None
-        describes every one. The ids of all the site's environments are in ``environment_ids`` either way.
-        """
-        summary = {
-            'id': site.get('id'),
-            'name': site.get('name'),
-            'label': site.get('label'),
-            'framework': site.get('framework'),
-            'organization': site_organization_id(site),
-            'upstream': site_upstream(site),
-            'region': site.get('preferred_zone'),
-            'frozen': bool(site.get('frozen')),
-        }
-        if environments:
-            listing = self.environments(site['id'])
-            summary['environment_ids'] = sorted(listing)
-            summary['environments'] = self.environment_summaries(site['id'], describe=describe, listing=listing)
-        return summary
-
-    def environment_summaries(self, site_id, describe=None, listing=None):
-        """{env_id: {initialized, connection_mode, platform_domain, php_version, drush_version, drush_major}}.
-
-        Only the environments of ``describe`` (all when None); ``listing``: the site's environments if already read.
-        """
-        result = {}
-        if listing is None:
-            listing = self.environments(site_id)
-        for env_id, env in sorted(listing.items()):
-            if describe is not None and env_id not in describe:
-                continue
-            env = env if isinstance(env, dict) else {}
-            settings = {}
-            try:
-                settings = self.env_settings(site_id, env_id)
-            except NotFound:
-                pass
-            if env_id in ('test', 'live'):
-                initialized = settings.get('is_initialized', env.get('is_initialized'))
-            else:
-                initialized = True  # dev and multidevs always are (as Terminus treats them)
-            try:
-                domain = self.platform_domain(site_id, env_id)
-            except (NotFound, PantheonError):
-                domain = None
-            php = settings.get('php_version') or env.get('php_version')
-            drush = settings.get('drush_version') or env.get('drush_version')
-            result[env_id] = {
-                'initialized': bool(initialized),
-                'connection_mode': 'sftp' if (env.get('on_server_development') or settings.get('on_server_development')) else 'git',
-                'platform_domain': domain,
-                'php_version': str(php) if php is not None else None,
-                'drush_version': str(drush) if drush is not None else None,
-                'drush_major': parse_drush_version(drush)[0],
-            }
-        return result
 
     def environments(self, site_id):
         data = self.get('sites/%s/environments' % site_id)

@@ -125,6 +125,7 @@ sites:
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 
 
 def list_sites(module):
@@ -143,7 +144,7 @@ def list_sites(module):
         tags = sorted(str(t) for t in (membership.get('tags') or []))
         if wanted_tags - set(tags):
             continue
-        summary = client.site_summary(site, environments=False)
+        summary = site_summary(client, site, environments=False)
         if params['frameworks'] and summary['framework'] not in params['frameworks']:
             continue
         sites.append(dict((k, summary[k]) for k in ('id', 'name', 'label', 'framework', 'upstream', 'frozen')))

@@ -134,9 +134,9 @@ workflows:
            {"id": "7c2d...", "type": "deploy_product", "result": "succeeded", "duration": 63.0}]
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._api import (
-    SITE_NAME_RE, ApiError, PantheonError, is_uuid, site_upstream)
+from ansible_collections.pantheon.platform.plugins.module_utils._api import SITE_NAME_RE, ApiError, PantheonError, is_uuid
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary, site_upstream
 
 DIFF_KEYS = ('name', 'label', 'upstream', 'organization', 'region')
 
@@ -225,7 +225,7 @@ class SiteState:
     def absent(self, site):
         if site is None:
             return self.finish(False, None, None, None)
-        before = self.client.site_summary(site, environments=False)
+        before = site_summary(self.client, site, environments=False)
         if not self.module.check_mode:
             self.workflows.run(('site', site['id']), 'delete_site', {})
         return self.finish(True, before, None, None)
@@ -237,7 +237,7 @@ class SiteState:
         site = self.settle(site)
         if site is None:
             return self.create(upstream, org)
-        before = self.client.site_summary(site, environments=False)
+        before = site_summary(self.client, site, environments=False)
         conflicts = []
         if org is not None and before['organization'] != org['id']:
             conflicts.append('it belongs to %s, not to organization %r (%s)'
@@ -324,7 +324,7 @@ class SiteState:
         self.client.wait_healthy(self.client.platform_domain(site_id, 'dev'), self.timeout)
 
     def current(self, site_id):
-        return self.client.site_summary(self.client.get_site(site_id), environments=False)
+        return site_summary(self.client, self.client.get_site(site_id), environments=False)
 
 
 def main():

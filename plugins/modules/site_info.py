@@ -214,6 +214,7 @@ site:
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._measure import ELEMENTS, measure
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import SiteEnv
 
@@ -266,7 +267,7 @@ def main():
         describe = mod.params['environments']
         if describe is not None:
             describe = set(describe) | set(mod.params['ssh_check']) | set(mod.params['measure'])
-        summary = client.site_summary(site, describe=describe)
+        summary = site_summary(client, site, describe=describe)
         checked = []
         if mod.params['ssh_check']:
             mod.check_ssh_key()
