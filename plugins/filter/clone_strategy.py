@@ -86,6 +86,7 @@ ROUTES = {
     'url_import': 'the source backup, imported by URL (do_import)',
     'files_sync': 'the source backup, unpacked and sent by rsync',
     'database_stream': 'streamed over SSH (dump on the source, import on the target)',
+    'clone_content': 'copied by the platform from the source environment (clone_files, clone_database)',
 }
 
 
@@ -135,7 +136,7 @@ def _archive_blocker(framework, drush_major, target_env, pending):
 
 
 def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pending=None, target_env='dev',
-                   strategy='auto', archive_limit_mb=256, url_import_limit_mb=500, failed=None):
+                   strategy='auto', archive_limit_mb=256, url_import_limit_mb=500, failed=None, same_site=False):
     """Choose how to clone: one archive, an archive without files plus files, or element by element."""
     if sizes is None:
         sizes = {}
@@ -171,6 +172,22 @@ def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pendi
                       % ', '.join(requested))
         return result
 
+    if same_site:
+        # Between environments of one site the platform copies the content itself (clone_files, clone_database:
+        # terminus env:clone-content): no backup, no size limit, no archive.
+        if strategy == 'archive':
+            result['error'] = ('strategy archive was requested, but the source and the target are environments of one '
+                               'site, which the platform copies between directly')
+            result['reason'] = result['error']
+            return result
+        steps = [{'step': 'code', 'method': 'code_push', 'elements': ['code']}] if 'code' in pending else []
+        steps += [{'step': e, 'method': 'clone_content', 'elements': [e]} for e in ('files', 'database') if e in pending]
+        texts = (['code by git push'] if 'code' in pending else []) + [
+            '%s copied by the platform (clone_%s)' % (e, e) for e in ('files', 'database') if e in pending]
+        result.update(strategy=ELEMENTWISE, steps=_annotate(steps, by_element),
+                      reason='environments of one site: %s, as terminus env:clone-content does (no backup, no size limit)'
+                             % '; '.join(texts))
+        return result
     label = _framework_label(framework)
     blocker = _archive_blocker(framework, drush_major, target_env, pending)
     if blocker is None and ARCHIVE_SITEDIR in failed:

@@ -294,7 +294,13 @@ def test_module_refuses_bad_input(emulator, world, untouched, outcomes, tmp_path
 # job (the play's strategy is free; forks as many as jobs). SRC/TGT/... as above; NEW:<x> a name
 # no site has.
 ROLE_CASES = [
-    ('same-site', dict(site_clone_source_site=SRC, site_clone_target_site=SRC), r'same site'),
+    ('same-environment', dict(site_clone_source_site=SRC, site_clone_source_env='dev', site_clone_target_site=SRC,
+                              site_clone_target_env='dev'), r'same environment \(\S+-src\.dev\)'),
+    ('target-env-missing', dict(site_clone_source_site=SRC, site_clone_target_site=TGT, site_clone_target_env='md7'),
+     r'no md7 environment.*site_clone_target_env_create'),
+    ('multidev-reserved-name', dict(site_clone_source_site=SRC, site_clone_target_site=TGT,
+                                    site_clone_target_env='settings', site_clone_target_env_create=True),
+     r"'settings' is reserved"),
     ('no-source', dict(site_clone_source_site='UNKNOWN', site_clone_target_site='NEW:x1'), r'does not exist'),
     ('missing-source', dict(site_clone_target_site='NEW:x2'), r'site_clone_source_site'),
     ('malformed-target', dict(site_clone_source_site=SRC, site_clone_target_site='Bad Name'),

@@ -7,7 +7,7 @@ without the Multidev feature reported."""
 
 from __future__ import annotations
 
-from transfer_helpers import run_module, seed
+from transfer_helpers import run_module, seed, sql, upload_file
 
 
 def _posted(emulator, since):
@@ -57,3 +57,33 @@ def test_bad_names_and_sites_refused(emulator, site_prefix, tmp_path):
     # the platform's refusal on a plan without Multidev is reported as its answer, no traceback
     res, out = run_module(emulator, tmp_path, 'multidev', {'site': sandbox, 'name': 'ok'})
     assert res.rc == 1 and 'Multidev is not available' in out['msg'] and out.get('status') == 403, res.output
+
+
+def test_clone_content_between_environments(emulator, site_prefix, tmp_path):
+    """clone_content copies files then the database with the platform's workflows (as env:clone-content),
+    guarded like every module that writes; the same environment twice is refused before anything is posted."""
+    name = site_prefix + 'cc'
+    site = seed(emulator, [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
+                            'db': {'nodes': 5}, 'files': {'count': 4}}])[name]
+    upload_file(emulator, site['id'], 'dev', 'only-on-dev.txt', b'dev')
+    sql(emulator, site, 'dev', 'DELETE FROM node')
+    before = emulator.state(name, 'dev', digest=True)
+    mark = emulator.requests()[-1]['id']
+    res, out = run_module(emulator, tmp_path, 'clone_content', {'site': name, 'env': 'live', 'target_env': 'live'})
+    assert res.rc == 1 and 'both live' in out['msg'], res.output
+    # dev holds content: refused without overwrite, naming the option
+    res, out = run_module(emulator, tmp_path, 'clone_content', {'site': name, 'env': 'live', 'target_env': 'dev'})
+    assert res.rc == 1 and 'overwrite' in out['msg'] and name + '.dev' in out['msg'], res.output
+    assert _posted(emulator, mark) == []
+
+    res, out = run_module(emulator, tmp_path, 'clone_content',
+                          {'site': name, 'env': 'live', 'target_env': 'dev', 'overwrite': True, 'clear_cache': True})
+    assert res.rc == 0 and out['changed'] is True, res.output
+    assert [w['type'] for w in out['workflows']] == ['clone_files', 'clone_database']
+    posted = [r for r in emulator.requests(since=mark) if r.get('method') == 'POST' and 'workflows' in r['path']]
+    assert [r['path'] for r in posted] == ['/api/sites/%s/environments/dev/workflows' % site['id']] * 2
+    live, dev = emulator.state(name, 'live', digest=True), emulator.state(name, 'dev', digest=True)
+    assert before['files']['digest'] != live['files']['digest'] and before['db']['tables']['node'] == 0
+    assert dev['files']['digest'] == live['files']['digest'] and dev['db']['tables']['node'] == 5
+    assert {t: n for t, n in dev['db']['tables'].items() if not t.startswith('cache')} == \
+        {t: n for t, n in live['db']['tables'].items() if not t.startswith('cache')}

@@ -3,7 +3,11 @@
 the job's own is refused before the first write (the source is not even backed up), in check mode
 too; with site_clone_overwrite it is backed up first and the report names that backup, and check
 mode says what would be overwritten and counts it as a change; the job's ownership tag on the
-platform lets a later run from another controller (no state file) finish or repair its own target."""
+platform lets a later run from another controller (no state file) finish or repair its own target.
+In the same run (issue 14.6): a target Multidev the role creates from the target's dev
+(site_clone_target_env_create) and fills as its own, and a clone between two environments of one
+site, copied by the platform's clone_files/clone_database (env:clone-content), guarded and backed up
+like any target."""
 
 from __future__ import annotations
 
@@ -13,11 +17,11 @@ import pytest
 
 from site_clone_helpers import content_state, last_request_id, requests_since, run_fleet, writes_since
 from test_role import small_site
-from transfer_helpers import latest_backup, sql
+from transfer_helpers import latest_backup, sql, upload_file
 
 
 def _fleet(emulator, tmp_path, jobs, reports, **kwargs):
-    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=4, **kwargs)
+    res = run_fleet(emulator, tmp_path, jobs, {'site_clone_report_dir': str(reports)}, forks=5, **kwargs)
     name = 'fleet-report%s.json' % ('.check' if kwargs.get('check') else '')
     with open(reports / name, encoding='utf-8') as f:
         return res, dict((site['job'], site) for site in json.load(f)['sites'])
@@ -30,13 +34,25 @@ def _workflows(emulator, since, site_id):
 
 def _refused_and_overwritten(emulator, tmp_path, site_prefix):
     src, foreign, allowed = site_prefix + 'ow-src', site_prefix + 'ow-foreign', site_prefix + 'ow-allowed'
+    multi = site_prefix + 'ow-md'
     sites = dict((s['name'], s) for s in emulator.seed({'seed': 7, 'sites': [
-        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev'])]}))
+        small_site(src, backups=True), small_site(foreign, envs=['dev']), small_site(allowed, envs=['dev']),
+        small_site(multi, envs=['dev'], plan='Elite', db={'nodes': 3})]}))
+    # the source's dev differs from its live in database and files (the environments-of-one-site job copies them)
+    sql(emulator, sites[src], 'dev', "UPDATE node SET title = 'dev only' WHERE nid = 1")
+    upload_file(emulator, sites[src]['id'], 'dev', 'dev-only.txt', b'dev')
+    src_dev_before = content_state(emulator, src, 'dev')
+    multi_dev_before = content_state(emulator, multi, 'dev')
     jobs = {'refused': {'site_clone_source_site': src, 'site_clone_target_site': foreign},
             'overwrite': {'site_clone_source_site': src, 'site_clone_target_site': allowed,
                           'site_clone_overwrite': True},
             # a new target whose creation fails after create_site made it: the failure says so, and how to finish
-            'created': {'site_clone_source_site': src, 'site_clone_target_site': site_prefix + 'ow-new'}}
+            'created': {'site_clone_source_site': src, 'site_clone_target_site': site_prefix + 'ow-new'},
+            # a Multidev the role creates from the target's dev, then fills (its own: no site_clone_overwrite needed)
+            'multidev': {'site_clone_source_site': src, 'site_clone_target_site': multi, 'site_clone_target_env': 'review',
+                         'site_clone_target_env_create': True},
+            # live into dev of the same site: the platform copies; dev holds content, so it is backed up first
+            'same-site': {'site_clone_source_site': src, 'site_clone_target_site': src, 'site_clone_overwrite': True}}
     before = {name: content_state(emulator, name, 'dev') for name in (foreign, allowed)}
     source_before = content_state(emulator, src, 'live')
     emulator.faults({'match': {'channel': 'workflow', 'path': '^deploy_product$'},
@@ -66,6 +82,29 @@ def _refused_and_overwritten(emulator, tmp_path, site_prefix):
     assert 'upstream deploy failed' in msg and 'The site %sow-new was created' % site_prefix in msg, msg
     assert 'run again to finish' in msg, msg
     assert 'this run already wrote: the target site %sow-new was created' % site_prefix in res.output
+
+    made = by_job['multidev']
+    assert made['status'] == 'succeeded' and made['verification']['status'] == 'match', made
+    target_record = [p for p in made['phases'] if p['name'] == 'target'][0]
+    assert target_record['outcome'] == 'changed' and 'created the review Multidev from dev' in target_record['detail']
+    assert _workflows(emulator, since, sites[multi]['id']).count('/api/sites/%s/workflows' % sites[multi]['id']) == 1
+    review = emulator.state(multi, 'review')
+    assert review['code']['ref'] == 'refs/heads/review', review['code']
+    assert content_state(emulator, multi, 'dev') == multi_dev_before  # dev was only the starting point
+    assert content_state(emulator, multi, 'review')['files'] == content_state(emulator, src, 'live')['files']
+
+    same = by_job['same-site']
+    assert same['status'] == 'succeeded' and same['verification']['status'] == 'match', same
+    assert [(s['step'], s['method']) for s in same['strategy']['steps']] == [
+        ('files', 'clone_content'), ('database', 'clone_content')], same['strategy']
+    measure = [p for p in same['phases'] if p['name'] == 'measure'][0]
+    assert 'no backup needed' in measure['detail'], measure
+    assert same['target']['overwrite']['overwritten'] is True and same['target']['overwrite']['backup_folder']
+    dev_posts = [p.rsplit('/', 1)[0] for p in _workflows(emulator, since, sites[src]['id'])
+                 if '/environments/dev/' in p]
+    assert len(dev_posts) == 4, dev_posts  # backup of dev, clone_files, clone_database, cache rebuild
+    after = content_state(emulator, src, 'dev')
+    assert after != src_dev_before and after['files'] == content_state(emulator, src, 'live')['files']
 
     return src, allowed, sites
 

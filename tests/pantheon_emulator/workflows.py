@@ -588,6 +588,8 @@ def _clone_files(src, paths):
 def h_clone_database(store, wf):
     site, _env_row, paths = _env(store, wf)
     _clone_database(_from_env(store, wf, site), paths)
+    if wf["params"].get("clear_cache"):
+        _clear_caches(paths)  # Terminus Environment::cloneDatabase posts clear_cache (env:clone-content --cc)
     return f'Cloned database into "{wf["env"]}"'
 
 

@@ -223,3 +223,17 @@ def test_each_step_carries_its_bytes_size_and_route():
     assert [s['route'] for s in wordpress['steps']] == [
         'git push from the source repository', 'streamed over SSH (dump on the source, import on the target)',
         'the source backup, imported by URL (do_import)']
+
+
+def test_environments_of_one_site_are_copied_by_the_platform():
+    # a Drupal 7 site with Drush 8 into dev would take the archive between sites; within one site, never
+    same = plan({}, framework='drupal', drush_major=8, same_site=True)
+    assert same['strategy'] == 'elements' and same['error'] is None
+    assert [(s['step'], s['method']) for s in same['steps']] == [
+        ('code', 'code_push'), ('files', 'clone_content'), ('database', 'clone_content')]
+    assert 'env:clone-content' in same['reason']
+    part = plan({}, framework='wordpress', pending=['database'], same_site=True)
+    assert [(s['step'], s['method']) for s in part['steps']] == [('database', 'clone_content')]
+    assert plan({}, framework='drupal', pending=[], same_site=True)['strategy'] == 'none'
+    forced = plan({}, framework='drupal', drush_major=8, same_site=True, strategy='archive')
+    assert forced['error'] and 'one site' in forced['error']
