@@ -18,6 +18,12 @@ description:
   - While a task of any play runs longer than O(heartbeat) seconds, prints a line naming the task and how long it
     has been running, then again every O(heartbeat) seconds, so a long backup, import or workflow wait shows that it
     is alive.
+  - At the same pace, for each transfer running in a module on the controller (the download of a backup by
+    P(pantheon.platform.files_sync#module) and P(pantheon.platform.database_stream#module), which streams it into the
+    target's import), a line with the bytes moved so far, the total and percentage when known, and the rate. A module
+    cannot print while it runs, so it writes these numbers to a file in a private directory that this callback makes
+    and names in the environment variable C(PANTHEON_PROGRESS_DIR) before any task starts (modules run on the
+    controller inherit it), and removes at the end.
   - For short output, hide what the stdout callback shows for tasks that went well (see the example).
 requirements:
   - Enabled in C(callbacks_enabled) (environment variable C(ANSIBLE_CALLBACKS_ENABLED)).
@@ -70,15 +76,20 @@ EXAMPLES = r'''
 '''
 
 import atexit
+import glob
 import json
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
 
 from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.pantheon.platform.plugins.module_utils._progress import ENV as PROGRESS_ENV, describe
 
 PHASES = '__site_clone_phases'
 JOB = '__site_clone_progress_job'
@@ -200,6 +211,29 @@ def archive_left_line(job, archive):
             'removed: run this job again, its next run removes it first' % (job, archive.get('env'), archive.get('site')))
 
 
+class Transfers:
+    """The transfers running in module processes (their progress files in ``directory``): ``lines()`` gives one line
+    per transfer that moved since it was last shown."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.shown = {}  # file -> the record time last shown
+
+    def lines(self):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.directory, '*.json'))):
+            try:
+                with open(path) as handle:
+                    record = json.load(handle)
+            except (OSError, ValueError):
+                continue  # replaced or removed while read: the next tick sees it
+            if not isinstance(record, dict) or record.get('time') == self.shown.get(path):
+                continue
+            self.shown[path] = record.get('time')
+            out.append('progress: %s' % describe(record))
+        return out
+
+
 class CallbackModule(CallbackBase):
     CALLBACK_VERSION = 2.0
     CALLBACK_TYPE = 'aggregate'
@@ -218,6 +252,8 @@ class CallbackModule(CallbackBase):
         self._archive_jobs = {}  # clone job -> state file, for the jobs whose archive step ran in this run
         self._wait = 60.0
         self._signals = False
+        self._transfers = None
+        self._made_dir = None
         atexit.register(self._at_exit)
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
@@ -225,6 +261,13 @@ class CallbackModule(CallbackBase):
         self._beat = Heartbeat(float(self.get_option('heartbeat') or 0))
         self._wait = max(0.0, float(self.get_option('archive_wait') or 0))
         self._catch_sigterm()
+        if self._beat.interval > 0 and self._transfers is None:
+            # before any worker forks: every module process on the controller inherits the directory
+            directory = os.environ.get(PROGRESS_ENV)
+            if not directory or not os.path.isdir(directory):
+                directory = self._made_dir = tempfile.mkdtemp(prefix='pantheon-progress-')
+                os.environ[PROGRESS_ENV] = directory
+            self._transfers = Transfers(directory)
         if self._beat.interval > 0 and self._thread is None:
             self._thread = threading.Thread(target=self._run, name='pantheon-progress', daemon=True)
             self._thread.start()
@@ -249,6 +292,9 @@ class CallbackModule(CallbackBase):
     def _at_exit(self):
         """Last, however the run ended: say which clones left an archive on the source (a rerun removes it)."""
         self._stop.set()
+        if self._made_dir:
+            shutil.rmtree(self._made_dir, ignore_errors=True)
+            self._made_dir = None
         if not self._archive_jobs:
             return
         states = dict(self._archive_jobs)
@@ -271,9 +317,14 @@ class CallbackModule(CallbackBase):
 
     def _run(self):
         tick = min(1.0, self._beat.interval / 4)
+        next_transfers = time.monotonic() + self._beat.interval
         while not self._stop.wait(tick):
             for line in self._beat.due():
                 self._display.display(line)
+            if self._transfers is not None and time.monotonic() >= next_transfers:
+                next_transfers = time.monotonic() + self._beat.interval
+                for line in self._transfers.lines():
+                    self._display.display(line)
 
     def _host(self, result):
         host = result._host.get_name()
@@ -323,3 +374,5 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         self._stop.set()
+        if self._made_dir:
+            shutil.rmtree(self._made_dir, ignore_errors=True)

@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover - exercised by ansible-test sanity only
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError, redact, shown_url
 from ansible_collections.pantheon.platform.plugins.module_utils._http import Backoff, new_session, verify_setting
 from ansible_collections.pantheon.platform.plugins.module_utils._backups import parse_catalog
+from ansible_collections.pantheon.platform.plugins.module_utils._progress import Progress
 
 DEFAULT_CHUNK = 1 << 20
 _CONTENT_RANGE = re.compile(r'^\s*bytes\s+(?:(\d+)-(\d+)|\*)/(\d+|\*)\s*$', re.IGNORECASE)
@@ -234,7 +235,7 @@ class DownloadStream(object):
     """
 
     def __init__(self, url, validate_certs=True, ca_path=None, chunk=DEFAULT_CHUNK, timeout=60,
-                 retries=5, expected_size=None, session=None, on_resume=None):
+                 retries=5, expected_size=None, session=None, on_resume=None, progress=None):
         _need_requests()
         self._url_factory = url if callable(url) else None
         self._url = url() if callable(url) else url
@@ -245,6 +246,7 @@ class DownloadStream(object):
         self.expected_size = expected_size
         self._http = session or new_session(validate_certs, ca_path)
         self._on_resume = on_resume
+        self._progress = progress  # a _progress.Progress: bytes so far, for the progress callback
         self.total = None
         self.received = 0
         self.resumes = 0
@@ -266,6 +268,8 @@ class DownloadStream(object):
 
     def close(self):
         self.closed = True
+        if self._progress is not None:
+            self._progress.close()
         if self._iter is not None:
             self._iter.close()
             self._iter = None
@@ -436,6 +440,8 @@ class DownloadStream(object):
                         failures = 0
                         if self.total is not None and self.received > self.total:
                             self._fail('%s sent more bytes than announced (%d > %d)' % (self.display_url, self.received, self.total))
+                        if self._progress is not None:
+                            self._progress.update(self.received, self.total or self.expected_size)
                         yield data
                 except _transient_exceptions() as exc:
                     last_error = 'connection broken (%s)' % type(exc).__name__
@@ -458,10 +464,11 @@ class DownloadStream(object):
 
 
 def open_stream(url, validate_certs=True, ca_path=None, chunk=DEFAULT_CHUNK, timeout=60, retries=5,
-                expected_size=None, session=None, on_resume=None):
+                expected_size=None, session=None, on_resume=None, progress=None):
     """Open ``url`` for streaming; see ``DownloadStream``. Nothing is requested until read."""
     return DownloadStream(url, validate_certs=validate_certs, ca_path=ca_path, chunk=chunk, timeout=timeout,
-                          retries=retries, expected_size=expected_size, session=session, on_resume=on_resume)
+                          retries=retries, expected_size=expected_size, session=session, on_resume=on_resume,
+                          progress=progress)
 
 
 def backup_download(client, site, env, element, folder=None):
@@ -506,14 +513,18 @@ def source_argspec():
     )
 
 
-def open_source(client, params, element, on_resume=None, chunk=DEFAULT_CHUNK):
+def open_source(client, params, element, on_resume=None, chunk=DEFAULT_CHUNK, progress_label=None):
     """Open the download named by the ``url`` or ``backup`` option. Returns (stream, info).
+
+    With ``progress_label``, the bytes received are reported to the progress callback
+    (``_progress.Progress.from_env``: only when ``PANTHEON_PROGRESS_DIR`` is set).
 
     ``info`` describes the source without secrets: for a backup its site, env, folder, filename
     and size; for a URL the URL without query string and without its last path segment.
     """
     common = dict(validate_certs=params.get('validate_certs', True), ca_path=params.get('ca_path'),
-                  on_resume=on_resume, chunk=chunk)
+                  on_resume=on_resume, chunk=chunk,
+                  progress=Progress.from_env(progress_label) if progress_label else None)
     if params.get('backup'):
         ref = params['backup']
         factory, info = backup_download(client, ref['site'], ref['env'], element, ref.get('folder'))

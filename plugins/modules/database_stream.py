@@ -271,7 +271,7 @@ def stream_database(module):
         raise PantheonError('staging_dir %s does not exist' % params['staging_dir'])
 
     stream, info = open_source(
-        client, params, 'database',
+        client, params, 'database', progress_label='database_stream %s: download and import' % target_env.label,
         on_resume=lambda got, total, why: module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
     result['source'] = info
     state_path = import_state_path(target_env.site_id, target_env.env)

@@ -279,7 +279,7 @@ def _prepare_source(module, result, target=None, record=None):
     staging = None
     try:
         stream, info = open_source(
-            module.client, params, 'files',
+            module.client, params, 'files', progress_label='files_sync %s.%s: download' % (params['site'], params['env']),
             on_resume=lambda got, total, why: module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
         if info.get('kind') == 'backup':
             result['up_to_date'] = False

@@ -71,9 +71,17 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     # a changed file on the target: check mode tells the truth and changes nothing
     upload_file(emulator, dst['id'], 'dev', 'file-0000.txt', b'edited on the target\n')
     edited = _files(emulator, dst['name'], 'dev')['digest']
-    # through ansible-playbook: check mode and diff as Ansible passes them
-    res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True, ansible=True)
+    # through ansible-playbook: check mode and diff as Ansible passes them; with the progress callback, the
+    # download (a backup of about 4.5 KB, sent at 1 KB/s by the emulator so that it lasts a few heartbeats) shows its bytes while it runs
+    with emulator.limits(download_rate=1000):
+        res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True, ansible=True, env={
+            'ANSIBLE_CALLBACKS_ENABLED': 'pantheon_test_results,pantheon.platform.progress', 'PANTHEON_PROGRESS_HEARTBEAT': '0.5'})
     assert res.rc == 0, res.output
+    size = out['source']['size']
+    lines = re.findall(r'^progress: files_sync %s\.dev: download: ([0-9.]+ K?B) of ([0-9.]+ KB) \((\d+)%%\), [0-9.]+ K?B/s$'
+                       % re.escape(dst['name']), res.stdout, re.M)
+    assert len(lines) >= 2 and all(line[1] == '%.1f KB' % (size / 1024.0) for line in lines), res.stdout[-3000:]
+    assert [int(line[2]) for line in lines] == sorted(int(line[2]) for line in lines) and int(lines[0][2]) < 100
     assert out['changed'] is True and out['files_sent'] == 1 and out['up_to_date'] is False
     assert out['examples']['sent'] == ['file-0000.txt']
     assert '+ file-0000.txt' in out['diff']['prepared']

@@ -51,7 +51,9 @@ def _yaml(value):
 def run_tasks(emulator, tmp_path, tasks, **kwargs):
     """Run a playbook made of ``tasks`` ([(name, module, args)]); returns the PlaybookResult."""
     body = '\n'.join(task_yaml(*task) for task in tasks)
-    return run_playbook(MODULE_TASK.format(tasks=body), env=play_env(emulator, tmp_path), **kwargs)
+    env = play_env(emulator, tmp_path)
+    env.update(kwargs.pop('env', None) or {})
+    return run_playbook(MODULE_TASK.format(tasks=body), env=env, **kwargs)
 
 
 class ModuleRun:

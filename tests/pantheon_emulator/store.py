@@ -48,6 +48,9 @@ DEFAULT_CONFIG = {
     "workflow_delay": 0.0,
     # Timing profile (workflows.PROFILE) scale factor; 0 = off (workflows run at once, in parallel).
     "workflow_scale": 0.0,
+    # Signed-URL downloads are sent at most this many bytes per second; 0 = as fast as possible (a test hook: a
+    # transfer that lasts long enough to be watched, e.g. the progress callback's lines).
+    "download_rate": 0,
     # Host name used in API/storage URLs.
     "public_host": "localhost",
     # Domain suffix of environment web addresses.
@@ -55,7 +58,7 @@ DEFAULT_CONFIG = {
 }
 
 LIMIT_KEYS = ("url_import_max_bytes", "max_file_bytes", "ssh_idle_timeout", "ssh_session_timeout",
-              "signed_url_ttl", "session_ttl", "workflow_delay", "workflow_scale")
+              "signed_url_ttl", "session_ttl", "workflow_delay", "workflow_scale", "download_rate")
 
 # a site archive's name (Drush writes <40 hex>.tgz, Drush 11+ <40 hex>.tar.gz; _archive.py)
 ARCHIVE_NAME = re.compile(r"([0-9a-f]{40})\.(?:tgz|tar\.gz)")

@@ -45,9 +45,10 @@ def parse_range(header, size):
     return max(0, size - suffix), size - 1
 
 
-async def serve_file(request, path, content_type=None, truncate_after=None, extra_headers=None):
+async def serve_file(request, path, content_type=None, truncate_after=None, extra_headers=None, rate=0):
     """Stream a file with Range support; memory stays bounded (1 MiB chunks with back-pressure).
-    ``truncate_after``: send that many body bytes, then drop the connection."""
+    ``truncate_after``: send that many body bytes, then drop the connection. ``rate``: at most that many
+    bytes per second (0: no limit)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -83,14 +84,19 @@ async def serve_file(request, path, content_type=None, truncate_after=None, extr
     if request.transport is not None:
         # Fewer pause/resume cycles between TLS and the socket: a bigger buffer, still bounded.
         request.transport.set_write_buffer_limits(high=4 * CHUNK, low=CHUNK)
+    began = time.monotonic()
+    # rate-limited: pieces of an eighth of a second, so the bytes arrive steadily
+    piece = max(1024, min(CHUNK, int(rate / 8))) if rate else CHUNK
     with open(path, "rb") as fh:
         fh.seek(start)
         while sent < limit:
-            chunk = fh.read(min(CHUNK, limit - sent))
+            chunk = fh.read(min(piece, limit - sent))
             if not chunk:
                 break
             await resp.write(chunk)
             sent += len(chunk)
+            if rate:
+                await asyncio.sleep(max(0.0, sent / rate - (time.monotonic() - began)))
     request["bytes_sent"] = sent
     if truncate_after is not None and sent < length:
         await asyncio.sleep(0.05)
@@ -162,6 +168,7 @@ async def storage_handler(request):
         return storage_error(404, "NoSuchKey", "The specified key does not exist.")
     resp = await serve_file(request, entry["path"], content_type="application/octet-stream",
                             truncate_after=request.get("truncate_after"),
+                            rate=float(store.get_config("download_rate") or 0),
                             extra_headers={"x-goog-storage-class": "STANDARD",
                                            "Content-Disposition": f'attachment; filename="{filename}"'})
     if resp is None:

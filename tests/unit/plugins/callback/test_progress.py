@@ -129,3 +129,32 @@ def test_a_missing_or_unreadable_state_file_names_no_archive(tmp_path):
 
 def _no_sleep(seconds):
     raise AssertionError('nothing to wait for')
+
+
+def test_a_transfer_is_shown_while_it_moves_and_gone_when_it_ends(tmp_path):
+    from ansible_collections.pantheon.platform.plugins.callback.progress import Transfers
+    from ansible_collections.pantheon.platform.plugins.module_utils._progress import Progress
+
+    clock = [100.0]
+    progress = Progress(str(tmp_path), 'files_sync site.dev: download', interval=1.0, clock=lambda: clock[0])
+    transfers = Transfers(str(tmp_path))
+    assert transfers.lines() == []
+    clock[0] = 102.0
+    progress.update(3 << 20, 12 << 20)
+    assert transfers.lines() == ['progress: files_sync site.dev: download: 3.0 MB of 12.0 MB (25%), 1.5 MB/s']
+    assert transfers.lines() == []  # nothing moved since
+    clock[0] = 102.5
+    progress.update(4 << 20, 12 << 20)  # within the interval: not written
+    assert transfers.lines() == []
+    clock[0] = 104.0
+    progress.update(6 << 20)  # total unknown
+    assert transfers.lines() == ['progress: files_sync site.dev: download: 6.0 MB, 1.5 MB/s']
+    progress.close()
+    assert transfers.lines() == [] and list(tmp_path.iterdir()) == []
+
+
+def test_no_directory_no_progress(monkeypatch):
+    from ansible_collections.pantheon.platform.plugins.module_utils._progress import Progress
+
+    monkeypatch.delenv('PANTHEON_PROGRESS_DIR', raising=False)
+    assert Progress.from_env('x') is None
