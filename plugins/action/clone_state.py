@@ -18,7 +18,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.pantheon.platform.plugins.module_utils import _journal
 
-OPTIONS = ('path', 'state', 'update', 'content')
+OPTIONS = ('path', 'state', 'update', 'content', 'text')
 
 
 class ActionModule(ActionBase):
@@ -42,14 +42,18 @@ class ActionModule(ActionBase):
         state = args.get('state', 'present')
         if state not in ('present', 'absent'):
             raise AnsibleActionFail('clone_state: state must be present or absent, got %r' % (state,))
-        update, content = args.get('update'), args.get('content')
-        if state == 'present' and (update is None) == (content is None):
-            raise AnsibleActionFail('clone_state: with state=present give exactly one of update and content')
+        update, content, text = args.get('update'), args.get('content'), args.get('text')
+        if state == 'present' and [update, content, text].count(None) != 2:
+            raise AnsibleActionFail('clone_state: with state=present give exactly one of update, content and text')
         for name, value in (('update', update), ('content', content)):
             if value is not None and not isinstance(value, dict):
                 raise AnsibleActionFail('clone_state: %s must be a dict, got %s' % (name, type(value).__name__))
+        if text is not None and not isinstance(text, str):
+            raise AnsibleActionFail('clone_state: text must be a string, got %s' % type(text).__name__)
 
         exists = os.path.isfile(path)
+        if text is not None:
+            return self._write_text(result, path, text, exists)
         if state == 'absent':
             new = None
             result['changed'] = exists
@@ -67,6 +71,24 @@ class ActionModule(ActionBase):
                 os.unlink(path)
             else:
                 _journal.write(path, json.loads(json.dumps(new, default=to_text)))
+        except OSError as e:
+            raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
+        return result
+
+    def _write_text(self, result, path, text, exists):
+        """A page of the report (HTML), replaced atomically with mode 0600 when it differs."""
+        old = None
+        if exists:
+            try:
+                with open(path, encoding='utf-8') as f:
+                    old = f.read()
+            except (OSError, ValueError):
+                old = None
+        result.update(path=path, changed=old != text)
+        if self._task.check_mode or not result['changed']:
+            return result
+        try:
+            _journal.write_text(path, text)
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
         return result

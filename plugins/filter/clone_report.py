@@ -12,9 +12,23 @@ take a list of the per-site reports the role writes (see roles/site_clone/README
 from __future__ import annotations
 
 import datetime
+import getpass
 import html
+import json
+import os
+import shlex
+import socket
+import sys
 
 from ansible.errors import AnsibleFilterError
+
+try:
+    from ansible.release import __version__ as ANSIBLE_VERSION
+except ImportError:  # pragma: no cover - ansible-core always has it
+    ANSIBLE_VERSION = None
+
+from ansible_collections.pantheon.platform.plugins.module_utils._api import web_origin
+from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 
 MIB = 1024 * 1024
 
@@ -34,7 +48,14 @@ PHASE_COLOURS = {
     'verify': '#37474f',
 }
 OTHER_COLOUR = '#9e9e9e'
-STATUS_LABELS = {'succeeded': 'succeeded', 'failed': 'FAILED', 'checked': 'check mode'}
+STATUS_LABELS = {'succeeded': 'succeeded', 'failed': 'FAILED', 'checked': 'check mode', 'skipped': 'skipped'}
+# How each method of the plan moves an element, in the words of the report.
+METHOD_LABELS = {'archive_import': 'archive', 'url_import': 'backup import', 'database_stream': 'stream',
+                 'files_sync': 'rsync', 'code_push': 'git push', 'clone_content': 'platform clone'}
+ELEMENTS = ('code', 'database', 'files')
+# Terminus' TERMINUS_DASHBOARD_PROTOCOL and TERMINUS_DASHBOARD_HOST (config/constants.yml)
+DASHBOARD_URL = 'https://dashboard.pantheon.io'
+COLLECTION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _parse_time(value):
@@ -158,6 +179,11 @@ def _site_duration(report):
     return end - start
 
 
+def _order(report):
+    """Failed jobs first (a report opens on what needs attention), then skipped ones, then the rest, each by job."""
+    return ({'failed': 0, 'skipped': 1}.get(_status(report), 2), _job(report))
+
+
 def _error_text(report):
     error = report.get('error')
     if not error:
@@ -183,6 +209,130 @@ def _env_info(site, env):
     return environments.get(env) or {} if isinstance(environments, dict) else {}
 
 
+def _collection_version():
+    """This collection's version: MANIFEST.json when installed, galaxy.yml in a checkout; None when neither says."""
+    try:
+        with open(os.path.join(COLLECTION_ROOT, 'MANIFEST.json'), encoding='utf-8') as f:
+            return str(json.load(f)['collection_info']['version'])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        with open(os.path.join(COLLECTION_ROOT, 'galaxy.yml'), encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('version:'):
+                    return line.split(':', 1)[1].strip().strip('\'"') or None
+    except OSError:
+        pass
+    return None
+
+
+def _var_names(value):
+    """An extra-vars argument with its values left out: the names it sets (a value may be a secret)."""
+    if value.startswith('@'):
+        return value  # a file name; its content stays in the file
+    try:
+        data = json.loads(value)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        names = sorted(str(k) for k in data)
+    else:
+        try:
+            words = shlex.split(value)
+        except ValueError:
+            words = value.split()
+        names = [w.split('=', 1)[0] for w in words if '=' in w]
+    return ' '.join('%s=...' % n for n in names) or '...'
+
+
+def _command_line(argv):
+    """The command that runs the play, as text; extra vars show their names only, never their values."""
+    if not argv:
+        return None
+    words = [os.path.basename(str(argv[0]))]
+    hide_next = False
+    for word in (str(w) for w in argv[1:]):
+        if hide_next:
+            words.append(_var_names(word))
+            hide_next = False
+        elif word in ('-e', '--extra-vars'):
+            words.append(word)
+            hide_next = True
+        elif word.startswith('--extra-vars='):
+            words.append('--extra-vars=' + _var_names(word.split('=', 1)[1]))
+        elif word.startswith('-e') and not word.startswith('--'):
+            words.append('-e' + _var_names(word[2:]))
+        else:
+            words.append(word)
+    return ' '.join(shlex.quote(w) if w != '...' and ' ' not in w else w for w in words)
+
+
+def _controller():
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError, ImportError):
+        user = None
+    host = socket.gethostname() or None
+    return '%s@%s' % (user, host) if user and host else host
+
+
+def _run_details(given, check_mode):
+    """Who ran what: collection and ansible-core versions, check mode, the command line (values of extra
+    vars left out), the controller, plus what the play gave (its name, an AWX job id)."""
+    details = {'collection_version': _collection_version(), 'ansible_version': ANSIBLE_VERSION,
+               'check_mode': bool(check_mode), 'command': _command_line(sys.argv), 'controller': _controller()}
+    details.update((k, v) for k, v in _parts(given, 'run').items() if v not in (None, ''))
+    return details
+
+
+def _links(site_id, env, domain, dashboard):
+    """The target environment's dashboard page and its web (its platform domain; a stand-in platform's port added)."""
+    web = None
+    if domain:
+        try:
+            web = web_origin(domain) + '/'
+        except PantheonError:
+            web = 'https://%s/' % domain
+    page = ('%s/sites/%s#%s' % (str(dashboard).rstrip('/'), site_id, env)) if dashboard and site_id and env else None
+    return {'dashboard': page, 'web': web}
+
+
+def _transfers(parts, steps, phases, sizes):
+    """Per element: how it moved (method), whether it did (status), its backup size and the bytes the step moved."""
+    asked = parts.get('elements')
+    pending = parts.get('pending')
+    records = {p.get('name'): p for p in phases if p.get('name') in ELEMENTS + ('archive',)}
+    result = {}
+    for element in ELEMENTS:
+        step = next((s for s in steps if isinstance(s, dict) and element in (s.get('elements') or [s.get('step')])
+                     and not (element == 'files' and s.get('step') == 'archive' and s.get('exclude_files'))), None)
+        record = records.get(element)
+        archive = records.get('archive')
+        entry = {'method': None, 'step': None, 'status': None, 'size': sizes.get(element), 'bytes': None}
+        if record is not None and record.get('method'):
+            entry.update(method=record['method'], step=element, bytes=record.get('bytes'),
+                         status='failed' if record.get('outcome') == 'failed' else 'moved')
+        elif (archive is not None and archive.get('outcome') == 'changed'
+              and element in (archive.get('elements') or ())):
+            entry.update(method='archive_import', step='archive', status='moved')
+        elif record is not None and record.get('outcome') == 'failed':
+            entry.update(method=step.get('method') if step else None, step=element, status='failed')
+        elif asked is not None and element not in asked:
+            entry['status'] = 'not asked'
+        elif pending is not None and element not in pending:
+            entry['status'] = 'unchanged'  # the target already held it
+        elif step is not None:
+            entry.update(method=step.get('method'), step=step.get('step'),
+                         status='planned' if parts.get('check_mode') else 'not moved')
+        result[element] = entry
+    archive = records.get('archive')
+    if archive is not None and archive.get('bytes') is not None:
+        result['archive'] = {'method': 'archive_import', 'elements': list(archive.get('elements') or []),
+                             'bytes': archive.get('bytes'), 'status': 'moved' if archive.get('outcome') == 'changed'
+                             else str(archive.get('outcome'))}
+    return result
+
+
 def clone_report(parts):
     """The report of one clone job (schema in the site_clone role's README), from what the run gathered.
 
@@ -194,12 +344,14 @@ def clone_report(parts):
     if not job:
         raise AnsibleFilterError('clone_report: the input must name the job')
     check_mode = bool(parts.get('check_mode'))
+    skipped = parts.get('skipped')
     error = parts.get('error')
     errors = list(parts.get('errors') or ([error] if error else []))
     source, target = _parts(parts.get('source'), 'source'), _parts(parts.get('target'), 'target')
     source_site, target_site = _parts(source.get('info'), 'source.info'), _parts(target.get('info'), 'target.info')
     source_env, target_env = _env_info(source_site, source.get('env')), _env_info(target_site, target.get('env'))
-    plan = _parts(parts.get('plan'), 'plan') or {'strategy': None, 'reason': 'not decided', 'steps': []}
+    plan = _parts(parts.get('plan'), 'plan') or {'strategy': None, 'reason': ('skipped: %s' % skipped) if skipped
+                                                 else 'not decided', 'steps': []}
     steps = list(plan.get('steps') or [])
     phases = [p for p in parts.get('phases') or [] if isinstance(p, dict)]
     limits = _parts(parts.get('limits'), 'limits')
@@ -213,7 +365,8 @@ def clone_report(parts):
     return {
         'schema_version': 1,
         'job': job,
-        'status': 'failed' if error else ('checked' if check_mode else 'succeeded'),
+        'status': 'failed' if error else ('skipped' if skipped else ('checked' if check_mode else 'succeeded')),
+        'skipped': str(skipped) if skipped else None,
         'check_mode': check_mode,
         'changed': any(p.get('outcome') == 'changed' for p in phases),
         'started_at': started,
@@ -235,7 +388,11 @@ def clone_report(parts):
             'domain': target_env.get('platform_domain'),
             'created': bool(target.get('created')),
             'overwrite': target.get('overwrite'),
+            'links': _links(target_site.get('id'), target.get('env'), target_env.get('platform_domain'),
+                            parts.get('dashboard_url', DASHBOARD_URL)),
         },
+        'run': _run_details(parts.get('run'), check_mode),
+        'transfers': _transfers(dict(parts, check_mode=check_mode), steps, phases, sizes),
         'elements': parts.get('elements'),
         'pending': parts.get('pending'),
         'sizes': sizes,
@@ -260,10 +417,10 @@ def clone_fleet_summary(reports):
     reports = _check_reports(reports, 'clone_fleet_summary')
     header = ['JOB', 'SOURCE', 'TARGET', 'FRAMEWORK', 'STRATEGY', 'CODE', 'DATABASE', 'FILES', 'TIME', 'VERIFY', 'STATUS']
     rows = []
-    totals = {'sites': len(reports), 'succeeded': 0, 'failed': 0, 'checked': 0, 'changed': 0, 'verified': 0,
-              'strategies': {}}
+    totals = {'sites': len(reports), 'succeeded': 0, 'failed': 0, 'checked': 0, 'skipped': 0, 'changed': 0,
+              'verified': 0, 'strategies': {}}
     spans = []
-    for report in sorted(reports, key=_job):
+    for report in sorted(reports, key=_order):
         status = _status(report)
         totals[status] += 1
         if report.get('changed'):
@@ -282,14 +439,15 @@ def clone_fleet_summary(reports):
     widths = [max(len(str(row[i])) for row in [header] + rows) for i in range(len(header))]
     lines = ['  '.join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in [header] + rows]
     lines.insert(1, '  '.join('-' * w for w in widths))
-    errors = ['%s: %s' % (_job(r), _error_text(r)) for r in sorted(reports, key=_job) if _error_text(r)]
+    errors = ['%s: %s' % (_job(r), _error_text(r)) for r in sorted(reports, key=_order) if _error_text(r)]
     starts = [s for s, _e in spans if s is not None]
     ends = [e for _s, e in spans if e is not None]
     wall = (max(ends) - min(starts)) if starts and ends else None
     totals['wall_seconds'] = round(wall, 3) if wall is not None else None
-    summary = '%d site(s): %d succeeded, %d failed%s; %d verified; wall time %s' % (
+    summary = '%d site(s): %d succeeded, %d failed%s%s; %d verified; wall time %s' % (
         totals['sites'], totals['succeeded'], totals['failed'],
         (', %d checked (check mode)' % totals['checked']) if totals['checked'] else '',
+        (', %d skipped' % totals['skipped']) if totals['skipped'] else '',
         totals['verified'], _duration(wall))
     return {'totals': totals, 'table': lines, 'errors': errors, 'summary': summary,
             'text': '\n'.join(lines + [''] + [summary] + (['', 'Errors:'] + errors if errors else [])) + '\n'}
@@ -382,8 +540,100 @@ svg{display:block}
 """
 
 
-def clone_report_html(reports, title='Pantheon fleet clone report', generated_at=None):
-    """A self-contained HTML page for a fleet of site reports: one row per site, phases on a shared time axis."""
+def _run_block(run):
+    """The run details as a definition list (no secrets: the command line shows extra vars' names only)."""
+    if not isinstance(run, dict) or not run:
+        return ''
+    esc = html.escape
+    rows = []
+    for key, label in (('collection_version', 'collection'), ('ansible_version', 'ansible-core'),
+                       ('check_mode', 'check mode'), ('command', 'command'), ('play', 'play'),
+                       ('controller', 'controller'), ('awx_job_id', 'AWX job'), ('started_at', 'started'),
+                       ('finished_at', 'finished')):
+        value = run.get(key)
+        if value is None or value == '':
+            continue
+        if isinstance(value, bool):
+            value = 'yes' if value else 'no'
+        cls = ' class="command"' if key == 'command' else ''
+        rows.append('<div><dt>%s</dt><dd%s>%s</dd></div>' % (esc(label), cls, esc(str(value))))
+    return '<dl class="run">%s</dl>' % ''.join(rows) if rows else ''
+
+
+def _element_cell(report, element):
+    """A size cell: the backup size, then how the element moved and the bytes its step moved."""
+    esc = html.escape
+    sizes = report.get('sizes') or {}
+    transfer = (report.get('transfers') or {}).get(element) or {}
+    method = transfer.get('method')
+    status = transfer.get('status')
+    how = []
+    if method:
+        how.append(METHOD_LABELS.get(method, method))
+    if transfer.get('bytes') is not None:
+        how.append(_size(transfer['bytes']) + ' moved')
+    if status and status != 'moved':
+        how.append(status)
+    size = sizes.get(element)
+    return ('<td class="num size" data-element="%s" data-bytes="%s" data-method="%s" data-moved="%s">%s%s</td>'
+            % (element, esc(str(size if size is not None else ''), quote=True), esc(str(method or ''), quote=True),
+               esc(str(transfer.get('bytes') if transfer.get('bytes') is not None else ''), quote=True),
+               esc(_size(size)), ('<span class="how">%s</span>' % esc(', '.join(how))) if how else ''))
+
+
+def _target_cell(report):
+    esc = html.escape
+    target = report.get('target') or {}
+    links = target.get('links') or {}
+    out = []
+    if 'created' in target and target.get('site'):
+        created = bool(target.get('created'))
+        out.append('<span class="origin" data-created="%s">%s</span>'
+                   % ('true' if created else 'false', 'target created by this run' if created else 'target existed'))
+    for key, label in (('web', 'site'), ('dashboard', 'dashboard')):
+        url = links.get(key)
+        if url and str(url).startswith(('https://', 'http://')):
+            out.append('<a class="link-%s" href="%s">%s</a>' % (key, esc(str(url), quote=True), esc(label)))
+    return '<span class="links">%s</span>' % ' &middot; '.join(out) if out else ''
+
+
+def _phase_list(report):
+    """Each phase's name and duration as text (visible, and printed)."""
+    esc = html.escape
+    items = []
+    for phase in _phases(report):
+        seconds = (phase['_end'] - phase['_start']) if phase['_start'] is not None and phase['_end'] is not None else None
+        name = str(phase.get('name') or '?')
+        items.append('<span class="ph ph-%s" data-phase="%s"><i style="background:%s"></i>%s %s</span>'
+                     % (esc(str(phase.get('outcome') or 'ok'), quote=True), esc(name, quote=True),
+                        PHASE_COLOURS.get(name, OTHER_COLOUR), esc(name), esc(_duration(seconds))))
+    return ''.join(items)
+
+
+CSS_EXTRA = """
+dl.run{display:flex;flex-wrap:wrap;gap:4px 18px;margin:0 0 16px;font-size:12px;color:#455a64}
+dl.run div{display:flex;gap:6px;max-width:100%}
+dl.run dt{font-weight:600}dl.run dd{margin:0;overflow-wrap:anywhere}
+dl.run dd.command{font-family:ui-monospace,Menlo,Consolas,monospace}
+td.size .how{display:block;color:#607d8b;font-size:11px;white-space:nowrap}
+td.job .links{white-space:normal;margin-top:2px}
+td.job a{color:#1565c0}
+.origin{color:#455a64}
+.phaselist{margin-top:3px}
+.ph{display:inline-block;margin:0 10px 2px 0;white-space:nowrap}
+.ph i{display:inline-block;width:8px;height:8px;margin-right:3px;vertical-align:middle}
+.ph-failed{color:#c62828;font-weight:600}
+.status-skipped{background:#eceff1;color:#455a64}
+h2{font-size:16px;margin:18px 0 6px}
+@media print{body{margin:8mm;font-size:11px}.cards .card{padding:4px 8px}td.phases svg{max-width:100%}
+tr.site,tr.detail{break-inside:avoid}a{color:inherit;text-decoration:none}}
+@media (max-width:1300px){td.framework,th.framework{display:none}}
+"""
+
+
+def clone_report_html(reports, title='Pantheon fleet clone report', generated_at=None, run=None):
+    """A self-contained HTML page for a fleet of site reports: one row per site, phases on a shared time axis,
+    failed jobs first."""
     reports = _check_reports(reports, 'clone_report_html')
     esc = html.escape
     summary = clone_fleet_summary(reports)
@@ -395,31 +645,34 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
     total = (max(ends) - origin) if starts and ends else 0.0
     if generated_at is None:
         generated_at = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+    if run is None:
+        run = next((r.get('run') for r in reports if isinstance(r.get('run'), dict)), None)
 
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-           '<title>%s</title>' % esc(title), '<style>%s</style></head><body>' % CSS,
+           '<title>%s</title>' % esc(title), '<style>%s%s</style></head><body>' % (CSS, CSS_EXTRA),
            '<h1>%s</h1>' % esc(title),
            '<p class="meta">Generated %s &middot; %s</p>' % (esc(str(generated_at)), esc(summary['summary']))]
+    out.append(_run_block(run))
     out.append('<div class="cards">')
-    for label, key, cls in (('sites', 'sites', ''), ('succeeded', 'succeeded', 'good'), ('failed', 'failed', 'bad'),
-                            ('verified', 'verified', 'good'), ('check mode', 'checked', '')):
-        if key == 'checked' and not totals['checked']:
+    for label, key, cls in (('sites', 'sites', ''), ('failed', 'failed', 'bad'), ('succeeded', 'succeeded', 'good'),
+                            ('verified', 'verified', 'good'), ('skipped', 'skipped', ''), ('check mode', 'checked', '')):
+        if key in ('checked', 'skipped') and not totals[key]:
             continue
         out.append('<div class="card %s" data-total="%s"><b>%d</b>%s</div>'
                    % (cls if totals[key] else '', key, totals[key], esc(label)))
     out.append('<div class="card" data-total="wall"><b>%s</b>wall time</div></div>' % esc(_duration(totals['wall_seconds'])))
     out.append('<div class="legend">%s</div>' % ''.join(
         '<span><i style="background:%s"></i>%s</span>' % (colour, esc(name)) for name, colour in PHASE_COLOURS.items()))
-    out.append('<table id="sites"><thead><tr><th>Clone</th><th>Framework</th><th>Strategy</th><th>Code</th>'
-               '<th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th><th>Status</th></tr>')
+    out.append('<table id="sites"><thead><tr><th>Clone</th><th class="framework">Framework</th><th>Strategy</th>'
+               '<th>Code</th><th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th>'
+               '<th>Status</th></tr>')
     out.append('<tr class="axis"><th colspan="6"></th><th>%s</th><th colspan="3"></th></tr></thead><tbody>'
                % _svg_axis(total))
-    for report in sorted(reports, key=_job):
+    for report in sorted(reports, key=_order):
         status = _status(report)
         verification = _verification(report)
         strategy = report.get('strategy') or {}
-        sizes = report.get('sizes') or {}
         source = report.get('source') or {}
         elements = (report.get('verification') or {}).get('elements') or {}
         details = ', '.join('%s %s' % (name, 'ok' if (info or {}).get('match') else 'MISMATCH')
@@ -427,35 +680,71 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
         out.append('<tr class="site" data-job="%s" data-status="%s" data-strategy="%s" data-verification="%s">'
                    % (esc(_job(report), quote=True), esc(status, quote=True), esc(_strategy(report), quote=True),
                       esc(verification, quote=True)))
-        out.append('<td class="job"><b>%s</b><span>%s &rarr;</span><span>%s</span></td>'
-                   % (esc(_job(report)), esc(_endpoint(report, 'source')), esc(_endpoint(report, 'target'))))
+        out.append('<td class="job"><b>%s</b><span>%s &rarr;</span><span>%s</span>%s</td>'
+                   % (esc(_job(report)), esc(_endpoint(report, 'source')), esc(_endpoint(report, 'target')),
+                      _target_cell(report)))
         drush = source.get('drush_version') if str(source.get('framework')).startswith('drupal') else None
         out.append('<td class="framework">%s%s</td>' % (
             esc(str(source.get('framework') or '-')),
             (' <span class="reason">Drush %s</span>' % esc(str(drush))) if drush else ''))
         out.append('<td class="strategy"><b>%s</b></td>' % esc(_strategy(report)))
-        for element in ('code', 'database', 'files'):
-            out.append('<td class="num size" data-element="%s" data-bytes="%s">%s</td>'
-                       % (element, esc(str(sizes.get(element) if sizes.get(element) is not None else ''), quote=True),
-                          esc(_size(sizes.get(element)))))
+        for element in ELEMENTS:
+            out.append(_element_cell(report, element))
         out.append('<td class="phases">%s</td>' % _svg_timeline(report, origin, total))
         out.append('<td class="num time">%s</td>' % esc(_duration(_site_duration(report))))
         out.append('<td class="verification v-%s">%s</td>'
                    % (esc(verification.replace(' ', '-'), quote=True), esc(verification)))
         out.append('<td class="status"><span class="badge status-%s">%s</span></td></tr>'
                    % (status, esc(STATUS_LABELS[status])))
-        # A second row under each site: why this strategy, and what went wrong.
-        out.append('<tr class="detail" data-job="%s"><td></td><td colspan="6" class="reason">%s</td>'
-                   '<td colspan="3"><div class="elements">%s</div><div class="error">%s</div></td></tr>'
-                   % (esc(_job(report), quote=True), esc(str(strategy.get('reason') or '')), esc(details),
-                      esc(_error_text(report))))
+        # A second row under each site: what went wrong, why this strategy, and each phase's duration.
+        out.append('<tr class="detail" data-job="%s"><td></td><td colspan="6"><div class="error">%s</div>'
+                   '<div class="reason">%s</div><div class="phaselist">%s</div></td>'
+                   '<td colspan="3"><div class="elements">%s</div></td></tr>'
+                   % (esc(_job(report), quote=True), esc(_error_text(report)), esc(str(strategy.get('reason') or '')),
+                      _phase_list(report), esc(details)))
+    out.append('</tbody></table></body></html>')
+    return '\n'.join(out) + '\n'
+
+
+def clone_report_index(runs, title='Pantheon clone reports'):
+    """An HTML page listing kept runs, newest first: when, what (one clone or a fleet), outcome, links to the
+    run's own pages. Each run is a dict {name, kind, href, started_at, finished_at, status, check_mode, summary}."""
+    if not isinstance(runs, (list, tuple)):
+        raise AnsibleFilterError('clone_report_index: the input must be a list of runs, got %s' % type(runs).__name__)
+    esc = html.escape
+    rows = []
+    for index, run in enumerate(runs):
+        if not isinstance(run, dict):
+            raise AnsibleFilterError('clone_report_index: run %d must be a dict, got %s' % (index, type(run).__name__))
+        rows.append((_parse_time(run.get('started_at')) or 0.0, str(run.get('name') or ''), run))
+    rows.sort(key=lambda r: (r[0], r[1]), reverse=True)
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<title>%s</title>' % esc(title), '<style>%s%s</style></head><body>' % (CSS, CSS_EXTRA),
+           '<h1>%s</h1>' % esc(title),
+           '<p class="meta">%d run(s), newest first. The latest report of each job is also at a stable path: '
+           '<code>&lt;job&gt;.json</code>, and for fleets <code>fleet-report.html</code>.</p>' % len(rows),
+           '<table id="runs"><thead><tr><th>Started (UTC)</th><th>Run</th><th>Kind</th><th>Time</th><th>Outcome</th>'
+           '<th>Summary</th></tr></thead><tbody>']
+    for start, name, run in rows:
+        status = str(run.get('status') or 'succeeded')
+        status = status if status in STATUS_LABELS else 'failed'
+        end = _parse_time(run.get('finished_at'))
+        href = str(run.get('href') or '')
+        link = ('<a href="%s">%s</a>' % (esc(href, quote=True), esc(name))) if href and '://' not in href \
+            and not href.startswith('/') else esc(name)
+        out.append('<tr class="run" data-run="%s" data-status="%s"><td class="num">%s</td><td>%s</td><td>%s</td>'
+                   '<td class="num">%s</td><td><span class="badge status-%s">%s</span></td><td>%s</td></tr>'
+                   % (esc(name, quote=True), esc(status, quote=True), esc(str(run.get('started_at') or '-')), link,
+                      esc(str(run.get('kind') or '-')), esc(_duration(end - start if end is not None and start else None)),
+                      status, esc(STATUS_LABELS[status]), esc(str(run.get('summary') or ''))))
     out.append('</tbody></table></body></html>')
     return '\n'.join(out) + '\n'
 
 
 class FilterModule:
-    """pantheon.platform.clone_report, pantheon.platform.clone_fleet_summary and pantheon.platform.clone_report_html"""
+    """pantheon.platform.clone_report, clone_fleet_summary, clone_report_html and clone_report_index"""
 
     def filters(self):
         return {'clone_report': clone_report, 'clone_fleet_summary': clone_fleet_summary,
-                'clone_report_html': clone_report_html}
+                'clone_report_html': clone_report_html, 'clone_report_index': clone_report_index}

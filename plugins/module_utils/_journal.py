@@ -47,13 +47,17 @@ def _make_dirs(directory):
 
 def write(path, data):
     """Replace the file with ``data`` as JSON (written to a temporary file, then renamed)."""
+    write_text(path, json.dumps(data, indent=4, sort_keys=True) + '\n')
+
+
+def write_text(path, text):
+    """Replace the file with ``text`` (written to a temporary file, mode 0600, then renamed)."""
     directory = os.path.dirname(os.path.abspath(path))
     _make_dirs(directory)
     fd, tmp = tempfile.mkstemp(prefix='.journal-', dir=directory)
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            json.dump(data, f, indent=4, sort_keys=True)
-            f.write('\n')
+            f.write(text)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
     except BaseException:

@@ -36,6 +36,14 @@ def is_owned(params, site_env, job, timeout=300):
         return workspace.ls_remote(remote, marker_ref(job, site_env.site_id)) is not None
 
 
+def clone_marks(params, site_id, site_name=None, timeout=300):
+    """The ownership tags of any clone job in a site's repository, sorted: a site holding one is the target of a
+    clone (clone_org.yml leaves such sites out unless asked)."""
+    with GitWorkspace(timeout=timeout) as workspace:
+        remote = Codeserver(params, site_id, site_name)
+        return sorted(ref for ref in workspace.ls_remote_refs(remote, MARKER_PREFIX + '*') if not ref.endswith('^{}'))
+
+
 def mark_owned(params, site_env, job, timeout=300):
     """Write the ownership tag (a one-commit history with an empty tree); returns the tag name."""
     ref = marker_ref(job, site_env.site_id)

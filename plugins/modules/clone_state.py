@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: clone_state
-short_description: Write, merge or remove a JSON state or report file on the controller
+short_description: Write, merge or remove a JSON state or report file (or a report page) on the controller
 version_added: 1.0.0
 description:
   - The bookkeeping of the C(pantheon.platform.site_clone) role, done on the controller by an action plugin
@@ -22,12 +22,12 @@ author:
 options:
   path:
     description:
-      - The JSON file, on the controller.
+      - The JSON file (the page with O(text)), on the controller.
     type: path
     required: true
   state:
     description:
-      - V(present) writes the file (O(update) or O(content)); V(absent) removes it.
+      - V(present) writes the file (O(update), O(content) or O(text)); V(absent) removes it.
     type: str
     choices: [present, absent]
     default: present
@@ -35,12 +35,18 @@ options:
     description:
       - Keys merged into the JSON object the file holds (a missing or unreadable file counts as an empty object).
         A null value is kept as null.
-      - Exactly one of O(update) and O(content) with O(state=present).
+      - Exactly one of O(update), O(content) and O(text) with O(state=present).
     type: dict
   content:
     description:
       - The whole JSON object the file holds afterwards.
     type: dict
+  text:
+    description:
+      - The whole text the file holds afterwards, written as given (a report page, for example the HTML of
+        P(pantheon.platform.clone_report_html#filter)).
+    type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.attributes
 attributes:
@@ -103,6 +109,7 @@ def main():
         state=dict(type='str', choices=['present', 'absent'], default='present'),
         update=dict(type='dict'),
         content=dict(type='dict'),
+        text=dict(type='str'),
     ), supports_check_mode=True)
     module.fail_json(msg='pantheon.platform.clone_state runs on the controller through its action plugin; '
                          'it cannot be executed as a module')

@@ -67,6 +67,14 @@ options:
     choices: [code, database, files]
     default: [code, database, files]
     version_added: 1.1.0
+  clone_marks:
+    description:
+      - Also list the ownership tags (C(refs/tags/pantheon-platform-clone-*)) that clone jobs of this collection left in
+        the site's repository (see RV(clone_marks)); a site that holds one is the target of a clone, whatever its name.
+      - Reads the repository over SSH (C(git ls-remote) on the codeserver), so the SSH options apply.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -122,6 +130,15 @@ measured:
   returned: always
   type: dict
   sample: {live: {sizes: {code: 5242880, database: 18874368, files: 104857600}, undetermined: {}, files_count: 1203}}
+  version_added: 1.1.0
+clone_marks:
+  description:
+    - With O(clone_marks=true), the ownership tags of clone jobs in the site's repository (empty for a site no clone
+      job wrote); null otherwise, and when the site does not exist.
+  returned: always
+  type: list
+  elements: str
+  sample: [refs/tags/pantheon-platform-clone-5f0c1a3e9b7d2c4e6a8f0b1d]
   version_added: 1.1.0
 ssh_checked:
   description: The environments of O(ssh_check) reached over SSH (the others do not exist or are not initialized).
@@ -214,6 +231,7 @@ site:
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._measure import ELEMENTS, measure
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._ownership import clone_marks
 from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import SiteEnv
@@ -253,7 +271,8 @@ def main():
                            environments=dict(type='list', elements='str'),
                            measure=dict(type='list', elements='str', default=[]),
                            measure_elements=dict(type='list', elements='str', choices=list(ELEMENTS),
-                                                 default=list(ELEMENTS))),
+                                                 default=list(ELEMENTS)),
+                           clone_marks=dict(type='bool', default=False)),
         ssh=True,
         check_key=False,  # a lookup without ssh_check uses no key
         supports_check_mode=True,
@@ -263,13 +282,13 @@ def main():
         client = mod.client
         site = client.find_site(mod.params['name'])
         if site is None:
-            return dict(changed=False, exists=False, site={}, ssh_checked=[], measured={})
+            return dict(changed=False, exists=False, site={}, ssh_checked=[], measured={}, clone_marks=None)
         describe = mod.params['environments']
         if describe is not None:
             describe = set(describe) | set(mod.params['ssh_check']) | set(mod.params['measure'])
         summary = site_summary(client, site, describe=describe)
         checked = []
-        if mod.params['ssh_check']:
+        if mod.params['ssh_check'] or mod.params['clone_marks']:
             mod.check_ssh_key()
         for env in mod.params['ssh_check']:
             if not (summary.get('environments') or {}).get(env, {}).get('initialized') or summary.get('upstream') is None:
@@ -278,11 +297,11 @@ def main():
                 continue
             check_ssh(mod, summary, env)
             checked.append(env)
-        if mod.params['measure'] and not mod.params['ssh_check']:
+        if mod.params['measure'] and not (mod.params['ssh_check'] or mod.params['clone_marks']):
             mod.check_ssh_key()
         measured = dict((env, measure_env(mod, site, summary, env)) for env in mod.params['measure'])
-        return dict(changed=False, exists=True, site=summary, ssh_checked=checked, measured=measured)
-
+        marks = clone_marks(mod.params, summary['id'], summary['name']) if mod.params['clone_marks'] else None
+        return dict(changed=False, exists=True, site=summary, ssh_checked=checked, measured=measured, clone_marks=marks)
     module.run(run)
 
 

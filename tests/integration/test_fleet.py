@@ -83,7 +83,9 @@ def make_demo(tmp_path):
     assert kept.parent == tmp_path and kept.name.startswith('pantheon-demo.')
     jobs = dict(('demo-' + job, {'site_clone_source_site': 'demo-' + job,
                                  'site_clone_target_site': 'demo-%s-clone' % job}) for job in EXPECTED)
-    return {'kept': kept, 'inventory': out / 'inventory.yml', 'reports': reports, 'jobs': jobs,
+    with open(kept / 'emulator.out', encoding='utf-8') as f:
+        web_port = json.loads(f.readline())['web_port']
+    return {'kept': kept, 'web_port': web_port, 'inventory': out / 'inventory.yml', 'reports': reports, 'jobs': jobs,
             'sites': dict((job, {'name': 'demo-' + job}) for job in EXPECTED), 'tmp_path': tmp_path}
 
 
@@ -128,6 +130,28 @@ def check_every_strategy_clones_and_verifies(fleet):
         assert set(report['verification']['elements']) == {'code', 'database', 'files', 'home'}
         assert all(e['match'] for e in report['verification']['elements'].values()), job
         assert report['target']['created'] is True
+        # links to the target environment: its web as the emulator serves it, its dashboard page
+        links = report['target']['links']
+        assert links['web'] == 'https://dev-demo-%s-clone.pantheonsite.localhost:%d/' % (job, fleet['web_port']), links
+        assert links['dashboard'] == 'https://dashboard.pantheon.io/sites/%s#dev' % report['target']['id']
+        # how each element moved, and the bytes its step moved
+        transfers = report['transfers']
+        for step, method in steps:
+            moved = ['code', 'database', 'files'] if step == 'archive' else [step]
+            if step == 'archive' and strategy == 'archive_without_files':
+                moved = ['code', 'database']
+            for element in moved:
+                assert (transfers[element]['method'], transfers[element]['status']) == (method, 'moved'), (job, transfers)
+            if method in ('url_import', 'files_sync'):
+                assert transfers[step]['bytes'] > 0, (job, transfers)
+        if strategy.startswith('archive'):
+            assert transfers['archive']['bytes'] > 0 and transfers['archive']['elements'] == (
+                ['code', 'database'] if strategy == 'archive_without_files' else ['code', 'database', 'files'])
+        # the run: collection version, check mode, the command (extra vars by name only), the controller
+        run = report['run']
+        assert run['collection_version'] and run['check_mode'] is False and run['controller']
+        assert run['command'].startswith('ansible-playbook ') and 'clone_fleet' in run['command'], run
+        assert run['play'] == 'Clone each site of the fleet'
         assert report['sizes']['files'] > 0 and report['sizes']['database'] > 0
         phases = [p['name'] for p in report['phases']]
         assert phases[:2] == ['preflight', 'checkpoint'] and phases[-3:] == ['cleanup', 'fixups', 'verify'], phases
@@ -203,8 +227,14 @@ def check_html_report_has_a_row_per_site(fleet):
         assert fleet['jobs']['demo-' + job]['site_clone_target_site'] in row['cells']['job']
         assert 'demo-%s-clone.dev' % job in row['cells']['job']
         assert len(row['phases']) >= 8
-        assert row['cells']['files'].endswith(('B', 'KB', 'MB'))
+        assert re.match(r'[0-9.]+ (B|KB|MB)', row['cells']['files']), row['cells']['files']
         assert row['cells']['error'] == ''
+        # the target was created by this run; links to its web and dashboard; how the database moved
+        assert 'target created by this run' in row['cells']['links'] and 'dashboard' in row['cells']['links']
+        method = dict(steps).get('database') or 'archive_import'
+        assert {'archive_import': 'archive', 'url_import': 'backup import'}[method] in row['cells']['database']
+        # each phase's duration is written out, not only on hover
+        assert re.search(r'preflight \d+s', row['cells']['phaselist']) and 'verify ' in row['cells']['phaselist']
         assert 'code ok' in row['cells']['elements'] and 'home ok' in row['cells']['elements']
         drawn = [name for name, outcome in row['phases']]
         assert drawn[0] == 'preflight' and 'verify' in drawn
@@ -271,6 +301,29 @@ def check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fl
     assert os.path.exists(fleet['reports'] / 'fleet-report.check.html')
 
 
+def check_each_run_is_kept_with_an_index(fleet):
+    """The demo's run, the second run and the check-mode run each kept in history/, listed newest first."""
+    reports = fleet['reports']
+    kept = sorted(k for k in os.listdir(reports / 'history') if not k.endswith('.json'))
+    assert sorted(os.listdir(reports / 'history')) == sorted(kept + [k + '.json' for k in kept])
+    assert len(kept) == 3 and all(re.match(r'^\d{8}T\d{6}\.\d{3}Z-fleet(\.check)?$', k) for k in kept), kept
+    assert kept[-1].endswith('.check')
+    for name in kept[:2]:
+        assert sorted(os.listdir(reports / 'history' / name)) == ['fleet-report.html', 'fleet-report.json',
+                                                                   'fleet-report.txt']
+    # the latest is also at the stable path
+    with open(reports / 'history' / kept[1] / 'fleet-report.txt', encoding='utf-8') as f, \
+            open(reports / 'fleet-report.txt', encoding='utf-8') as g:
+        assert f.read() == g.read()
+    with open(reports / 'index.html', encoding='utf-8') as f:
+        index = f.read()
+    runs = re.findall(r'<tr class="run" data-run="([^"]+)" data-status="([^"]+)"', index)
+    assert runs == [(kept[2], 'checked'), (kept[1], 'succeeded'), (kept[0], 'succeeded')], runs
+    assert 'href="history/%s/fleet-report.check.html"' % kept[2] in index
+    # jobs of a fleet keep no history of their own
+    assert not [k for k in kept if not k.endswith(('-fleet', '-fleet.check'))]
+
+
 @pytest.mark.slow
 def test_make_demo_then_the_same_fleet_again(tmp_path):
     """One test, one fleet clone (pytest-xdist would set a module fixture up once per worker): make
@@ -297,6 +350,7 @@ def test_make_demo_then_the_same_fleet_again(tmp_path):
         res = check_second_run_changes_nothing(fleet, emulator)
         check_terminal_summary_names_the_html_report(fleet, res)
         check_check_mode_after_a_source_change_plans_only_that_and_writes_nothing(fleet, emulator)
+        check_each_run_is_kept_with_an_index(fleet)
     finally:
         emulator.stop()
 

@@ -10,6 +10,8 @@ in test_role_interrupt.py; bad input in test_bad_input.py.
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 
 import pytest
@@ -106,8 +108,23 @@ def test_archive_without_the_site_directory_goes_element_by_element(emulator, tm
     assert 'sites/default' in archive_phase[0]['detail'] and 'without import' in archive_phase[0]['detail']
     assert 'without the site directory' in res.output and 'without being imported' in res.output
     assert report['verification']['status'] == 'match'
+    # each element moved by its own step after the archive fell back, with the bytes it moved
+    transfers = report['transfers']
+    assert 'archive' not in transfers
+    assert [(transfers[e]['method'], transfers[e]['status']) for e in ('code', 'database', 'files')] == \
+        [(s['method'], 'moved') for s in report['strategy']['steps']], transfers
+    assert all(transfers[e]['bytes'] for e in ('database', 'files') if transfers[e]['method'] != 'code_push')
+    assert report['target']['created'] is True and report['target']['links']['web'].startswith('https://dev-')
     assert archives_on_source(emulator, name) == []
     assert state_files(reports) == []
+    kept = [k for k in os.listdir(reports / 'history') if not k.endswith('.json')]
+    page = (reports / 'history' / kept[0] / 'report.html').read_text(encoding='utf-8')
+    assert 'target created by this run' in page and 'data-status="succeeded"' in page
+    # the run is kept in the history (its report, page and index entry) and listed in index.html
+    assert sorted(os.listdir(reports / 'history')) == [kept[0], kept[0] + '.json']
+    assert kept[0].endswith('Z-%s.live-to-%s-clone.dev' % (name, name))
+    index = (reports / 'index.html').read_text(encoding='utf-8')
+    assert re.findall(r'data-run="([^"]+)" data-status="([^"]+)"', index) == [(kept[0], 'succeeded')]
     posted = [r['path'] for r in requests_since(emulator, since) if r['method'] == 'POST']
     assert not [p for p in posted if p.endswith('/workflows') and 'do_migration' in p]
     migrations = [w for w in emulator.api().get('%s/sites/%s/workflows' % (

@@ -40,20 +40,36 @@ PLAY = '''
       pantheon.platform.clone_state:
         path: "{{ report }}"
         content: {status: succeeded, phases: [{name: preflight}]}
+
+    - name: page
+      pantheon.platform.clone_state:
+        path: "{{ page }}"
+        text: "<p>{{ '{{' }} not a template {{ '}}' }}</p>\\n"
+
+    - name: page again
+      pantheon.platform.clone_state:
+        path: "{{ page }}"
+        text: "<p>{{ '{{' }} not a template {{ '}}' }}</p>\\n"
+      register: page_again
 '''
 
 
 def test_writes_merges_and_removes(tmp_path):
     state = tmp_path / 'reports' / '.state' / 'job.json'
     report = tmp_path / 'reports' / 'job.json'
-    res = run_playbook(PLAY, extra_vars={'state': str(state), 'report': str(report)})
+    page = tmp_path / 'reports' / 'history' / 'run' / 'report.html'
+    res = run_playbook(PLAY, extra_vars={'state': str(state), 'report': str(report), 'page': str(page)})
     assert res.rc == 0, res.output
     assert res.task('note')['changed'] is True and res.task('note')['path'] == str(state)
     assert res.task('note again')['changed'] is False
     assert json.loads(state.read_text()) == {'job': 'j', 'fixups_pending': False, 'archive': None}
     assert res.task('would replace')['changed'] is True
     assert json.loads(report.read_text()) == {'status': 'succeeded', 'phases': [{'name': 'preflight'}]}
-    for path, mode in ((state, 0o600), (report, 0o600), (state.parent, 0o700), (report.parent, 0o700)):
+    # a page is written as given, once
+    assert page.read_text() == '<p>{{ not a template }}</p>\n'
+    assert res.task('page')['changed'] is True and res.task('page again')['changed'] is False
+    for path, mode in ((state, 0o600), (report, 0o600), (page, 0o600), (state.parent, 0o700), (report.parent, 0o700),
+                       (page.parent, 0o700)):
         assert os.stat(path).st_mode & 0o777 == mode, path
     # no module process ran: nothing but the files themselves in the directories
     assert sorted(os.listdir(state.parent)) == ['job.json']
@@ -91,9 +107,17 @@ def test_bad_arguments_are_named(tmp_path):
     - name: not a dict
       pantheon.platform.clone_state: {path: "{{ p }}", content: [1, 2]}
       ignore_errors: true
+    - name: text and content
+      pantheon.platform.clone_state: {path: "{{ p }}", content: {a: 1}, text: x}
+      ignore_errors: true
+    - name: text not a string
+      pantheon.platform.clone_state: {path: "{{ p }}", text: [1]}
+      ignore_errors: true
 ''', extra_vars={'p': str(tmp_path / 'x.json')})
     assert res.rc == 0, res.output
-    assert 'exactly one of update and content' in res.task('both')['msg']
+    assert 'exactly one of update, content and text' in res.task('both')['msg']
+    assert 'exactly one of update, content and text' in res.task('text and content')['msg']
+    assert 'text must be a string' in res.task('text not a string')['msg']
     assert 'unsupported option(s) mode' in res.task('unknown')['msg']
     assert 'content must be a dict' in res.task('not a dict')['msg']
     assert 'Traceback' not in res.output
