@@ -38,6 +38,7 @@ PHASE_COLOURS = {
     'resume': '#a1887f',
     'measure': '#7e57c2',
     'strategy': '#c5a3ff',
+    'overwrite': '#bcaaa4',
     'target': '#26a69a',
     'archive': '#fb8c00',
     'code': '#43a047',
@@ -590,11 +591,14 @@ def _target_cell(report):
         created = bool(target.get('created'))
         out.append('<span class="origin" data-created="%s">%s</span>'
                    % ('true' if created else 'false', 'target created by this run' if created else 'target existed'))
+    anchors = []
     for key, label in (('web', 'site'), ('dashboard', 'dashboard')):
         url = links.get(key)
         if url and str(url).startswith(('https://', 'http://')):
-            out.append('<a class="link-%s" href="%s">%s</a>' % (key, esc(str(url), quote=True), esc(label)))
-    return '<span class="links">%s</span>' % ' &middot; '.join(out) if out else ''
+            anchors.append('<a class="link-%s" href="%s">%s</a>' % (key, esc(str(url), quote=True), esc(label)))
+    if anchors:
+        out.append('<span class="links">%s</span>' % ''.join(anchors))
+    return ''.join(out)
 
 
 def _phase_list(report):
@@ -615,10 +619,12 @@ dl.run{display:flex;flex-wrap:wrap;gap:4px 18px;margin:0 0 16px;font-size:12px;c
 dl.run div{display:flex;gap:6px;max-width:100%}
 dl.run dt{font-weight:600}dl.run dd{margin:0;overflow-wrap:anywhere}
 dl.run dd.command{font-family:ui-monospace,Menlo,Consolas,monospace}
-td.size .how{display:block;color:#607d8b;font-size:11px;white-space:nowrap}
-td.job .links{white-space:normal;margin-top:2px}
-td.job a{color:#1565c0}
-.origin{color:#455a64}
+td.size .how{display:block;color:#607d8b;font-size:11px;white-space:normal}
+td.job .links{display:block;margin-top:2px;white-space:nowrap}
+td.job a{color:#1565c0;margin-right:8px}
+td.job .origin{display:block;color:#455a64}
+td.phases{width:30%}
+td.phases svg,tr.axis svg{width:100%;height:auto;max-width:460px}
 .phaselist{margin-top:3px}
 .ph{display:inline-block;margin:0 10px 2px 0;white-space:nowrap}
 .ph i{display:inline-block;width:8px;height:8px;margin-right:3px;vertical-align:middle}
