@@ -631,8 +631,8 @@ td.phases svg,tr.axis svg{width:100%;height:auto;max-width:460px}
 .ph-failed{color:#c62828;font-weight:600}
 .status-skipped{background:#eceff1;color:#455a64}
 h2{font-size:16px;margin:18px 0 6px}
-@media print{body{margin:8mm;font-size:11px}.cards .card{padding:4px 8px}td.phases svg{max-width:100%}
-tr.site,tr.detail{break-inside:avoid}a{color:inherit;text-decoration:none}}
+@media print{body{margin:8mm;font-size:11px}.cards .card{padding:4px 8px}td.phases{min-width:150px}
+tr.site,tr.detail{break-inside:avoid}a{color:inherit;text-decoration:none}td.framework,th.framework{display:none}}
 @media (max-width:1300px){td.framework,th.framework{display:none}}
 """
 
@@ -673,8 +673,8 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
     out.append('<table id="sites"><thead><tr><th>Clone</th><th class="framework">Framework</th><th>Strategy</th>'
                '<th>Code</th><th>Database</th><th>Files</th><th>Phases</th><th>Time</th><th>Verification</th>'
                '<th>Status</th></tr>')
-    out.append('<tr class="axis"><th colspan="6"></th><th>%s</th><th colspan="3"></th></tr></thead><tbody>'
-               % _svg_axis(total))
+    out.append('<tr class="axis"><th></th><th class="framework"></th><th colspan="4"></th><th>%s</th>'
+               '<th colspan="3"></th></tr></thead><tbody>' % _svg_axis(total))
     for report in sorted(reports, key=_order):
         status = _status(report)
         verification = _verification(report)
@@ -739,9 +739,11 @@ def clone_report_index(runs, title='Pantheon clone reports'):
         href = str(run.get('href') or '')
         link = ('<a href="%s">%s</a>' % (esc(href, quote=True), esc(name))) if href and '://' not in href \
             and not href.startswith('/') else esc(name)
+        shown = datetime.datetime.fromtimestamp(start, datetime.timezone.utc).strftime('%Y-%m-%d %H:%M:%S') \
+            if start else '-'
         out.append('<tr class="run" data-run="%s" data-status="%s"><td class="num">%s</td><td>%s</td><td>%s</td>'
                    '<td class="num">%s</td><td><span class="badge status-%s">%s</span></td><td>%s</td></tr>'
-                   % (esc(name, quote=True), esc(status, quote=True), esc(str(run.get('started_at') or '-')), link,
+                   % (esc(name, quote=True), esc(status, quote=True), esc(shown), link,
                       esc(str(run.get('kind') or '-')), esc(_duration(end - start if end is not None and start else None)),
                       status, esc(STATUS_LABELS[status]), esc(str(run.get('summary') or ''))))
     out.append('</tbody></table></body></html>')
