@@ -171,6 +171,10 @@ def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_pref
     assert [(p['name'], p['detail'].split(' (', 1)[0]) for p in planned] == \
         [(s['step'], ', '.join(s['elements']) + ' by ' + s['method']) for s in checked['strategy']['steps']]
     assert all(p['detail'].endswith(': ' + s['size']) for p, s in zip(planned, checked['strategy']['steps']))
+    # the report's transfers: each element's planned method, nothing moved; the target existed; the run in check mode
+    assert {e: (t['method'], t['status'], t['bytes']) for e, t in checked['transfers'].items()} == \
+        {e: ('archive_import', 'planned', None) for e in ('code', 'database', 'files')}, checked['transfers']
+    assert checked['run']['check_mode'] is True and checked['target']['created'] is False
     # the guard's only SSH commands are reads (SHOW TABLES through drush sql-query, rsync listings); the content
     # states prove the query changed nothing
     assert checked['sizes']['files'] > 0 and checked['strategy']['name'] == 'archive', checked['strategy']
