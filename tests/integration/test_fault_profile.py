@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import collections
 import json
+import time
 
 import pytest
 
@@ -69,24 +70,47 @@ def _workflows(emulator, site_ids):
 
 
 def _duplicates(workflows, sources, targets):
-    """What the platform did twice that it should have done once (see the module docstring)."""
+    """What the platform did twice that it should have done once (see the module docstring):
+    [(what, [the workflows involved])]."""
     done = [w for w in workflows if w.get('result') == 'succeeded']
     found = []
-    created = collections.Counter((w.get('params') or {}).get('site_name') for w in done if w.get('type') == 'create_site')
-    found += ['create_site %s x%d' % (name, n) for name, n in created.items() if name in targets and n > 1]
-    imports = collections.Counter()
-    exports = collections.Counter()
+    created = collections.defaultdict(list)
+    for w in done:
+        if w.get('type') == 'create_site':
+            created[(w.get('params') or {}).get('site_name')].append(w)
+    found += [('create_site %s x%d' % (name, len(ws)), ws) for name, ws in created.items() if name in targets and len(ws) > 1]
+    imports = collections.defaultdict(list)
+    exports = collections.defaultdict(list)
     for w in done:
         env = w.get('environment') or (w.get('params') or {}).get('environment')
         if w.get('type') in IMPORTS and w.get('site_id') in targets.values():
             params = w.get('params') or {}
             kind = 'site' if w['type'] == 'do_migration' else ','.join(k for k in ('database', 'files') if params.get(k))
-            imports[(w['site_id'], env, kind)] += 1
+            imports[(w['site_id'], env, kind)].append(w)
         if w.get('type') == 'do_export' and w.get('site_id') in sources.values():
-            exports[(w['site_id'], env)] += 1
-    found += ['%s on %s.%s x%d' % (kind, site, env, n) for (site, env, kind), n in imports.items() if n > 1]
-    found += ['do_export on %s.%s x%d' % (site, env, n) for (site, env), n in exports.items() if n > 1]
+            exports[(w['site_id'], env)].append(w)
+    found += [('%s on %s.%s x%d' % (kind, site, env, len(ws)), ws) for (site, env, kind), ws in imports.items() if len(ws) > 1]
+    found += [('do_export on %s.%s x%d' % (site, env, len(ws)), ws) for (site, env), ws in exports.items() if len(ws) > 1]
     return found
+
+
+def _explain(duplicate, jobs, sources, targets, second_started):
+    """One duplicate with each workflow involved: id, type, params without URLs, created/finished, the
+    fleet run that made it (first, or second: the rerun of what failed) and the job it belongs to."""
+    what, workflows = duplicate
+    site_job = {}
+    for job, spec in jobs.items():
+        site_job[targets.get(spec['site_clone_target_site'])] = job
+        site_job.setdefault(sources.get(spec['site_clone_source_site']), job)
+    lines = [what]
+    for w in sorted(workflows, key=lambda w: float(w.get('created_at') or 0)):
+        params = dict((k, '<url>' if k == 'url' else v) for k, v in (w.get('params') or {}).items())
+        created = float(w.get('created_at') or 0)
+        lines.append('  %s %s params=%s created=%.1f finished=%s run=%s job=%s' % (
+            w.get('id'), w.get('type'), json.dumps(params, sort_keys=True), created, w.get('finished_at'),
+            'first' if second_started is None or created < second_started else 'second',
+            site_job.get(w.get('site_id'), site_job.get((w.get('params') or {}).get('site_name'), '?'))))
+    return '\n'.join(lines)
 
 
 def _fired(emulator):
@@ -138,7 +162,9 @@ def run_profile(emulator, tmp_path, site_prefix, clones, forks, label):
             assert site['verification']['status'] == 'match', (job, site)
     # the next run (faults off) of the jobs that failed finishes them
     second_by_job = {}
+    second_started = None
     if failed:
+        second_started = time.time()
         second = _fleet(emulator, tmp_path, jobs, reports, forks, hosts=failed)
         second_by_job = _report(reports)
         for job in failed:
@@ -147,7 +173,8 @@ def run_profile(emulator, tmp_path, site_prefix, clones, forks, label):
     targets = dict((s['name'], s['id']) for s in emulator.admin('GET', 'state/sites').json()
                    if s['name'] in set(j['site_clone_target_site'] for j in jobs.values()))
     assert len(targets) == clones
-    duplicated = _duplicates(_workflows(emulator, list(sources.values()) + list(targets.values())), sources, targets)
+    duplicates = _duplicates(_workflows(emulator, list(sources.values()) + list(targets.values())), sources, targets)
+    duplicated = [_explain(d, jobs, sources, targets, second_started) for d in duplicates]
     figures = {'clones': clones, 'completed and verified on the first run': clones - len(failed),
                'failed clearly on the first run': len(failed),
                'completed and verified on the next run': sum(1 for j in failed if second_by_job[j]['status'] != 'failed'),
@@ -158,8 +185,9 @@ def run_profile(emulator, tmp_path, site_prefix, clones, forks, label):
         'profile_text': '; '.join('%s %s: %s with p=%s' % (m['channel'], m.get('path', ''), a, p)
                                   for m, a, p in PROFILES['rough']),
         'notes': ['%s: %s' % (job, ((by_job[job].get('error') or {}).get('message') or '')[:300]) for job in failed]
-        + ['duplicated: %s' % d for d in duplicated]})
-    assert duplicated == [], duplicated
+        + ['duplicated: %s' % what for what, _ in duplicates], 'duplicates': duplicated})
+    print('\n'.join(duplicated))
+    assert duplicated == [], '\n'.join(duplicated)
     return figures
 
 

@@ -6,7 +6,10 @@ state file or staging directory is left.
 
 Every kill lands while the emulator holds the step (a fault rule ``{"hold": NAME}``; see
 tests/helpers/kill.py), so it interrupts that step however loaded the machine is; then the hold is
-released and the test waits for the platform's side of the step to end before the rerun.
+released and the test waits for the platform's side of the step to end before the rerun. The
+``fixups`` kill lands as the search-replace task starts (the play paused there), before the
+platform sees it: the rerun finds the database as imported, not replaced, and must not import it
+again. Over both runs no element is imported twice.
 
 The resumes a module owns (the import adopted, the code push, the adopted create_site, the
 measuring backup reused, the archive removal) are killed at module level, in
@@ -23,6 +26,7 @@ cover in ``make test``.
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import re
@@ -54,7 +58,9 @@ CASES = {
     # phase: (task whose start installs the hold, what is held: (channel, path regex))
     'files': ('Send the files with rsync', ('ssh', '^rsync')),
     # the element route (WordPress)
-    'fixups': ("Replace the source's URL with the target's in the WordPress database", ('ssh', 'search-replace')),
+    # killed as the search-replace starts, before it reaches the platform: the target holds the source's rows
+    # as imported, which the rerun's checkpoint must recognise (not import the database again)
+    'fixups': ("Replace the source's URL with the target's in the WordPress database", None),
 }
 # make test-long: the same kills of steps whose resume a module owns (test_module_interrupt.py), and
 # the kill in the cleanup (it cannot be held: the staging removal never reaches the platform)
@@ -258,6 +264,16 @@ def test_killed_run_finishes_on_the_next_run(emulator, tmp_path, site_prefix, ph
         assert phases['code']['outcome'] == 'changed', 'the rerun pushed the code the killed run did not'
     if phase == 'fixups':
         assert phases['fixups']['outcome'] == 'changed' and 'search-replace' in phases['fixups']['detail']
+        # everything had been moved: the rerun moves nothing again, though its search-replace was still due
+        assert report['pending'] == [] and not {'code', 'database', 'files', 'archive'} & set(phases), phases
+        assert 'its search-replace is still due' in phases['checkpoint']['detail'], phases['checkpoint']
+    # no element was imported twice over both runs (issue 11.8: no duplicated work beyond retries)
+    target_id = [s['id'] for s in emulator.admin('GET', 'state/sites').json() if s['name'] == name + '-clone'][0]
+    imports = collections.Counter(
+        (w['type'], tuple(k for k in ('database', 'files') if (w.get('params') or {}).get(k)))
+        for w in emulator.api().get('%s/sites/%s/workflows' % (emulator.api_url, target_id), timeout=30).json()
+        if w['type'] in ('do_import', 'do_migration') and w.get('result') == 'succeeded')
+    assert [k for k, n in imports.items() if n > 1] == [], imports
     if phase == 'verify':
         # everything had been moved and fixed up: the rerun only checks and verifies
         assert report['pending'] == [] and not {'code', 'database', 'files', 'archive'} & set(phases)
