@@ -33,7 +33,8 @@ import tempfile
 import zlib
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._ssh import rsync
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import remote_failure
+from ansible_collections.pantheon.platform.plugins.module_utils._stream import run
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import TransferError, open_stream, probe_size
 
 FILES_PREFIX = 'sites/default/files/'
@@ -73,6 +74,19 @@ class ArchiveError(PantheonError):
     def __init__(self, message, reason, **extra):
         super().__init__(message, **extra)
         self.reason = reason
+
+
+def rsync(target, args, what, missing_ok=False):
+    """Run ``rsync ARGS -e <ssh to target>``; returns its stdout as text. A failure raises
+    :func:`_ssh.remote_failure`; with ``missing_ok`` a source that does not exist (exit 23, "No such file or
+    directory") returns None instead. Here, beside its only callers (listing and removing archives), so that
+    a module that only uses SSH does not name rsync among its requirements."""
+    rc, out, err = run(['rsync'] + list(args) + ['-e', target.rsh()], text=True)
+    if missing_ok and rc == 23 and 'No such file or directory' in (err or ''):
+        return None
+    if rc != 0:
+        raise remote_failure(target, rc, err, what)
+    return out
 
 
 def new_archive_path(fmt):

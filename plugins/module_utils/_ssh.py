@@ -182,15 +182,3 @@ def run_remote(target, argv, data=None, check=False, timeout=None, what='command
     if check and rc != 0:
         raise remote_failure(target, rc, err, what)
     return rc, out, err
-
-
-def rsync(target, args, what, missing_ok=False):
-    """Run ``rsync ARGS -e <ssh to target>``; returns its stdout as text. A failure raises
-    :func:`remote_failure`; with ``missing_ok`` a source that does not exist (exit 23, "No such file or
-    directory") returns None instead."""
-    rc, out, err = run(['rsync'] + list(args) + ['-e', target.rsh()], text=True)
-    if missing_ok and rc == 23 and 'No such file or directory' in (err or ''):
-        return None
-    if rc != 0:
-        raise remote_failure(target, rc, err, what)
-    return out

@@ -24,6 +24,8 @@ description:
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
+  wait_timeout:
+    default: 3600
   site:
     description: Name or UUID of the site.
     type: str
@@ -51,10 +53,12 @@ options:
     description: Have the platform run the database updates after the database copy (C(env:clone-content --updatedb)).
     type: bool
     default: false
+requirements:
+  - rsync on the host that runs the module (lists the target environment's files to tell whether it holds content, unless O(overwrite=true))
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
-  - pantheon.platform.wait.long
+  - pantheon.platform.wait
   - pantheon.platform.overwrite
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh

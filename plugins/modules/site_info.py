@@ -75,6 +75,9 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+requirements:
+  - rsync on the host that runs the module (only for O(measure), which lists C(files/) and C(code/) over SSH)
+  - git on the host that runs the module (only for O(clone_marks), which lists the repository's tags)
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh

@@ -58,10 +58,12 @@ def docs():
 
 def test_the_scan_sees_the_programs_we_know_of():
     # guards the scan itself: these runs are the modules' reason to exist
-    # (rsync: the overwrite guard lists the target's files; ssh: site_info's ssh_check)
+    # (rsync: the overwrite guard lists the target's files, site_info's measure lists files/ and code/; git: site_info's clone_marks;
+    # ssh: site_info's ssh_check)
     assert _programs(os.path.join(MODULES, 'code_push.py')) == {'ssh', 'git', 'rsync', 'requests'}
     assert _programs(os.path.join(MODULES, 'files_sync.py')) == {'ssh', 'rsync', 'requests'}
-    assert _programs(os.path.join(MODULES, 'site_info.py')) == {'ssh', 'requests'}
+    assert _programs(os.path.join(MODULES, 'site_info.py')) == {'ssh', 'rsync', 'git', 'requests'}
+    assert _programs(os.path.join(MODULES, 'wp_search_replace.py')) == {'ssh', 'requests'}
     assert _programs(os.path.join(MODULES, 'clone_state.py')) == set()
 
 

@@ -1,5 +1,5 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The one process runner (_stream.run) and the ssh/rsync calls over it (_ssh.run_remote, _ssh.rsync):
+"""The one process runner (_stream.run) and the ssh/rsync calls over it (_ssh.run_remote, _archive.rsync):
 real child processes; a failure is a ProcessError with a reason, never a module exit."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import stat
 import pytest
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import ProcessError
-from ansible_collections.pantheon.platform.plugins.module_utils._ssh import SSHTarget, remote_failure, rsync, run_remote
+from ansible_collections.pantheon.platform.plugins.module_utils._archive import rsync
+from ansible_collections.pantheon.platform.plugins.module_utils._ssh import SSHTarget, remote_failure, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import run
 
 
