@@ -401,6 +401,8 @@ def clone_report(parts):
         'strategy': {
             'name': plan.get('strategy'),
             'reason': plan.get('reason'),
+            'alternative': plan.get('alternative'),
+            'depends_on': list(plan.get('depends_on') or []),
             'requested': parts.get('requested_strategy'),
             'steps': steps,
             'fallbacks': list(parts.get('fallbacks') or []),

@@ -135,9 +135,78 @@ def _archive_blocker(framework, drush_major, target_env, pending):
     return None
 
 
+def _near_limits(result, by_element, uncompressed, archive_open, failed):
+    """With sizes measured uncompressed, where the real run (deciding on gzipped backups, as large or smaller) could
+    take an earlier route: each size above a limit that an uncompressed element is part of. Sets depends_on (one
+    condition per such size) and alternative (the plan in words) on the result, and alternative on each step whose
+    method could change; below a limit the route is certain (compression only shrinks)."""
+    result['depends_on'] = []
+    result['alternative'] = None
+    for step in result['steps']:
+        step['alternative'] = None
+    if not uncompressed or result['error'] is not None or result['strategy'] in (None, NOTHING):
+        return result
+    archive_limit = result['archive_limit_mb']
+    url_limit = result['url_import_limit_mb']
+    estimates = result['estimates']
+
+    def loose(elements, total, limit_bytes, inclusive):
+        return total is not None and any(e in uncompressed for e in elements) and (
+            total > limit_bytes if inclusive else total >= limit_bytes)
+
+    earlier = []
+    if archive_open and result['strategy'] != ARCHIVE:
+        if ARCHIVE not in failed and loose(ELEMENTS, estimates['archive'], archive_limit * MIB, False):
+            earlier.append((ARCHIVE, 'archive', 'the compressed archive is', estimates['archive']))
+        if result['strategy'] == ELEMENTWISE and ARCHIVE_WITHOUT_FILES not in failed and \
+                loose(('code', 'database'), estimates['archive_without_files'], archive_limit * MIB, False):
+            earlier.append((ARCHIVE_WITHOUT_FILES, 'archive_without_files', 'the compressed code and database are',
+                            estimates['archive_without_files']))
+    for route, size_name, text, total in earlier:
+        result['depends_on'].append({'size': size_name, 'uncompressed_bytes': total, 'limit_mb': archive_limit,
+                                     'below': 'under', 'if_below': route})
+    step_texts = []
+    for step in result['steps']:
+        if step['method'] not in FALLBACK_TEXT:
+            continue
+        element = step['elements'][0]
+        if not loose((element,), by_element.get(element), url_limit * MIB, True):
+            continue
+        step['alternative'] = 'url_import (%s) if the compressed %s backup is at most %d MB' % (
+            ROUTES['url_import'], element, url_limit)
+        result['depends_on'].append({'size': element, 'uncompressed_bytes': by_element[element], 'limit_mb': url_limit,
+                                     'below': 'at most', 'if_below': 'url_import'})
+        step_texts.append('%s by url_import if its compressed backup is at most %d MB, else by %s (%s uncompressed)'
+                          % (element, url_limit, step['method'], _mb(by_element[element])))
+    parts = []
+    if earlier:
+        parts.append(', else '.join('%s if %s under %d MB (about %s uncompressed)' % (route, text, archive_limit, _mb(total))
+                                    for route, _name, text, total in earlier)
+                     + ', else %s: %s' % (result['strategy'], ', '.join(
+                         '%s by %s' % ('+'.join(s['elements']), s['method']) for s in result['steps'])))
+    parts.extend(step_texts)
+    result['alternative'] = '; '.join(parts) or None
+    return result
+
+
 def clone_strategy(sizes, framework=None, drush_major=None, elements=None, pending=None, target_env='dev',
-                   strategy='auto', archive_limit_mb=256, url_import_limit_mb=500, failed=None, same_site=False):
+                   strategy='auto', archive_limit_mb=256, url_import_limit_mb=500, failed=None, same_site=False,
+                   uncompressed=None):
     """Choose how to clone: one archive, an archive without files plus files, or element by element."""
+    if sizes is None:
+        sizes = {}
+    sizes_by_element = dict((e, _size(sizes, e)) for e in ELEMENTS) if isinstance(sizes, dict) else {}
+    uncompressed = [] if uncompressed is None else _element_list(uncompressed, 'uncompressed')
+    failed_routes = list(failed or [])
+    result = _decide(sizes, framework, drush_major, elements, pending, target_env, strategy, archive_limit_mb,
+                     url_import_limit_mb, failed, same_site)
+    archive_open = (not same_site and strategy != 'elements' and ARCHIVE_SITEDIR not in failed_routes
+                    and _archive_blocker(framework, drush_major, target_env, result['pending']) is None)
+    return _near_limits(result, sizes_by_element, uncompressed, archive_open, failed_routes)
+
+
+def _decide(sizes, framework, drush_major, elements, pending, target_env, strategy, archive_limit_mb,
+            url_import_limit_mb, failed, same_site):
     if sizes is None:
         sizes = {}
     if not isinstance(sizes, dict):

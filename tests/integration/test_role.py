@@ -201,6 +201,12 @@ def test_a_target_left_half_created_is_finished_then_cloned(emulator, tmp_path, 
     plan = read_report(reports, job, check=True)
     assert plan['status'] == 'checked'
     assert 'check mode measured the source without a backup: these sizes are uncompressed' in plan['strategy']['reason']
+    # the measured sizes are far below every limit, so the route is certain: no alternative in the plan or its steps
+    assert 'it takes this route too: no size that decides it is above a limit' in plan['strategy']['reason']
+    assert plan['strategy']['alternative'] is None and plan['strategy']['depends_on'] == []
+    assert [s['alternative'] for s in plan['strategy']['steps']] == [None] * len(plan['strategy']['steps'])
+    assert [p['alternative'] for p in plan['phases'] if p['outcome'] == 'planned' or p['name'] == 'strategy'] == \
+        [None] * (len(plan['strategy']['steps']) + 1)
     planned = dict((p['name'], p['detail']) for p in plan['phases'] if p['outcome'] == 'planned')
     assert sorted(planned) == sorted(s['step'] for s in plan['strategy']['steps']), plan['phases']
     assert planned['code'].startswith('code by code_push (git push from the source repository): ')

@@ -258,8 +258,8 @@ def test_site_report_from_what_the_run_gathered(monkeypatch):
     assert run['ansible_version'] and run['check_mode'] is False
     assert built['sizes'] == {'code': 100, 'database': 100, 'files': 100, 'backup_folder': '1_backup',
                               'archive_estimate': 300}
-    assert built['strategy'] == {'name': 'archive', 'reason': 'small', 'requested': 'auto', 'steps': plan['steps'],
-                                 'fallbacks': []}
+    assert built['strategy'] == {'name': 'archive', 'reason': 'small', 'alternative': None, 'depends_on': [],
+                                 'requested': 'auto', 'steps': plan['steps'], 'fallbacks': []}
     assert built['phases'] == phases and built['fixups'] == ['cache rebuild']
     # the fleet summary reads what the builder writes
     assert clone_fleet_summary([built])['totals']['verified'] == 1

@@ -237,3 +237,71 @@ def test_environments_of_one_site_are_copied_by_the_platform():
     assert plan({}, framework='drupal', pending=[], same_site=True)['strategy'] == 'none'
     forced = plan({}, framework='drupal', drush_major=8, same_site=True, strategy='archive')
     assert forced['error'] and 'one site' in forced['error']
+
+
+D7 = dict(framework='drupal', drush_major=8)
+ALL = ['code', 'database', 'files']
+
+
+def test_uncompressed_sizes_below_the_limits_are_certain():
+    result = plan({'code': 2 * MB, 'database': MB, 'files': 200 * MB}, uncompressed=ALL, **D7)
+    assert result['strategy'] == 'archive'
+    assert result['alternative'] is None and result['depends_on'] == []
+    assert result['steps'][0]['alternative'] is None
+    wordpress = plan({'code': MB, 'database': 499 * MB, 'files': 500 * MB}, framework='wordpress', uncompressed=ALL)
+    assert methods(wordpress) == [('code', 'code_push'), ('database', 'url_import'), ('files', 'url_import')]
+    assert wordpress['alternative'] is None and [s['alternative'] for s in wordpress['steps']] == [None] * 3
+
+
+def test_uncompressed_archive_just_above_the_limit_names_the_archive_as_the_alternative():
+    near = plan({'code': 2 * MB, 'database': MB, 'files': 260 * MB}, uncompressed=ALL, **D7)
+    assert near['strategy'] == 'archive_without_files'
+    assert [(d['size'], d['if_below'], d['limit_mb']) for d in near['depends_on']] == [('archive', 'archive', 256)]
+    assert near['alternative'].startswith('archive if the compressed archive is under 256 MB (about 263 MB uncompressed), '
+                                          'else archive_without_files: code+database by archive_import, files by url_import')
+    # the same sizes read from backups (compressed already) decide for certain
+    compressed = plan({'code': 2 * MB, 'database': MB, 'files': 260 * MB}, **D7)
+    assert compressed['strategy'] == 'archive_without_files' and compressed['alternative'] is None
+    # a size from the latest backup (compressed) together with measured ones: still uncompressed in part
+    mixed = plan({'code': 2 * MB, 'database': MB, 'files': 260 * MB}, uncompressed=['database'], **D7)
+    assert mixed['depends_on'][0]['if_below'] == 'archive'
+
+
+def test_uncompressed_code_and_database_above_the_archive_limit_name_both_archive_routes():
+    far = plan({'code': 200 * MB, 'database': 2000 * MB, 'files': 3000 * MB}, uncompressed=ALL, **D7)
+    assert far['strategy'] == 'elements'
+    assert [d['if_below'] for d in far['depends_on']] == ['archive', 'archive_without_files', 'url_import', 'url_import']
+    assert far['alternative'].startswith(
+        'archive if the compressed archive is under 256 MB (about 5.1 GB uncompressed), else archive_without_files if '
+        'the compressed code and database are under 256 MB (about 2.1 GB uncompressed), else elements: code by code_push, '
+        'database by database_stream, files by files_sync; database by url_import if its compressed backup is at most 500 MB, '
+        'else by database_stream (2.0 GB uncompressed); files by url_import if')
+    assert [s['alternative'] for s in far['steps']][0] is None
+    assert far['steps'][1]['alternative'] == ('url_import (the source backup, imported by URL (do_import)) if the '
+                                              'compressed database backup is at most 500 MB')
+
+
+def test_uncompressed_element_just_above_the_url_import_limit_names_the_url_import():
+    near = plan({'code': MB, 'database': 500 * MB + 1, 'files': MB}, framework='wordpress', uncompressed=ALL)
+    assert dict(methods(near))['database'] == 'database_stream'
+    assert near['steps'][1]['alternative'].startswith('url_import')
+    assert near['steps'][2]['alternative'] is None
+    assert near['alternative'] == ('database by url_import if its compressed backup is at most 500 MB, else by '
+                                   'database_stream (500 MB uncompressed)')
+    # a Drupal 7 split: the files step after the archive without files
+    split = plan({'code': MB, 'database': MB, 'files': 600 * MB}, uncompressed=['files'], **D7)
+    assert methods(split) == [('archive', 'archive_import'), ('files', 'files_sync')]
+    assert [d['if_below'] for d in split['depends_on']] == ['archive', 'url_import']
+    assert split['steps'][1]['alternative'].startswith('url_import')
+
+
+def test_routes_no_size_can_open_have_no_alternative():
+    # WordPress never takes the archive, whatever its size; a forced elements plan neither
+    wordpress = plan({'code': MB, 'database': MB, 'files': 300 * MB}, framework='wordpress', uncompressed=ALL)
+    assert wordpress['alternative'] is None
+    forced = plan({'code': MB, 'database': MB, 'files': 300 * MB}, strategy='elements', uncompressed=ALL, **D7)
+    assert forced['alternative'] is None
+    failed = plan({'code': MB, 'database': MB, 'files': 300 * MB}, failed=['archive'], uncompressed=ALL, **D7)
+    assert failed['depends_on'] == []
+    with pytest.raises(AnsibleFilterError, match='unknown element'):
+        plan({'code': MB}, uncompressed=['themes'], **D7)
