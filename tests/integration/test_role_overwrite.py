@@ -179,6 +179,9 @@ def test_check_mode_says_what_would_be_overwritten(emulator, tmp_path, site_pref
     # states prove the query changed nothing
     assert checked['sizes']['files'] > 0 and checked['strategy']['name'] == 'archive', checked['strategy']
     assert [p['detail'] for p in checked['phases'] if p['name'] == 'measure'][0].startswith('reused backup ')
+    # sizes of a reused backup are the gzipped sizes the real run decides on: no uncompressed caveat, no alternative
+    assert checked['strategy']['alternative'] is None and checked['strategy']['depends_on'] == []
+    assert 'uncompressed' not in checked['strategy']['reason']
 
     # a new target: what would be created; the source measured without a backup, its database undetermined and why
     new = by_job['new']
