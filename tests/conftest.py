@@ -11,4 +11,3 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 pytest_plugins = ["pantheon_emulator.pytest_plugin"]
-

@@ -185,7 +185,7 @@ def run_profile(emulator, tmp_path, site_prefix, clones, forks, label):
         'profile_text': '; '.join('%s %s: %s with p=%s' % (m['channel'], m.get('path', ''), a, p)
                                   for m, a, p in PROFILES['rough']),
         'notes': ['%s: %s' % (job, ((by_job[job].get('error') or {}).get('message') or '')[:300]) for job in failed]
-        + ['duplicated: %s' % what for what, _ in duplicates], 'duplicates': duplicated})
+        + ['duplicated: %s' % what for what, _details in duplicates], 'duplicates': duplicated})
     print('\n'.join(duplicated))
     assert duplicated == [], '\n'.join(duplicated)
     return figures

@@ -311,7 +311,7 @@ def check_each_run_is_kept_with_an_index(fleet):
     assert kept[-1].endswith('.check')
     for name in kept[:2]:
         assert sorted(os.listdir(reports / 'history' / name)) == ['fleet-report.html', 'fleet-report.json',
-                                                                   'fleet-report.txt']
+                                                                  'fleet-report.txt']
     # the latest is also at the stable path
     with open(reports / 'history' / kept[1] / 'fleet-report.txt', encoding='utf-8') as f, \
             open(reports / 'fleet-report.txt', encoding='utf-8') as g:
