@@ -27,6 +27,7 @@ import threading
 from posixpath import normpath
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
+from ansible_collections.pantheon.platform.plugins.module_utils._progress import Progress
 from ansible_collections.pantheon.platform.plugins.module_utils._stream import ProcessError, Stream
 
 FILES_DIR = 'files/'
@@ -39,6 +40,11 @@ _STAT_LINE_RE = re.compile(r'^([A-Z][A-Za-z ]+?):\s+([\d,.]+)')
 EXAMPLES_KEPT = 20
 # rsync prints bytes it cannot show in the current locale (and a backslash before '#') as \#ooo
 _RSYNC_ESCAPE_RE = re.compile(br'\\#([0-7]{3})')
+# rsync --info=progress2's overall line: bytes so far, percent of the whole transfer's size, rate, time,
+# then (xfr#N, to-chk=M/T) or (xfr#N, ir-chk=M/T); rewritten in place after a carriage return.
+_PROGRESS2_RE = re.compile(br'^\s*([\d,]+)\s+(\d{1,3})%\s+\S+/s\s+\d+:\d\d:\d\d')
+# A test hook, not an option: rsync --bwlimit (KiB/s) so that a small upload lasts a few progress heartbeats.
+BWLIMIT_ENV = 'PANTHEON_TEST_RSYNC_BWLIMIT'
 
 
 class UnsafeArchive(PantheonError):
@@ -285,6 +291,42 @@ def parse_stats(lines):
     return stats
 
 
+def parse_progress2(segment):
+    """(bytes, percent) of one rsync --info=progress2 overall-progress segment (bytes), or None."""
+    match = _PROGRESS2_RE.match(segment)
+    if not match:
+        return None
+    return int(match.group(1).replace(b',', b'')), min(100, int(match.group(2)))
+
+
+def rsync_output(chunks, on_line, on_progress):
+    """Split rsync's stdout ``chunks`` (bytes, as they arrive) at newlines and carriage returns: progress2
+    segments go to ``on_progress(bytes, percent)``, every other line to ``on_line(raw)``. Only the
+    unfinished segment is held."""
+    pending = b''
+    for chunk in chunks:
+        pending += chunk
+        parts = re.split(br'[\r\n]', pending)
+        pending = parts.pop()
+        for part in parts:
+            _segment(part, on_line, on_progress)
+    if pending:
+        _segment(pending, on_line, on_progress)
+
+
+def _segment(part, on_line, on_progress):
+    if not part.strip():
+        return
+    parsed = parse_progress2(part)
+    if parsed is None:
+        on_line(part)
+        return
+    try:
+        on_progress(*parsed)
+    except Exception:  # pylint: disable=broad-except
+        pass  # progress is a courtesy: it never fails a transfer
+
+
 class ItemizedChanges(object):
     """Counts (and a few examples) of rsync ``--itemize-changes`` lines, read as they arrive."""
 
@@ -336,13 +378,19 @@ ARCHIVE_EXCLUDES = tuple('/%s%s' % ('[0-9a-f]' * 40, suffix) for suffix in ('.tg
 
 
 def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=False, preserve_times=False,
-                 excludes=None, timeout=None, compress=True):
+                 excludes=None, timeout=None, compress=True, progress_label=None, total=None):
     """rsync ``src_dir`` into the target environment's files/. Returns (rc, ItemizedChanges, stats, stderr).
 
-    ``--info=stats2`` is ``--stats`` spelled the way rsync 3.1+ forwards it to the server.
+    ``--info=stats2`` is ``--stats`` spelled the way rsync 3.1+ forwards it to the server. With
+    ``progress_label`` (and ``PANTHEON_PROGRESS_DIR`` set, not a dry run), ``--info=progress2`` too (same
+    rsync 3.1+): its overall lines (bytes, percent; no file names) go to the progress callback, ``total``
+    (the source's bytes) shown as the size when known.
     """
+    progress = Progress.from_env(progress_label) if progress_label and not dry_run else None
     argv = ['rsync', '-rlz' if compress else '-rl', '--checksum' if compare == 'checksum' else '--size-only',
-            '--temp-dir=~/tmp/', '--info=stats2', '--itemize-changes']
+            '--temp-dir=~/tmp/', '--info=stats2,progress2' if progress else '--info=stats2', '--itemize-changes']
+    if progress and (os.environ.get(BWLIMIT_ENV) or '').isdigit():
+        argv.append('--bwlimit=%s' % os.environ[BWLIMIT_ENV])
     if preserve_times:
         argv += ['--times', '--omit-dir-times']
     if delete:
@@ -354,8 +402,15 @@ def rsync_upload(target, src_dir, delete=False, compare='checksum', dry_run=Fals
     argv += ['-e', target.rsh(), src_dir.rstrip('/') + '/', target.rsync_remote(FILES_DIR)]
     changes = ItemizedChanges()
     with Stream(argv, timeout=timeout) as child:
-        for line in child.lines():
-            changes.feed(line)
+        if progress is None:
+            for line in child.lines():
+                changes.feed(line)
+        else:
+            try:
+                rsync_output(child.chunks(1 << 16), changes.feed,
+                             lambda done, percent: progress.update(done, total, percent=percent))
+            finally:
+                progress.close()
         rc = child.finish()
         err = child.stderr
     return rc, changes, parse_stats(changes.stat_lines), err

@@ -44,7 +44,7 @@ class Progress(object):
             return None
         return cls(directory, label, **kwargs)
 
-    def update(self, done, total=None, force=False):
+    def update(self, done, total=None, force=False, percent=None):
         now = self.clock()
         if not force and self.written is not None and now - self.written < self.interval:
             return
@@ -52,6 +52,8 @@ class Progress(object):
         elapsed = max(now - self.started, 1e-6)
         record = {'label': self.label, 'done': int(done), 'total': int(total) if total else None,
                   'rate': (int(done) - self.base) / elapsed, 'elapsed': elapsed, 'time': time.time()}
+        if percent is not None:
+            record['percent'] = int(percent)  # the transfer's own figure (rsync counts files it skips too)
         tmp = self.path + '.tmp'
         try:
             with open(tmp, 'w') as handle:
@@ -72,7 +74,9 @@ def describe(record):
     """One line for a progress record: ``label: 12.0 MB of 40.0 MB (30%), 3.1 MB/s``."""
     done, total, rate = record.get('done') or 0, record.get('total'), record.get('rate') or 0
     text = '%s: %s' % (record.get('label') or 'transfer', human(done))
-    if total:
+    if record.get('percent') is not None:
+        text += '%s (%d%%)' % (' of %s' % human(total) if total else '', record['percent'])
+    elif total:
         text += ' of %s (%d%%)' % (human(total), min(100, int(done * 100 / total)))
     return text + ', %s/s' % human(rate)
 

@@ -19,7 +19,9 @@ description:
     folder of a platform files backup (C(files_<env>/)) is stripped. Members with absolute paths or C(..) are
     refused; devices, FIFOs and symlinks pointing outside the tree are skipped.
   - The upload is C(rsync -rlz --temp-dir=~/tmp/) over SSH (C(-rl) with O(compress=false)), as the platform requires (no C(-a), and no owners, groups,
-    permissions or devices), comparing files by checksum or by size.
+    permissions or devices), comparing files by checksum or by size. With the callback P(pantheon.platform.progress#callback)
+    enabled, it also runs with C(--info=progress2) (rsync 3.1 or later, as C(--info=stats2) already needs) and the
+    callback's heartbeat shows the upload's bytes, percentage and rate (no file names).
   - Memory use stays flat whatever the size of the files, since nothing is held in memory whole.
   - Idempotent. A second run with the same source transfers nothing and reports C(changed=false).
   - With O(backup), after each sync the module records the backup (its catalog folder, file name and size), the
@@ -349,7 +351,9 @@ def sync_files(module):
         for attempt in range(1, RSYNC_ATTEMPTS + 1):
             rc, changes, stats, err = rsync_upload(
                 target, src, delete=params['delete'], compare=params['compare'], dry_run=module.check_mode,
-                preserve_times=params['preserve_times'], excludes=params['exclude'], compress=params['compress'])
+                preserve_times=params['preserve_times'], excludes=params['exclude'], compress=params['compress'],
+                progress_label='files_sync %s.%s: upload' % (params['site'], params['env']),
+                total=None if params['exclude'] else source.get('bytes'))
             sent += changes.sent
             deleted += changes.deleted
             result['changed'] = result['changed'] or changes.changes > 0

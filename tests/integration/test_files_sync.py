@@ -41,16 +41,38 @@ def _pair(emulator, prefix, src_files, dst_files=None, backup=True):
 
 
 def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_prefix, tmp_path):
-    files = {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2, 'folders': 3, 'empty_dirs': 1}
+    # and one of 2 MB that gzip makes about 12 KB of: the upload lasts (rsync counts bytes as it reads them, ahead of
+    # the connection by its buffers), the backup stays small
+    files = {'count': 30, 'size': [100, 5000], 'unicode': True, 'depth': 2, 'folders': 3, 'empty_dirs': 1,
+             'big': [{'name': 'media/big.txt', 'size': '2MB', 'compressible': True}]}
     src, dst = _pair(emulator, site_prefix, files)
     source = _files(emulator, src['name'], 'live')
+    # compress=false: the upload's 2 MB cross the connection whole, so the bandwidth limit below paces all of them
     args = {'site': dst['name'], 'env': 'dev', 'backup': {'site': src['name'], 'env': 'live'}, 'delete': True,
-            'overwrite': True}
+            'overwrite': True, 'compress': False}
 
-    res, out = run_module(emulator, tmp_path, 'files_sync', args)
+    # through ansible-playbook with the progress callback (0.5 s heartbeat): the download (a backup of about 17 KB,
+    # sent at 4 KB/s by the emulator) and the rsync upload (slowed by the test hook to 512 KiB/s: about 4 s) each
+    # show their bytes while they run
+    with emulator.limits(download_rate=4000):
+        res, out = run_module(emulator, tmp_path, 'files_sync', args, ansible=True, env={
+            'ANSIBLE_CALLBACKS_ENABLED': 'pantheon_test_results,pantheon.platform.progress', 'PANTHEON_PROGRESS_HEARTBEAT': '0.5',
+            'PANTHEON_TEST_RSYNC_BWLIMIT': '512'})
     assert res.rc == 0, res.output
+    size = out['source']['size']
+    lines = re.findall(r'^progress: files_sync %s\.dev: download: ([0-9.]+ K?B) of ([0-9.]+ KB) \((\d+)%%\), [0-9.]+ K?B/s$'
+                       % re.escape(dst['name']), res.stdout, re.M)
+    assert len(lines) >= 2 and all(line[1] == '%.1f KB' % (size / 1024.0) for line in lines), res.stdout[-3000:]
+    assert [int(line[2]) for line in lines] == sorted(int(line[2]) for line in lines) and int(lines[0][2]) < 100
+    # the upload: rsync's own percentage (of the source's bytes, the total shown) as it moves, no file names
+    uploads = re.findall(r'^progress: files_sync %s\.dev: upload: ([0-9.]+ [KM]?B) of ([0-9.]+ MB) \((\d+)%%\), [0-9.]+ [KM]?B/s$'
+                         % re.escape(dst['name']), res.stdout, re.M)
+    percents = [int(line[2]) for line in uploads]
+    assert len(set(percents)) >= 2 and percents == sorted(percents), res.stdout[-3000:]
+    assert all(line[1] == '%.1f MB' % (source['bytes'] / 1048576.0) for line in uploads)
+    assert 'file-00' not in ''.join(line for line in res.stdout.splitlines() if line.startswith('progress:'))
     assert out['changed'] is True
-    assert out['source']['kind'] == 'backup' and out['source']['files'] == source['count'] == 30
+    assert out['source']['kind'] == 'backup' and out['source']['files'] == source['count'] == 31
     assert out['files_sent'] >= 1 and out['files_deleted'] >= 1
     assert out['rsync_stats']['total_file_size'] == source['bytes']
     assert out['download']['bytes'] == out['source']['size'] and out['download']['resumes'] == 0
@@ -71,17 +93,8 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     # a changed file on the target: check mode tells the truth and changes nothing
     upload_file(emulator, dst['id'], 'dev', 'file-0000.txt', b'edited on the target\n')
     edited = _files(emulator, dst['name'], 'dev')['digest']
-    # through ansible-playbook: check mode and diff as Ansible passes them; with the progress callback, the
-    # download (a backup of about 4.5 KB, sent at 1 KB/s by the emulator so that it lasts a few heartbeats) shows its bytes while it runs
-    with emulator.limits(download_rate=1000):
-        res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True, ansible=True, env={
-            'ANSIBLE_CALLBACKS_ENABLED': 'pantheon_test_results,pantheon.platform.progress', 'PANTHEON_PROGRESS_HEARTBEAT': '0.5'})
+    res, out = run_module(emulator, tmp_path, 'files_sync', args, check=True, diff=True)
     assert res.rc == 0, res.output
-    size = out['source']['size']
-    lines = re.findall(r'^progress: files_sync %s\.dev: download: ([0-9.]+ K?B) of ([0-9.]+ KB) \((\d+)%%\), [0-9.]+ K?B/s$'
-                       % re.escape(dst['name']), res.stdout, re.M)
-    assert len(lines) >= 2 and all(line[1] == '%.1f KB' % (size / 1024.0) for line in lines), res.stdout[-3000:]
-    assert [int(line[2]) for line in lines] == sorted(int(line[2]) for line in lines) and int(lines[0][2]) < 100
     assert out['changed'] is True and out['files_sent'] == 1 and out['up_to_date'] is False
     assert out['examples']['sent'] == ['file-0000.txt']
     assert '+ file-0000.txt' in out['diff']['prepared']

@@ -158,3 +158,13 @@ def test_no_directory_no_progress(monkeypatch):
 
     monkeypatch.delenv('PANTHEON_PROGRESS_DIR', raising=False)
     assert Progress.from_env('x') is None
+
+
+def test_an_upload_shows_rsyncs_own_percentage():
+    from ansible_collections.pantheon.platform.plugins.module_utils._progress import describe
+
+    # rsync counts the files it skips in its percentage: the figure it gives is shown, not bytes / total
+    record = {'label': 'files_sync s.dev: upload', 'done': 1258291, 'total': 3565158, 'percent': 35, 'rate': 614400}
+    assert describe(record) == 'files_sync s.dev: upload: 1.2 MB of 3.4 MB (35%), 600.0 KB/s'
+    record.update(total=None)
+    assert describe(record) == 'files_sync s.dev: upload: 1.2 MB (35%), 600.0 KB/s'

@@ -130,3 +130,33 @@ def test_rsync_names_and_itemized_output_of_a_real_run(tmp_path):
     stats = parse_stats(changes.stat_lines)
     assert stats['number_of_regular_files_transferred'] == 2 and stats['total_file_size'] == 5001
     assert rsync_name(b'back\\#134#303x') == 'back\\#303x'
+
+
+# rsync 3.4 --info=stats2,progress2 --itemize-changes uploading six files of 20,000 bytes (captured; stats cut)
+PROGRESS2_OUTPUT = b'cd+++++++++ a/\n>f+++++++++ a/f1\n\r         20,000  16%    0.00kB/s    0:00:00  \r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=5/8)\r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=0/8)\n>f+++++++++ a/f2\n\r         40,000  33%   19.07MB/s    0:00:00 (xfr#2, to-chk=4/8)\n>f+++++++++ a/f3\n\r         60,000  50%   38.15MB/s    0:00:00 (xfr#3, to-chk=3/8)\n>f+++++++++ a/f4\n\r         80,000  66%  233.44kB/s    0:00:00 (xfr#4, to-chk=2/8)\n>f+++++++++ a/f5\n\r        100,000  83%  124.80kB/s    0:00:00 (xfr#5, to-chk=1/8)\n>f+++++++++ a/f6\n\r        120,000 100%   99.65kB/s    0:00:00 (xfr#6, to-chk=0/8)\r        120,000 100%   50.26kB/s    0:00:01 (xfr#6, to-chk=0/8)\n\nNumber of files: 8 (reg: 6, dir: 2)\nNumber of created files: 7 (reg: 6, dir: 1)\nNumber of deleted files: 0\nNumber of regular files transferred: 6\nTotal file size: 120,000 bytes\n'
+
+
+def test_progress2_segments_are_read_as_they_arrive_and_the_rest_is_left_to_the_itemized_lines():
+    from ansible_collections.pantheon.platform.plugins.module_utils._files import ItemizedChanges, rsync_output
+
+    changes, seen = ItemizedChanges(), []
+    # in pieces of 7 bytes: a line cut anywhere is put together, \\r and \\n both end one
+    pieces = [PROGRESS2_OUTPUT[i:i + 7] for i in range(0, len(PROGRESS2_OUTPUT), 7)]
+    rsync_output(iter(pieces), changes.feed, lambda done, percent: seen.append((done, percent)))
+    assert seen[0] == (20000, 16) and seen[-1] == (120000, 100)
+    assert [p for d, p in seen] == sorted(p for d, p in seen) and (60000, 50) in seen
+    assert changes.sent == 6 and changes.examples['sent'] == ['a/f%d' % i for i in range(1, 7)]
+    assert any(line.startswith('Total file size: 120,000') for line in changes.stat_lines)
+
+
+def test_progress_that_fails_never_fails_the_transfer():
+    from ansible_collections.pantheon.platform.plugins.module_utils._files import ItemizedChanges, parse_progress2, rsync_output
+
+    def broken(done, percent):
+        raise OSError('disk full')
+
+    changes = ItemizedChanges()
+    rsync_output(iter([PROGRESS2_OUTPUT]), changes.feed, broken)
+    assert changes.sent == 6
+    assert parse_progress2(b'>f+++++++++ 100% 1,000 0:00:00') is None
+    assert parse_progress2(b'      1,234,567  35%  600.00kB/s    0:00:01 (xfr#3, ir-chk=10/40)') == (1234567, 35)
