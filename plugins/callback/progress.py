@@ -20,7 +20,8 @@ description:
     is alive.
   - At the same pace, for each transfer running in a module on the controller (the download of a backup by
     P(pantheon.platform.files_sync#module) and P(pantheon.platform.database_stream#module), which streams it into the
-    target's import, and the rsync upload of P(pantheon.platform.files_sync#module)), a line with the bytes moved so far, the total and percentage when known, and the rate. A module
+    target's import, and the rsync upload of P(pantheon.platform.files_sync#module)),
+    a line with the bytes moved so far, the total and percentage when known, and the rate. A module
     cannot print while it runs, so it writes these numbers to a file in a private directory that this callback makes
     and names in the environment variable C(PANTHEON_PROGRESS_DIR) before any task starts (modules run on the
     controller inherit it), and removes at the end.

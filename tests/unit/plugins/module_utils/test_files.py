@@ -133,7 +133,28 @@ def test_rsync_names_and_itemized_output_of_a_real_run(tmp_path):
 
 
 # rsync 3.4 --info=stats2,progress2 --itemize-changes uploading six files of 20,000 bytes (captured; stats cut)
-PROGRESS2_OUTPUT = b'cd+++++++++ a/\n>f+++++++++ a/f1\n\r         20,000  16%    0.00kB/s    0:00:00  \r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=5/8)\r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=0/8)\n>f+++++++++ a/f2\n\r         40,000  33%   19.07MB/s    0:00:00 (xfr#2, to-chk=4/8)\n>f+++++++++ a/f3\n\r         60,000  50%   38.15MB/s    0:00:00 (xfr#3, to-chk=3/8)\n>f+++++++++ a/f4\n\r         80,000  66%  233.44kB/s    0:00:00 (xfr#4, to-chk=2/8)\n>f+++++++++ a/f5\n\r        100,000  83%  124.80kB/s    0:00:00 (xfr#5, to-chk=1/8)\n>f+++++++++ a/f6\n\r        120,000 100%   99.65kB/s    0:00:00 (xfr#6, to-chk=0/8)\r        120,000 100%   50.26kB/s    0:00:01 (xfr#6, to-chk=0/8)\n\nNumber of files: 8 (reg: 6, dir: 2)\nNumber of created files: 7 (reg: 6, dir: 1)\nNumber of deleted files: 0\nNumber of regular files transferred: 6\nTotal file size: 120,000 bytes\n'
+PROGRESS2_OUTPUT = (
+    b'cd+++++++++ a/\n'
+    b'>f+++++++++ a/f1\n'
+    b'\r         20,000  16%    0.00kB/s    0:00:00  \r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=5/8)'
+    b'\r         20,000  16%    0.00kB/s    0:00:00 (xfr#1, to-chk=0/8)\n'
+    b'>f+++++++++ a/f2\n'
+    b'\r         40,000  33%   19.07MB/s    0:00:00 (xfr#2, to-chk=4/8)\n'
+    b'>f+++++++++ a/f3\n'
+    b'\r         60,000  50%   38.15MB/s    0:00:00 (xfr#3, to-chk=3/8)\n'
+    b'>f+++++++++ a/f4\n'
+    b'\r         80,000  66%  233.44kB/s    0:00:00 (xfr#4, to-chk=2/8)\n'
+    b'>f+++++++++ a/f5\n'
+    b'\r        100,000  83%  124.80kB/s    0:00:00 (xfr#5, to-chk=1/8)\n'
+    b'>f+++++++++ a/f6\n'
+    b'\r        120,000 100%   99.65kB/s    0:00:00 (xfr#6, to-chk=0/8)\r        120,000 100%   50.26kB/s    0:00:01 (xfr#6, to-chk=0/8)\n'
+    b'\n'
+    b'Number of files: 8 (reg: 6, dir: 2)\n'
+    b'Number of created files: 7 (reg: 6, dir: 1)\n'
+    b'Number of deleted files: 0\n'
+    b'Number of regular files transferred: 6\n'
+    b'Total file size: 120,000 bytes\n'
+)
 
 
 def test_progress2_segments_are_read_as_they_arrive_and_the_rest_is_left_to_the_itemized_lines():
