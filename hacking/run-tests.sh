@@ -3,7 +3,7 @@
 #   1. changelog lint;
 #   2. pytest (unit, emulator, integration, release checks), and beside it, niced so that pytest's
 #      workers come first: ansible-test sanity on the newest ansible-core (.venv), sanity on the
-#      older supported releases (hacking/matrix.sh sanity, without pylint), the build + install + ansible-doc check,
+#      older supported releases (hacking/matrix.sh setup, then sanity without pylint, then units), the build + install + ansible-doc check,
 #      ansible-lint (production profile, .ansible-lint), the documentation site (hacking/docs.sh) and
 #      the older releases' unit tests (hacking/matrix.sh units). Each of those is mostly one process
 #      at a time that waits as much as it computes (sanity: ~60 CPU-s in ~2 min), and pytest's
@@ -44,8 +44,13 @@ sanity() { bash hacking/sanity.sh; }
 # the older releases' sanity without pylint: pylint is about 50 of the ~60 CPU-s each older release's sanity
 # takes, and what it checks is this code's style, which 2.21's pylint checks (`make matrix` runs it on them too;
 # CONTRIBUTING.md, "What make test runs")
-matrix-sanity() { MATRIX_SANITY_PYLINT=0 bash hacking/matrix.sh sanity; }
-matrix-units() { bash hacking/matrix.sh units; }
+# The older releases' virtualenvs are built here, beside pytest rather than before it (cached; rebuilt only when
+# requirements-test.txt changes), then their sanity and unit tests run one after the other.
+matrix() {
+  bash hacking/matrix.sh setup
+  MATRIX_SANITY_PYLINT=0 bash hacking/matrix.sh sanity
+  bash hacking/matrix.sh units
+}
 lint() { ansible-lint; }
 docs() { bash hacking/docs.sh; }
 build() {
@@ -63,11 +68,8 @@ build() {
 echo "==> changelog lint"
 antsibull-changelog lint
 
-# the older releases' virtualenvs first (cached; rebuilt only when requirements-test.txt changes)
-bash hacking/matrix.sh setup
-
 echo "==> pytest; beside it (niced): sanity (ansible-core $("$PY" -c 'from ansible.release import __version__; print(__version__)')), sanity of the older releases, build, lint, docs and the older releases' unit tests"
-for step in sanity matrix-sanity build lint docs matrix-units; do
+for step in sanity matrix build lint docs; do
   background_nice "$step"
 done
 rc=0
