@@ -297,7 +297,12 @@ class SiteState:
             # create_site is still running. Wait for that one instead.
             running = self.creation_left_running(name) if e.status == 409 else None
             if running is None and e.status == 409:
-                # no site this user can see has the name (looked up above): another user's site holds it
+                # A creation that finished between the lookup above and this create_site (an earlier run's,
+                # whose create_site was still running a moment ago) made the site: go on as with an existing one.
+                found = self.client.find_site(name)
+                if found is not None:
+                    return self.present(found)
+                # no site this user can see has the name: another user's site holds it
                 raise PantheonError('Cannot create site %s: the name %s is taken by a site this user may not access '
                                     '(the platform refused create_site: %s); choose another site name'
                                     % (name, name, e))

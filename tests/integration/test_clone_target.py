@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 
-from site_clone_helpers import content_state
+from site_clone_helpers import content_state, last_request_id
 from transfer_helpers import git_env, latest_backup, remote, rsh, run_module, seed
 
 
@@ -40,7 +40,7 @@ def test_content_refused_unless_overwrite_and_ownership_on_the_platform(emulator
                            'db': {'nodes': 3}, 'files': {'count': 4}}])[site_prefix + 'dst']
     job = 'src.live-to-%s.dev' % dst['name']
     refs_before = _ls_remote(emulator, dst['id'])
-    mark = emulator.requests()[-1]['id']
+    mark = last_request_id(emulator)
 
     res, out = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job})
     assert res.rc == 1, res.output

@@ -83,7 +83,7 @@ def test_backup_reaches_target_then_idempotent_and_check_mode(emulator, site_pre
     assert target['empty_dirs'] == source['empty_dirs'] == 1
 
     # the same backup again, the target as the first run left it: nothing downloaded
-    since = emulator.requests()[-1]['id']
+    since = last_request_id(emulator)
     res, out = run_module(emulator, tmp_path, 'files_sync', args)
     assert res.rc == 0, res.output
     assert out['changed'] is False and out['files_sent'] == 0 and out['files_deleted'] == 0

@@ -138,7 +138,10 @@ def test_site_killed_while_create_site_runs_waits_for_that_creation(emulator, tm
                                                  timeout=30).json()
                    if w['type'] == 'create_site' and w['params']['site_name'] == target]
         assert len(running) == 1 and running[0]['result'] is None, 'the killed run left its create_site running'
-        out = _rerun_released_when(emulator, tmp_path, 'site', args, name, (since, 'POST', '^%s$' % creates, 409))
+        # released once the rerun, refused its own create_site (409), polls the killed run's one: it found that one
+        # running (released earlier, the creation could finish before the rerun looked for it)
+        out = _rerun_released_when(emulator, tmp_path, 'site', args, name,
+                                   (since, 'GET', '^%s/%s$' % (creates, running[0]['id']), None))
     finally:
         emulator.clear_faults()
     assert out.get('failed') is not True, out

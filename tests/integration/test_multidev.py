@@ -7,6 +7,7 @@ without the Multidev feature reported."""
 
 from __future__ import annotations
 
+from site_clone_helpers import last_request_id
 from transfer_helpers import run_module, seed, sql, upload_file
 
 
@@ -24,7 +25,7 @@ def test_create_from_dev_then_idempotent(emulator, site_prefix, tmp_path):
     assert res.rc == 0 and out['changed'] is True and out['created'] is False, res.output
     assert 'review' not in emulator.api().get('%s/sites/%s/environments' % (emulator.api_url, site['id'])).json()
 
-    mark = emulator.requests()[-1]['id']
+    mark = last_request_id(emulator)
     res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'})
     assert res.rc == 0 and out['changed'] is True and out['created'] is True, res.output
     assert out['workflow']['type'] == 'create_cloud_development_environment' and out['workflow']['result'] == 'succeeded'
@@ -35,7 +36,7 @@ def test_create_from_dev_then_idempotent(emulator, site_prefix, tmp_path):
     assert review['db']['digest'] == dev['db']['digest'] and review['files']['digest'] == dev['files']['digest']
     assert emulator.http().get(emulator.web_url(name, 'review')).status_code == 200
 
-    mark = emulator.requests()[-1]['id']
+    mark = last_request_id(emulator)
     res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'})
     assert res.rc == 0 and out['changed'] is False and out['created'] is False, res.output
     assert _posted(emulator, mark) == []
@@ -45,7 +46,7 @@ def test_bad_names_and_sites_refused(emulator, site_prefix, tmp_path):
     sandbox, elite = site_prefix + 'sb', site_prefix + 'el'
     seed(emulator, [{'name': sandbox, 'framework': 'wordpress', 'envs': ['dev']},
                     {'name': elite, 'framework': 'wordpress', 'envs': ['dev'], 'plan': 'Elite'}])
-    mark = emulator.requests()[-1]['id']
+    mark = last_request_id(emulator)
     for bad, words in (('Review', 'lowercase'), ('waytoolongname', 'at most 11'), ('settings', 'reserved'),
                        ('live', 'standard'), ('-x', 'starting with')):
         res, out = run_module(emulator, tmp_path, 'multidev', {'site': elite, 'name': bad})
@@ -68,7 +69,7 @@ def test_clone_content_between_environments(emulator, site_prefix, tmp_path):
     upload_file(emulator, site['id'], 'dev', 'only-on-dev.txt', b'dev')
     sql(emulator, site, 'dev', 'DELETE FROM node')
     before = emulator.state(name, 'dev', digest=True)
-    mark = emulator.requests()[-1]['id']
+    mark = last_request_id(emulator)
     res, out = run_module(emulator, tmp_path, 'clone_content', {'site': name, 'env': 'live', 'target_env': 'live'})
     assert res.rc == 1 and 'both live' in out['msg'], res.output
     # dev holds content: refused without overwrite, naming the option

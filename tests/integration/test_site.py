@@ -17,6 +17,7 @@ import pytest
 
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
+from transfer_helpers import run_module
 
 DRUPAL = 'drupal10'
 WORDPRESS = 'wordpress'
@@ -328,7 +329,9 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
         since = mark(emulator)
         res = run_while(lambda: run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})),
                                              env=env),
-                        lambda: [c for c in workflow_posts(emulator, since) if c['status'] == 409], emulator, hold)
+                        # released once the run, refused its own create_site (409), polls this one
+                        lambda: api_calls(emulator, since, 'GET', '/api/users/%s/workflows/%s' % (uid, started['id'])),
+                        emulator, hold)
     finally:
         emulator.clear_faults()
     assert res.rc == 0, res.output
@@ -377,3 +380,23 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     assert workflow_posts(emulator, since) == []
     # it waited for the dev environment to answer, as after a creation of its own
     assert api_calls(emulator, since, 'GET', '/environments/dev/domains')
+
+
+def test_a_creation_that_finished_after_the_lookup_is_taken_as_the_existing_site(emulator, tmp_path, site_prefix):
+    """The site did not exist when the module looked it up, and its create_site is refused (409) because a
+    creation (an earlier run's) finished in between: the module goes on with the site that now exists instead
+    of calling the name another user's. The lookup that saw no site is simulated by a 404 on the first one."""
+    name = site_prefix + 'raced'
+    made = emulator.seed({'sites': [{'name': name, 'framework': 'drupal8', 'upstream': DRUPAL, 'envs': ['dev']}]})[0]
+    emulator.faults([{'match': {'channel': 'http', 'method': 'GET', 'path': '^/api/site-names/%s$' % name},
+                      'action': {'status': 404}, 'times': 1}])
+    try:
+        since = mark(emulator)
+        res, out = run_module(emulator, tmp_path, 'site', {'name': name, 'upstream': DRUPAL})
+    finally:
+        emulator.clear_faults()
+    assert out and not out.get('failed'), res.output
+    assert out['changed'] is False and out['site']['id'] == made['id'] and out['workflows'] == []
+    # one create_site tried and refused; nothing else started
+    assert [(r['path'], r['status']) for r in workflow_posts(emulator, since)] == [
+        ('/api/users/%s/workflows' % emulator.user_id, 409)]
