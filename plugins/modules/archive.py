@@ -140,6 +140,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.wait
+  - pantheon.platform.lock
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh
 attributes:
@@ -148,7 +149,7 @@ attributes:
     details:
       - O(state=present) finds the Drush version (and, with O(import_site), looks that site up) and reports
         C(changed=true) without making an archive (nor returning a name, nor checking its site directory);
-        O(state=absent) checks the public URL and reports whether a removal would happen.
+        O(state=absent) checks the public URL and reports whether a removal would happen. Takes no O(lock).
   diff_mode:
     support: none
   idempotent:
@@ -308,6 +309,19 @@ partial_removed:
   description: Number of partial files removed after a failed run.
   returned: when Drush failed
   type: int
+lock:
+  description:
+    - The lock O(lock) named, as the step held it - its holder (C(job), C(run_id), C(host), C(pid), C(created)), C(branch)
+      and C(commit), as M(pantheon.platform.clone_lock) returns them - with C(waited) (seconds spent waiting for another
+      run's lock), C(taken_over) (the stale holder taken over and why, when one was), C(released) (whether this task
+      removed it) and C(held) (whether it is still held after the task).
+    - Also in the failure result when the step failed after the lock was taken. The archive this run made is removed
+      before the lock is given back.
+  returned: with O(lock), not in check mode
+  type: dict
+  sample: {branch: pantheon-platform-lock-source-live, held: false, released: true, waited: 0.0,
+           commit: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c, job: old-site-to-new-site, run_id: 4c1f0a9e2b7d4e55,
+           host: awx-task-1, pid: 4242, created: '2026-01-01T10:00:00Z'}
 '''
 
 import os
@@ -335,6 +349,14 @@ from ansible_collections.pantheon.platform.plugins.module_utils._archive import 
 )
 from ansible_collections.pantheon.platform.plugins.module_utils import _journal
 from ansible_collections.pantheon.platform.plugins.module_utils._drush import parse_drush_version
+from ansible_collections.pantheon.platform.plugins.module_utils._lock import (
+    LOCK_ARGSPEC,
+    SIGNALS,
+    Interrupted,
+    check_options,
+    raise_interrupted,
+    run_locked,
+)
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
@@ -517,21 +539,7 @@ def present(module, target, ssh, domain):
 # The archive this run made, while it may exist (a signal handler removes it): target, ssh, path,
 # url, and whether the Drush run that writes it has ended.
 LIVE = {}
-SIGNALS = tuple(getattr(signal, name) for name in ('SIGINT', 'SIGTERM', 'SIGHUP') if hasattr(signal, name))
 MB = 1024 * 1024
-
-
-class Interrupted(BaseException):
-    """A signal arrived. A BaseException, so that no ``except Exception`` on the way turns it into a
-    failure before the archive is removed (the running ssh child is killed by its ``Stream``)."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _raise_interrupted(signum, frame):
-    raise Interrupted(signum)
 
 
 def check_import_size(module, target, ssh, path, url, size):
@@ -647,17 +655,29 @@ def run(module):
     if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
         raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz (or '
                            '.tar.gz), as this module names archives; refusing to touch anything else', 'invalid_path')
+    if params['lock']:
+        check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
     target = resolve(module.client, params['site'], params['env'], write='a site archive')
     if target.framework not in ('drupal', 'drupal8'):
         raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
                            % (target.label, target.framework or 'unknown framework'), 'unsupported')
     domain = module.client.platform_domain(target.site_id, target.env)
     ssh = appserver_target(params, target.site_id, target.env)
-    if params['state'] == 'absent':
+    # with the lock option, taken here (nothing is written before) and given back after the step, once an
+    # archive this run made is removed (also after a signal)
+    return run_locked(module, target.site_id, target.site_name, lambda: step(module, target, ssh, domain))
+
+
+def step(module, target, ssh, domain):
+    if module.params['state'] == 'absent':
         result = absent(module, target, ssh, domain)
         forget(module)
         return result
-    return present(module, target, ssh, domain)
+    try:
+        return present(module, target, ssh, domain)
+    except Interrupted as e:
+        # the archive is removed before the lock is given back
+        raise interrupted(module, e)
 
 
 def run_with_signals(module):
@@ -668,12 +688,17 @@ def run_with_signals(module):
                            % module.params['import_max_size_mb'], 'invalid_option')
     if module.params['state'] == 'present' and not module.check_mode:
         for s in SIGNALS:
-            signal.signal(s, _raise_interrupted)
+            signal.signal(s, raise_interrupted)
     try:
         return run(module)
     except Interrupted as e:
-        raise ArchiveError('Interrupted by %s. %s' % (signal.Signals(e.signum).name, remove_after_signal(module)),
-                           'interrupted')
+        raise interrupted(module, e)
+
+
+def interrupted(module, e):
+    """The failure after a signal, once the archive this run made (if any) is removed."""
+    return ArchiveError('Interrupted by %s. %s' % (signal.Signals(e.signum).name, remove_after_signal(module)),
+                        'interrupted')
 
 
 def main():
@@ -688,7 +713,7 @@ def main():
             path=dict(type='str'),
             import_site=dict(type='str'),
             import_max_size_mb=dict(type='int', default=500),
-            **overwrite_argspec()
+            **dict(overwrite_argspec(), **LOCK_ARGSPEC)
         ),
         ssh=True,
         wait_timeout_default=3600,

@@ -17,6 +17,9 @@ description:
     and nothing is created.
   - Every backup is a copy of the site's data (including its database) kept by the platform until it expires, so the
     default O(keep_for) is one day, enough for a clone that needs the backup for minutes.
+  - With O(lock), the module takes that lock on the site before it reads the catalog for a backup to reuse, so that
+    of runs that take the same lock and share O(reuse_within), the first makes the backup and the next ones, having
+    waited their turn, reuse it.
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
@@ -56,15 +59,17 @@ options:
     default: 0
 extends_documentation_fragment:
   - pantheon.platform.auth
+  - pantheon.platform.ssh
   - pantheon.platform.wait
+  - pantheon.platform.lock
   - pantheon.platform.attributes
-  - pantheon.platform.attributes.actiongroup
+  - pantheon.platform.attributes.actiongroup_ssh
 attributes:
   check_mode:
     support: full
     details:
       - Reads the catalog; reports C(changed=false) with the backup that would be reused, or C(changed=true) without
-        creating a backup.
+        creating a backup. Takes no O(lock).
   diff_mode:
     support: none
   idempotent:
@@ -77,6 +82,7 @@ notes:
     Terminus refuses its commands on frozen sites (C(requireSiteIsNotFrozen)); its test and live environments are
     unavailable while it is frozen.
   - Terminus has no command to delete a backup; the platform removes it when O(keep_for) has passed.
+  - The SSH options are used only with O(lock).
 seealso:
   - module: pantheon.platform.backup_info
   - module: pantheon.platform.site_import
@@ -94,6 +100,16 @@ EXAMPLES = r'''
 - name: Show the backup's sizes
   ansible.builtin.debug:
     msg: "database {{ source_backup.backup.elements.database.size }} bytes, files {{ source_backup.backup.elements.files.size }} bytes"
+
+- name: Back up live one job at a time (other jobs that take this lock wait their turn, then reuse the backup)
+  pantheon.platform.backup:
+    site: old-site
+    env: live
+    reuse_within: 15
+    lock:
+      name: source-live
+      job: old-site-to-new-site
+      wait: 3600
 
 - name: A full backup kept for a week
   pantheon.platform.backup:
@@ -171,6 +187,18 @@ workflow:
       description: Seconds from the workflow's creation to its end.
       type: float
       returned: success
+lock:
+  description:
+    - The lock O(lock) named, as the step held it - its holder (C(job), C(run_id), C(host), C(pid), C(created)), C(branch)
+      and C(commit), as M(pantheon.platform.clone_lock) returns them - with C(waited) (seconds spent waiting for another
+      run's lock), C(taken_over) (the stale holder taken over and why, when one was), C(released) (whether this task
+      removed it) and C(held) (whether it is still held after the task).
+    - Also in the failure result when the step failed after the lock was taken.
+  returned: with O(lock), not in check mode
+  type: dict
+  sample: {branch: pantheon-platform-lock-source-live, held: false, released: true, waited: 12.5,
+           commit: 0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c, job: old-site-to-new-site, run_id: 4c1f0a9e2b7d4e55,
+           host: awx-task-1, pid: 4242, created: '2026-01-01T10:00:00Z'}
 '''
 
 import time
@@ -184,6 +212,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._backups import 
     folders,
     parse_catalog,
 )
+from ansible_collections.pantheon.platform.plugins.module_utils._lock import LOCK_ARGSPEC, check_options, run_locked
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
@@ -242,8 +271,17 @@ def _make_backup(module):
         raise PantheonError('keep_for must be at least 1 day, got %s' % params['keep_for'])
     if params['reuse_within'] < 0:
         raise PantheonError('reuse_within must be 0 (never reuse) or a number of minutes, got %s' % params['reuse_within'])
+    if params['lock']:
+        check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
     target = resolve(client, params['site'], params['env'], write='a backup (do_export)')
+    # under the lock from the reuse check on: a run that waited for the lock finds the backup the holder made
+    return run_locked(module, target.site_id, target.site_name,
+                      lambda: _backup_step(module, target, elements))
 
+
+def _backup_step(module, target, elements):
+    params = module.params
+    client = module.client
     entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
     if params['reuse_within'] > 0:
         folder, found = find_reusable(entries, elements, params['reuse_within'] * 60, time.time())
@@ -267,7 +305,11 @@ def main():
             elements=dict(type='list', elements='str', choices=list(ELEMENTS), default=list(ELEMENTS)),
             keep_for=dict(type='int', default=1),
             reuse_within=dict(type='int', default=0),
+            **LOCK_ARGSPEC
         ),
+        # the SSH options reach the codeserver, for the lock; the key is checked only when there is one
+        ssh=True,
+        check_key=False,
         wait_timeout_default=3600,
         supports_check_mode=True,
     )

@@ -172,226 +172,24 @@ waited:
   type: float
 '''
 
-import datetime
-import json
-import os
-import re
-import socket
-import time
-import uuid
-
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitError, GitWorkspace
+from ansible_collections.pantheon.platform.plugins.module_utils._git import GitWorkspace
+from ansible_collections.pantheon.platform.plugins.module_utils._lock import STALE_AFTER, Lock, check_options, release, take
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
-
-NAME_RE = re.compile(r'^[a-z0-9][a-z0-9-]{0,29}$')
-POLL = 5.0
-HEADER = 'pantheon.platform lock'
-
-
-class LockHeld(PantheonError):
-    """Another run holds the lock."""
-
-
-def _proc_start(pid):
-    """The start time of process ``pid`` (clock ticks since boot), or None when it does not run."""
-    try:
-        with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-    except (OSError, ValueError, IndexError):
-        return None
-    return None if fields[0] == 'Z' else fields[19]
-
-
-def _boot_id():
-    try:
-        with open('/proc/sys/kernel/random/boot_id', encoding='ascii') as f:
-            return f.read().strip()
-    except OSError:
-        return None
-
-
-def _playbook_process():
-    """(pid, start) of the ansible-playbook process this module runs under, or (None, None): the
-    topmost ancestor whose command line is ansible-playbook's (its workers, forked from it, have the
-    same command line but end with each task)."""
-    pid, found = os.getppid(), None
-    for dummy in range(16):
-        if pid <= 1:
-            break
-        try:
-            with open('/proc/%d/cmdline' % pid, 'rb') as f:
-                argv = f.read().split(b'\0')
-            with open('/proc/%d/stat' % pid, encoding='ascii', errors='replace') as f:
-                ppid = int(f.read().rsplit(')', 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            break
-        if any(os.path.basename(a.decode('utf-8', 'replace')) == 'ansible-playbook' for a in argv[:2]):
-            found = pid
-        elif found:
-            break
-        pid = ppid
-    return (found, _proc_start(found)) if found else (None, None)
-
-
-def _iso(epoch):
-    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
-
-
-def new_holder(params):
-    pid, start = _playbook_process()
-    now = time.time()
-    return dict(job=params['job'], run_id=params['run_id'] or uuid.uuid4().hex[:16], host=socket.gethostname(),
-                boot_id=_boot_id(), pid=pid, pid_start=start, created_at=now, created=_iso(now))
-
-
-def stale_reason(holder, stale_after, now=None):
-    """Why a lock is abandoned, or None while it may still be in use."""
-    now = time.time() if now is None else now
-    try:
-        age = now - float(holder.get('created_at'))
-    except (TypeError, ValueError):
-        return 'its holder cannot be read'
-    if age > stale_after:
-        return 'taken %d seconds ago, more than stale_after=%d' % (age, stale_after)
-    pid = holder.get('pid')
-    if (isinstance(pid, int) and holder.get('host') == socket.gethostname() and holder.get('boot_id')
-            and holder.get('boot_id') == _boot_id() and _proc_start(pid) != holder.get('pid_start')):
-        return 'its ansible-playbook (pid %d on this controller) no longer runs' % pid
-    return None
-
-
-def describe_holder(holder, now=None):
-    now = time.time() if now is None else now
-    try:
-        ago = ' (%d min ago)' % ((now - float(holder['created_at'])) // 60)
-    except (KeyError, TypeError, ValueError):
-        ago = ''
-    return 'job %s (run %s) on controller %s%s since %s%s' % (
-        holder.get('job', '?'), holder.get('run_id', '?'), holder.get('host', '?'),
-        (', pid %s' % holder['pid']) if holder.get('pid') else '', holder.get('created', '?'), ago)
-
-
-class Lock(object):
-    """The lock branch of one site's repository."""
-
-    def __init__(self, module, workspace, site_id, site_name):
-        self.module = module
-        self.ws = workspace
-        self.site_name = site_name
-        self.remote = Codeserver(module.params, site_id, site_name)
-        self.branch = 'pantheon-platform-lock-%s' % module.params['name']
-        self.ref = 'refs/heads/' + self.branch
-
-    def read(self):
-        """(commit, holder) of the lock, or (None, None) when nobody holds it."""
-        commit = self.ws.ls_remote(self.remote, self.ref)
-        if not commit:
-            return None, None
-        try:
-            self.ws.fetch(self.remote, self.ref, 'refs/lock/seen')
-            text = self.ws.git(['cat-file', 'commit', commit])
-            holder = json.loads(text.split('\n\n', 1)[1].split('\n\n', 1)[1])
-        except (GitError, ValueError, IndexError):
-            # deleted meanwhile (the fetch failed) or not ours to read: the caller looks again
-            if self.ws.ls_remote(self.remote, self.ref) != commit:
-                return self.read()
-            holder = {}
-        return commit, holder if isinstance(holder, dict) else {}
-
-    def make_commit(self, holder):
-        message = '%s: %s\n\n%s' % (HEADER, holder['job'], json.dumps(holder, sort_keys=True))
-        return self.ws.empty_commit(message)
-
-    def swap(self, expected, new):
-        """Move the lock branch from ``expected`` (None: must not exist) to ``new`` (None: delete), atomically.
-        True when done, False when the branch was not ``expected`` any more."""
-        lease = '--force-with-lease=%s:%s' % (self.ref, expected or '')
-        try:
-            self.ws.git(['push', '--porcelain', '--no-verify', lease, self.remote.url,
-                         '%s:%s' % (new or '', self.ref)], remote=self.remote)
-            return True
-        except GitError:
-            now = self.ws.ls_remote(self.remote, self.ref)
-            if now == new:
-                return True
-            if now != expected:
-                return False
-            raise
-
-
-def take(module, lock):
-    params = module.params
-    holder = new_holder(params)
-    started = time.monotonic()
-    result = dict(changed=False, waited=0.0)
-    while True:
-        commit, current = lock.read()
-        taken_over = None
-        if commit and current.get('run_id') == holder['run_id'] and params['run_id']:
-            result['lock'] = dict(current, branch=lock.branch, held=True, commit=commit)
-            break
-        if commit:
-            why = stale_reason(current, params['stale_after'])
-            if why is None:
-                waited = time.monotonic() - started
-                if waited + POLL > params['wait']:
-                    raise LockHeld('The site %s is locked by another clone run: %s (branch %s of its repository). '
-                                   'Wait for that run to finish%s; if it is gone, its lock is taken over once it is '
-                                   'stale (after stale_after=%d seconds), or remove it with pantheon.platform.clone_lock '
-                                   'state=absent force=true.'
-                                   % (lock.site_name, describe_holder(current), lock.branch,
-                                      (' (waited %d seconds)' % waited) if params['wait'] else ' (or give it time: wait)',
-                                      params['stale_after']))
-                time.sleep(POLL)
-                continue
-            taken_over = dict(current, commit=commit, reason=why)
-        result['changed'] = True
-        if module.check_mode:
-            result['lock'] = dict(holder, branch=lock.branch, held=True, commit=None)
-        else:
-            new = lock.make_commit(holder)
-            if not lock.swap(commit, new):
-                continue  # another run moved it first: look again
-            result['lock'] = dict(holder, branch=lock.branch, held=True, commit=new)
-        if taken_over:
-            result['taken_over'] = taken_over
-            module.warn('Took over the stale lock of %s on %s: %s' % (describe_holder(taken_over), lock.site_name, why))
-        break
-    result['waited'] = round(time.monotonic() - started, 1)
-    return result
-
-
-def release(module, lock):
-    params = module.params
-    while True:
-        commit, current = lock.read()
-        if not commit:
-            return dict(changed=False, lock=dict(branch=lock.branch, held=False, commit=None))
-        if not params['force'] and current.get('run_id') != params['run_id']:
-            # not this run's: leave it
-            return dict(changed=False, lock=dict(current, branch=lock.branch, held=True, commit=commit))
-        if module.check_mode or lock.swap(commit, None):
-            return dict(changed=True, lock=dict(current, branch=lock.branch, held=module.check_mode,
-                                                commit=commit if module.check_mode else None))
 
 
 def run(module):
     params = module.params
-    if not NAME_RE.match(params['name']):
-        raise PantheonError('name must be lowercase letters, digits and hyphens (at most 30, starting with a letter '
-                            'or digit), got %r' % params['name'])
-    for option in ('wait', 'stale_after'):
-        if params[option] < 0:
-            raise PantheonError('%s must be 0 or more seconds, got %s' % (option, params[option]))
+    check_options(params['name'], params['wait'], params['stale_after'])
     if params['state'] == 'absent' and not params['run_id'] and not params['force']:
         raise PantheonError('state=absent needs the run_id that took the lock (or force=true to remove any holder\'s)')
     site = module.client.get_site(params['site'])
     with GitWorkspace() as workspace:
-        lock = Lock(module, workspace, site['id'], site.get('name') or params['site'])
+        lock = Lock(params, workspace, site['id'], site.get('name') or params['site'], params['name'])
         if params['state'] == 'present':
-            return take(module, lock)
-        return release(module, lock)
+            return take(lock, params['job'], params['run_id'], params['wait'], params['stale_after'],
+                        check_mode=module.check_mode, warn=module.warn)
+        return release(lock, params['run_id'], force=params['force'], check_mode=module.check_mode)
 
 
 def main():
@@ -403,7 +201,7 @@ def main():
             job=dict(type='str', default='ansible'),
             run_id=dict(type='str'),
             wait=dict(type='int', default=0),
-            stale_after=dict(type='int', default=21600),
+            stale_after=dict(type='int', default=STALE_AFTER),
             force=dict(type='bool', default=False),
         ),
         ssh=True,
