@@ -311,10 +311,8 @@ partial_removed:
   type: int
 lock:
   description:
-    - The lock O(lock) named, as the step held it - its holder (C(job), C(run_id), C(host), C(pid), C(created)), C(branch)
-      and C(commit), as M(pantheon.platform.clone_lock) returns them - with C(waited) (seconds spent waiting for another
-      run's lock), C(taken_over) (the stale holder taken over and why, when one was), C(released) (whether this task
-      removed it) and C(held) (whether it is still held after the task).
+    - The lock O(lock) named, as the step held it, in the shape of RV(pantheon.platform.backup#module:lock) (holder,
+      branch, commit, C(waited), C(taken_over), C(released), C(held)).
     - Also in the failure result when the step failed after the lock was taken. The archive this run made is removed
       before the lock is given back.
   returned: with O(lock), not in check mode

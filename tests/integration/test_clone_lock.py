@@ -127,8 +127,8 @@ SOURCE_LOCK = 'pantheon-platform-lock-source-dev'
 
 
 def step(emulator, tmp_path, site, module, check=False, **lock_args):
-    args = {'site': site['name'], 'env': 'dev', 'lock': dict({'name': 'source-dev', 'job': 'second', 'run_id': 's2'},
-                                                              **lock_args)}
+    lock_option = dict({'name': 'source-dev', 'job': 'second', 'run_id': 's2'}, **lock_args)
+    args = {'site': site['name'], 'env': 'dev', 'lock': lock_option}
     if module == 'backup':
         args['elements'] = ['database']
     return run_module(emulator, tmp_path, module, args, check=check)
@@ -141,8 +141,8 @@ def lock_commit(emulator, site):
     return out.stdout.strip() or None
 
 
-def test_a_step_waits_for_another_runs_lock_then_fails_naming_it_having_written_nothing(emulator, site, tmp_path,
-                                                                                       monkeypatch):
+def test_a_step_waits_for_another_runs_lock_then_fails_naming_it_having_written_nothing(
+        emulator, site, tmp_path, monkeypatch):
     """backup and archive find the source's lock held by another run: each looks again until lock.wait is spent,
     then fails with clone_lock's message naming that run; nothing is written (no workflow, no archive, the
     holder's lock as it was). Check mode takes no lock: it neither waits nor fails, nor makes a branch."""
