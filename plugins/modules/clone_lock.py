@@ -28,6 +28,9 @@ description:
     this same controller (same host name and boot) by an C(ansible-playbook) process that no longer runs (a run
     interrupted with Ctrl-C or killed). A lock of a lost controller (an AWX container that is gone) is stale only
     after O(stale_after); remove it sooner with O(state=absent) and O(force=true).
+  - M(pantheon.platform.backup) and M(pantheon.platform.archive) take the same lock for the length of their step with
+    their O(pantheon.platform.backup#module:lock) option (one task instead of three); the role takes the source's turn
+    lock that way.
 author:
   - pantheon.platform developers (@pantheon-platform)
 options:
@@ -104,6 +107,8 @@ requirements:
   - git on the host that runs the module
 seealso:
   - module: pantheon.platform.code_push
+  - module: pantheon.platform.backup
+  - module: pantheon.platform.archive
 '''
 
 EXAMPLES = r'''
