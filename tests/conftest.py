@@ -35,7 +35,7 @@ def pytest_collection_modifyitems(config, items):
         known = json.load(f)
     long_tests = sorted((i for i in items if i.nodeid in known), key=lambda i: (-known[i.nodeid], i.nodeid))
     short = [i for i in items if i.nodeid not in known]
-    shares = [[] for _ in range(count)]
+    shares = [[] for dummy in range(count)]
     work = [0.0] * count
     # the shares' sizes as the scheduler cuts them: len(pending) // nodes_remaining, in turn
     sizes, left = [], len(items)
