@@ -42,6 +42,16 @@ options:
         target is allowed). In check mode the module says it would write it.
     type: bool
     default: false
+  within_site:
+    description:
+      - The job copies between two environments of this one site (the C(site_clone) role's route for them). Its tag
+        is then named C(refs/tags/pantheon-platform-clone-env-<hash>), which
+        P(pantheon.platform.site_info#module)'s C(clone_marks) does not count, so C(clone_org.yml) does not take the
+        site for the target of a clone of another site.
+      - Give the same value when checking and when marking (the two tags are different).
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
@@ -130,8 +140,9 @@ def check_target(module):
     if not (params['job'] or '').strip():
         raise PantheonError('job must name the clone job, got an empty string')
     target = resolve(module.client, params['site'], params['env'], write='a clone into it' if params['mark'] else None)
-    result = dict(changed=False, owned=is_owned(params, target, params['job'], TIMEOUT), content=None,
-                  holds_content=False, would_overwrite=False, marker=marker_ref(params['job'], target.site_id),
+    within = params['within_site']
+    result = dict(changed=False, owned=is_owned(params, target, params['job'], TIMEOUT, within), content=None,
+                  holds_content=False, would_overwrite=False, marker=marker_ref(params['job'], target.site_id, within),
                   marked=False)
     if not result['owned'] and not (params['mark'] and params['overwrite']):
         result['content'] = content_of(module.client, params, target, TIMEOUT)
@@ -142,14 +153,14 @@ def check_target(module):
     if params['mark'] and not result['owned']:
         result['changed'] = result['marked'] = True
         if not module.check_mode:
-            mark_owned(params, target, params['job'], TIMEOUT)
+            mark_owned(params, target, params['job'], TIMEOUT, within)
     return result
 
 
 def main():
     spec = target_argspec()
     spec.update(job=dict(type='str', required=True), overwrite=dict(type='bool', default=False),
-                mark=dict(type='bool', default=False))
+                mark=dict(type='bool', default=False), within_site=dict(type='bool', default=False))
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
     module.run(check_target)
 

@@ -163,3 +163,29 @@ def test_writing_modules_refuse_a_target_with_content_unless_overwrite(emulator,
     for module, args, dummy in calls[1:3]:
         res, out = run_module(emulator, tmp_path, module, args)
         assert res.rc == 0 and out['changed'] is False, (module, res.output)
+
+
+def test_a_clone_between_environments_of_one_site_is_not_a_clone_mark(emulator, site_prefix, tmp_path):
+    """A job that copies between two environments of one site tags the site with the within-site tag: the job
+    finds its own target again by it, and site_info's clone_marks (what clone_org.yml skips sites by) leaves it
+    out. The tag of a job from another site is listed."""
+    site = seed(emulator, [{'name': site_prefix + 'one', 'framework': 'drupal8', 'envs': ['dev', 'live']}])[site_prefix + 'one']
+    inner = '%s.live-to-%s.dev' % (site['name'], site['name'])
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site['name'], 'job': inner, 'overwrite': True,
+                                                               'mark': True, 'within_site': True})
+    assert res.rc == 0 and out['marked'] is True, res.output
+    assert out['marker'].startswith('refs/tags/pantheon-platform-clone-env-'), out['marker']
+    assert out['marker'] in _ls_remote(emulator, site['id'])
+    # the job's own target, by the same tag; the other kind of tag is another one
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site['name'], 'job': inner, 'within_site': True})
+    assert res.rc == 0 and out['owned'] is True, res.output
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site['name'], 'job': inner, 'overwrite': True})
+    assert res.rc == 0 and out['owned'] is False, res.output
+    res, info = run_module(emulator, tmp_path, 'site_info', {'name': site['name'], 'clone_marks': True})
+    assert res.rc == 0 and info['clone_marks'] == [], res.output
+    # a clone of another site into it is a mark
+    res, out = run_module(emulator, tmp_path, 'clone_target', {'site': site['name'], 'job': 'other.live-to-one.dev',
+                                                               'overwrite': True, 'mark': True})
+    assert res.rc == 0 and not out['marker'].startswith('refs/tags/pantheon-platform-clone-env-'), res.output
+    res, info = run_module(emulator, tmp_path, 'site_info', {'name': site['name'], 'clone_marks': True})
+    assert info['clone_marks'] == [out['marker']], info['clone_marks']
