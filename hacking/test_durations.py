@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write tests/durations.json, the test-order hint of tests/conftest.py, from a pytest run's durations.
 
     .venv/bin/python -m pytest -n 2 --dist worksteal -m "not long" --durations=0 | tee .tmp/durations.log

@@ -180,6 +180,7 @@ notes:
   - Needs an SSH key registered with the account.
 requirements:
   - rsync on the host that runs the module (lists and removes the archive over SSH)
+  - git on the host that runs the module (only with O(lock), which is a branch in the site's repository)
 seealso:
   - module: pantheon.platform.site_import
   - module: pantheon.platform.backup

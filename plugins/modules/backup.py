@@ -83,6 +83,8 @@ notes:
     unavailable while it is frozen.
   - Terminus has no command to delete a backup; the platform removes it when O(keep_for) has passed.
   - The SSH options are used only with O(lock).
+requirements:
+  - git on the host that runs the module (only with O(lock), which is a branch in the site's repository)
 seealso:
   - module: pantheon.platform.backup_info
   - module: pantheon.platform.site_import
