@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import urllib.parse
 
+from helpers.kill import hold, kill_tree, module_result, start_module
 from helpers.secrets import assert_no_secrets
-from transfer_helpers import latest_backup, run_module, seed, sql
+from transfer_helpers import latest_backup, play_env, run_module, seed, sql
 
 
 def _pair(emulator, prefix, framework, padding=0):
@@ -75,12 +76,10 @@ def test_check_mode_changes_nothing(emulator, site_prefix, tmp_path):
     assert not [c for c, dummy in _ssh_commands(emulator, since) if 'sql:cli' in c or 'sql-cli' in c]
 
 
-def _break_download(emulator, folder, delay=0.0):
-    """The first response stops after 3000 bytes, every resume is reset (after ``delay`` seconds):
-    the download cannot finish."""
-    reset = {'reset': True, 'delay': delay} if delay else {'reset': True}
+def _break_download(emulator, folder):
+    """The first response stops after 3000 bytes, every resume is reset: the download cannot finish."""
     emulator.faults({'match': {'channel': 'download', 'path': '%s/.*_database\\.sql\\.gz$' % folder},
-                     'sequence': [{'truncate_after': 3000}] + [reset] * 10})
+                     'sequence': [{'truncate_after': 3000}] + [{'reset': True}] * 10})
 
 
 def test_broken_download_never_reaches_the_target(emulator, site_prefix, tmp_path):
@@ -105,14 +104,30 @@ def test_stream_broken_mid_way_keeps_previous_database(emulator, site_prefix, tm
     folder, dummy = latest_backup(emulator, src['id'], 'live', 'database')
     before = emulator.state(dst['name'], 'dev', digest=True)['db']
     since = _mark(emulator)
-    _break_download(emulator, folder, delay=1.0)   # time for the import to start before the stream breaks
+    # The download stops after 3000 bytes and every resume is refused; the first resume is held until the import's
+    # SSH command has reached the platform (held too, then let go), so the stream breaks while the import runs,
+    # however loaded the machine is (no delay is guessed).
+    started, resume = site_prefix + 'import-started', site_prefix + 'resume'
+    emulator.faults([
+        {'match': {'channel': 'download', 'path': '%s/.*_database\\.sql\\.gz$' % folder},
+         'sequence': [{'truncate_after': 3000}, {'hold': resume, 'reset': True}] + [{'reset': True}] * 10},
+        hold(started, 'ssh', 'sql:cli')])
+    env = play_env(emulator, tmp_path)
+    proc = start_module('database_stream', {'overwrite': True, 'site': dst['name'], 'spool': False,
+                                            'backup': {'site': src['name'], 'env': 'live', 'folder': folder}},
+                        env, tmp_path / 'stream')
     try:
-        res, out = run_module(emulator, tmp_path, 'database_stream', {
-            'overwrite': True, 'site': dst['name'], 'spool': False, 'backup': {'site': src['name'], 'env': 'live', 'folder': folder}})
+        emulator.wait_hold(started, timeout=300)
+        emulator.release(started)
+        emulator.wait_hold(resume, timeout=300)
+        emulator.release(resume)
+        out = module_result(proc)
     finally:
+        if proc.poll() is None:
+            kill_tree(proc.pid)
         emulator.clear_faults()
-    assert res.rc != 0
-    assert 'cut off before the end of its input' in out['msg']
+    assert out.get('failed') is True, out
+    assert 'cut off before the end of its input' in out['msg'], out['msg']
     # the import had started (an SSH command that ended with a dropped connection: the emulator logs
     # such a session as "shell"/255), yet nothing of it was kept
     dropped = [c for c, status in _ssh_commands(emulator, since) if status == 255]
