@@ -16,6 +16,7 @@ their ``lock`` option): taken before the step's first platform write, released i
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -55,6 +56,18 @@ class Interrupted(BaseException):
     def __init__(self, signum):
         super().__init__(signum)
         self.signum = signum
+
+
+@contextlib.contextmanager
+def signals_held_off():
+    """SIGINT, SIGTERM and SIGHUP ignored inside the block (a clean-up that must not be cut short), and the
+    handlers before it put back after it."""
+    saved = [(s, signal.signal(s, signal.SIG_IGN)) for s in SIGNALS]
+    try:
+        yield
+    finally:
+        for s, handler in saved:
+            signal.signal(s, handler)
 
 
 def raise_interrupted(signum, frame):
@@ -265,9 +278,13 @@ def release(lock, run_id, force=False, check_mode=False):
 def _release_step_lock(module, lock, run_id, report):
     """Release the step's lock with the signals held off; a release that fails is a warning (the lock goes
     stale), never the step's outcome."""
-    saved = [(s, signal.signal(s, signal.SIG_IGN)) for s in SIGNALS]
-    try:
-        done = release(lock, run_id)
+    with signals_held_off():
+        try:
+            done = release(lock, run_id)
+        except PantheonError as e:
+            module.warn('Could not release the lock %s on %s (it is taken over once stale): %s'
+                        % (lock.branch, lock.site_name, e.message))
+            return
         if done['changed']:
             report.update(held=False, released=True)
         elif done['lock']['held']:
@@ -276,12 +293,6 @@ def _release_step_lock(module, lock, run_id, report):
                         'left as it is' % (lock.branch, lock.site_name, describe_holder(done['lock'])))
         else:
             report.update(held=False, released=False)
-    except PantheonError as e:
-        module.warn('Could not release the lock %s on %s (it is taken over once stale): %s'
-                    % (lock.branch, lock.site_name, e.message))
-    finally:
-        for s, handler in saved:
-            signal.signal(s, handler)
 
 
 def run_locked(module, site_id, site_name, step):

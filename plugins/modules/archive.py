@@ -355,6 +355,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._lock import (
     check_options,
     raise_interrupted,
     run_locked,
+    signals_held_off,
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
@@ -568,13 +569,9 @@ def import_and_remove(module, target, ssh, path, url, into):
                                % (target.label, into.label, e.message), 'import_failed')
     finally:
         # Also on the way out of an interruption (Interrupted passes through here first).
-        signals_ignored = [signal.signal(s, signal.SIG_IGN) for s in SIGNALS]
-        try:
+        with signals_held_off():
             remove_archive(module, target, ssh, path, url)
             forget(module, path)
-        finally:
-            for s, handler in zip(SIGNALS, signals_ignored):
-                signal.signal(s, handler)
     if failure is not None:
         failure.message += ' The archive was removed (its URL answers 404).'
         raise failure
