@@ -5,7 +5,8 @@
 #
 # This module_utils file is for INTERNAL USE ONLY by the pantheon.platform collection.
 # It may change or disappear in any release without notice.
-"""PantheonModule: AnsibleModule with the shared options, the API client and clean failures."""
+"""PantheonModule: AnsibleModule with the shared options, the API client and clean failures; and the
+step engine (:class:`Step`, :meth:`PantheonModule.run_step`) that does check mode, diff and the result."""
 
 from __future__ import annotations
 
@@ -50,6 +51,70 @@ def pantheon_argument_spec(argument_spec=None, ssh=False, wait_timeout_default=N
         spec['wait_timeout'] = dict(type='int', default=wait_timeout_default)
     spec.update(argument_spec or {})
     return spec
+
+
+class Step:
+    """One module's change, declared; :meth:`PantheonModule.run_step` runs it.
+
+    A module subclasses this and declares:
+
+    - :meth:`current`: reads the platform (never writes) and returns the state that matters (a dict, or
+      None when the thing is absent). Option checks that need no read go first here.
+    - :meth:`desired`: the state asked for, given the current one. Every refusal (a
+      :class:`PantheonError`) is raised here or in :meth:`current`, so before anything is written.
+    - :meth:`apply`: makes the change; returns what the result gains from it (the workflow record, ...).
+      Never called in check mode, nor when :meth:`changed` says nothing differs.
+    - optionally :meth:`changed` (default ``current != desired``; an action that is not a state says True),
+      :meth:`result` (the keys every run returns, check mode included), :meth:`diff_view` (what ``--diff``
+      shows of a state) and :meth:`within` (a context the whole sequence runs in: a lock, a workspace).
+
+    ``supports_diff``: True when the module documents ``diff_mode`` support; the engine then returns
+    ``diff: {before, after}`` (from :meth:`diff_view` of current and desired, with the module's secrets
+    redacted) when the run changes, or would change, something and Ansible asked for a diff.
+    """
+
+    supports_diff = False
+
+    def __init__(self, module):
+        self.module = module
+        self.params = module.params
+
+    @property
+    def client(self):
+        return self.module.client
+
+    def current(self):
+        return None
+
+    def desired(self, current):
+        raise NotImplementedError
+
+    def changed(self, current, desired):
+        return current != desired
+
+    def apply(self, current, desired):
+        raise NotImplementedError
+
+    def result(self, current, desired):
+        return {}
+
+    def diff_view(self, state):
+        return state
+
+    def within(self, sequence):
+        """Run ``sequence()`` (current, desired, apply and the result) and return what it returns."""
+        return sequence()
+
+
+def _redact_value(value, redact):
+    """``value`` (a diff's before/after: text, or dicts and lists of them) with ``redact`` applied to every string."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return dict((key, _redact_value(item, redact)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(item, redact) for item in value]
+    return value
 
 
 class PantheonModule(AnsibleModule):
@@ -157,3 +222,28 @@ class PantheonModule(AnsibleModule):
         except Exception as e:  # pylint: disable=broad-except
             self.fail_from_exception(e)
         self.exit_json(**(result or dict(changed=False)))
+
+    def run_step(self, step_class):
+        """The step engine: run ``step_class(self)`` (a :class:`Step`) through :meth:`run`.
+
+        Calls ``current()``, ``desired(current)`` and ``changed``; in check mode, or when nothing differs,
+        never ``apply``. The result is ``changed``, the step's ``result(current, desired)``, what ``apply``
+        returned (it wins) and, with ``--diff``, ``diff``.
+        """
+        def sequence(step):
+            current = step.current()
+            desired = step.desired(current)
+            changed = bool(step.changed(current, desired))
+            result = dict(step.result(current, desired) or {}, changed=changed)
+            if changed and step.supports_diff and self._diff:
+                result['diff'] = dict(before=_redact_value(step.diff_view(current), self.redact),
+                                      after=_redact_value(step.diff_view(desired), self.redact))
+            if changed and not self.check_mode:
+                result.update(step.apply(current, desired) or {})
+            return result
+
+        def go(module):
+            step = step_class(module)
+            return step.within(lambda: sequence(step))
+
+        self.run(go)

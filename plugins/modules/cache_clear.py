@@ -86,20 +86,27 @@ workflow:
   sample: {id: 6c0e7a1e-1b2f-11ef-9a5f-0242ac120002, type: clear_cache, result: succeeded, duration: 3.2}
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 
-def clear_cache(module):
-    params = module.params
-    target = resolve(module.client, params['site'], params['env'], write='clearing its caches')
-    result = dict(changed=True)
-    if module.check_mode:
-        return result
-    result['workflow'] = describe(module.workflows.run(('env', target.site_id, target.env), 'clear_cache',
-                                                       {'framework_cache': params['framework_cache']}))
-    return result
+class ClearCache(Step):
+    """An action, not a state: every run that is not in check mode clears the caches."""
+
+    def current(self):
+        self.target = resolve(self.client, self.params['site'], self.params['env'], write='clearing its caches')
+
+    def desired(self, current):
+        return dict(framework_cache=self.params['framework_cache'])
+
+    def changed(self, current, desired):
+        return True
+
+    def apply(self, current, desired):
+        target = self.target
+        return dict(workflow=describe(self.module.workflows.run(('env', target.site_id, target.env), 'clear_cache',
+                                                                desired)))
 
 
 def main():
@@ -111,7 +118,7 @@ def main():
         wait_timeout_default=300,
         supports_check_mode=True,
     )
-    module.run(clear_cache)
+    module.run_step(ClearCache)
 
 
 if __name__ == '__main__':

@@ -50,7 +50,9 @@ attributes:
     details:
       - Looks the site and its environments up, checks the name, and says whether the environment would be created.
   diff_mode:
-    support: none
+    support: full
+    details:
+      - The diff shows the environment before (nothing when it is created) and after (its site, name and O(from_env)).
 notes:
   - Multidev is a feature of the account or organization (Pantheon's Multidev FAQ); the platform refuses the
     creation on a site without it, and beyond the site's Multidev limit (10 by default). The module reports the
@@ -112,7 +114,7 @@ workflow:
 import re
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._target import check_env_name, refuse_frozen
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
@@ -133,43 +135,53 @@ def check_name(name):
         raise PantheonError('name %r is reserved on the platform (reserved: %s)' % (name, ', '.join(RESERVED)))
 
 
-def create(module):
-    params = module.params
-    name, source = params['name'], params['from_env']
-    check_name(name)
-    check_env_name(source, option='from_env')
-    client = module.client
-    site = client.get_site(params['site'])
-    label = site.get('name') or site['id']
-    envs = client.environments(site['id'])
-    result = dict(changed=False, created=False,
-                  environment=dict(site_id=site['id'], name=name, from_env=source))
-    owner = ('site', site['id'])
-    running = module.workflows.left_running(owner, WORKFLOW,
-                                            match=lambda wf: (wf.get('params') or {}).get('environment_id') == name)
-    if name in envs and not running:
-        return result
-    if source not in envs:
-        raise PantheonError('Site %s has no %s environment to create the %s Multidev from (it has: %s)'
-                            % (label, source, name, ', '.join(sorted(envs)) or 'none'))
-    refuse_frozen(site, 'creating the %s Multidev' % name)
-    result['changed'] = True
-    if module.check_mode:
-        return result
-    if running:
-        # an earlier run was interrupted while the platform created it: wait for that one
-        result['workflow'] = describe(module.workflows.adopt(owner, running), adopted=True)
-    else:
-        result['workflow'] = describe(module.workflows.run(owner, WORKFLOW, {
-            'environment_id': name,
-            'deploy': {
-                'clone_database': {'from_environment': source},
-                'clone_files': {'from_environment': source},
-                'annotation': 'Create the "%s" environment.' % name,
-            },
-        }))
-    result['created'] = True
-    return result
+class CreateMultidev(Step):
+    """The environment ``name`` of the site: absent (None) or there; created from ``from_env`` when absent."""
+
+    supports_diff = True
+
+    def current(self):
+        name, source = self.params['name'], self.params['from_env']
+        check_name(name)
+        check_env_name(source, option='from_env')
+        self.site = self.client.get_site(self.params['site'])
+        self.envs = self.client.environments(self.site['id'])
+        self.owner = ('site', self.site['id'])
+        self.running = self.module.workflows.left_running(
+            self.owner, WORKFLOW, match=lambda wf: (wf.get('params') or {}).get('environment_id') == name)
+        # one an earlier run is still creating is not there yet: this run waits for it
+        return dict(site_id=self.site['id'], name=name) if name in self.envs and not self.running else None
+
+    def desired(self, current):
+        if current is not None:
+            return current
+        name, source = self.params['name'], self.params['from_env']
+        if source not in self.envs:
+            raise PantheonError('Site %s has no %s environment to create the %s Multidev from (it has: %s)'
+                                % (self.site.get('name') or self.site['id'], source, name,
+                                   ', '.join(sorted(self.envs)) or 'none'))
+        refuse_frozen(self.site, 'creating the %s Multidev' % name)
+        return dict(site_id=self.site['id'], name=name, from_env=source)
+
+    def result(self, current, desired):
+        return dict(created=False, environment=dict(site_id=self.site['id'], name=self.params['name'],
+                                                    from_env=self.params['from_env']))
+
+    def apply(self, current, desired):
+        if self.running:
+            # an earlier run was interrupted while the platform created it: wait for that one
+            workflow = describe(self.module.workflows.adopt(self.owner, self.running), adopted=True)
+        else:
+            name, source = desired['name'], desired['from_env']
+            workflow = describe(self.module.workflows.run(self.owner, WORKFLOW, {
+                'environment_id': name,
+                'deploy': {
+                    'clone_database': {'from_environment': source},
+                    'clone_files': {'from_environment': source},
+                    'annotation': 'Create the "%s" environment.' % name,
+                },
+            }))
+        return dict(created=True, workflow=workflow)
 
 
 def main():
@@ -182,7 +194,7 @@ def main():
         wait_timeout_default=600,
         supports_check_mode=True,
     )
-    module.run(create)
+    module.run_step(CreateMultidev)
 
 
 if __name__ == '__main__':

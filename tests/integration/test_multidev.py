@@ -21,8 +21,9 @@ def test_create_from_dev_then_idempotent(emulator, site_prefix, tmp_path):
                             'db': {'nodes': 4}, 'files': {'count': 3}}])[name]
     dev = emulator.state(name, 'dev', digest=True)
 
-    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'}, check=True)
+    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'}, check=True, diff=True)
     assert res.rc == 0 and out['changed'] is True and out['created'] is False, res.output
+    assert out['diff'] == {'before': None, 'after': {'site_id': site['id'], 'name': 'review', 'from_env': 'dev'}}
     assert 'review' not in emulator.api().get('%s/sites/%s/environments' % (emulator.api_url, site['id'])).json()
 
     mark = last_request_id(emulator)
@@ -37,8 +38,8 @@ def test_create_from_dev_then_idempotent(emulator, site_prefix, tmp_path):
     assert emulator.http().get(emulator.web_url(name, 'review')).status_code == 200
 
     mark = last_request_id(emulator)
-    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'})
-    assert res.rc == 0 and out['changed'] is False and out['created'] is False, res.output
+    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'}, diff=True)
+    assert res.rc == 0 and out['changed'] is False and out['created'] is False and 'diff' not in out, res.output
     assert _posted(emulator, mark) == []
 
 
