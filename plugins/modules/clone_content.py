@@ -107,7 +107,7 @@ workflows:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
@@ -115,32 +115,46 @@ from ansible_collections.pantheon.platform.plugins.module_utils._workflows impor
 ORDER = ('files', 'database')  # Terminus CloneContentCommand: files first, then the database
 
 
-def copy(module):
-    params = module.params
-    source_env, target_env = params['env'], params['target_env']
-    if source_env == target_env:
-        raise PantheonError('env and target_env are both %s: the source and the target must be different environments'
-                            % source_env)
-    source = resolve(module.client, params['site'], source_env, initialized='copying its content')
-    target = resolve(module.client, source.site_id, target_env, write='copying content into it')
-    result = dict(changed=True, workflows=[])
-    if module.check_mode:
-        return result
-    refuse_content(module, target, 'copying %s from %s' % (' and '.join(params['elements']), source.label))
-    owner = ('env', target.site_id, target_env)
-    for element in (e for e in ORDER if e in params['elements']):
-        wf_type = 'clone_%s' % element
-        body = {'from_environment': source_env}
-        if element == 'database':
-            body.update(updatedb=int(params['updatedb']), clear_cache=params['clear_cache'])
-        running = module.workflows.left_running(
-            owner, wf_type, match=lambda wf: (wf.get('params') or {}).get('from_environment') == source_env)
-        if running:
-            # an earlier, interrupted run left this copy going on the platform: wait for it
-            result['workflows'].append(describe(module.workflows.adopt(owner, running), adopted=True))
-        else:
-            result['workflows'].append(describe(module.workflows.run(owner, wf_type, body)))
-    return result
+class CloneContent(Step):
+    """An action, not a state: every run that is not in check mode copies the elements."""
+
+    def current(self):
+        params = self.params
+        source_env, target_env = params['env'], params['target_env']
+        if source_env == target_env:
+            raise PantheonError('env and target_env are both %s: the source and the target must be different '
+                                'environments' % source_env)
+        self.source = resolve(self.client, params['site'], source_env, initialized='copying its content')
+        self.target = resolve(self.client, self.source.site_id, target_env, write='copying content into it')
+
+    def desired(self, current):
+        return [e for e in ORDER if e in self.params['elements']]
+
+    def changed(self, current, desired):
+        return True
+
+    def result(self, current, desired):
+        return dict(workflows=[])
+
+    def apply(self, current, desired):
+        params, source, target = self.params, self.source, self.target
+        # the target is inspected (over SSH) only by a run that copies, as the module documents for check mode
+        refuse_content(self.module, target, 'copying %s from %s' % (' and '.join(params['elements']), source.label))
+        owner = ('env', target.site_id, params['target_env'])
+        workflows = []
+        for element in desired:
+            wf_type = 'clone_%s' % element
+            body = {'from_environment': params['env']}
+            if element == 'database':
+                body.update(updatedb=int(params['updatedb']), clear_cache=params['clear_cache'])
+            running = self.module.workflows.left_running(
+                owner, wf_type, match=lambda wf: (wf.get('params') or {}).get('from_environment') == params['env'])
+            if running:
+                # an earlier, interrupted run left this copy going on the platform: wait for it
+                workflows.append(describe(self.module.workflows.adopt(owner, running), adopted=True))
+            else:
+                workflows.append(describe(self.module.workflows.run(owner, wf_type, body)))
+        return dict(workflows=workflows)
 
 
 def main():
@@ -158,7 +172,7 @@ def main():
         wait_timeout_default=3600,
         supports_check_mode=True,
     )
-    module.run(copy)
+    module.run_step(CloneContent)
 
 
 if __name__ == '__main__':

@@ -62,7 +62,10 @@ attributes:
   check_mode:
     support: full
   diff_mode:
-    support: none
+    support: full
+    details:
+      - With O(mark=true), the diff shows the ownership tag (RV(marker)) and whether the job owns the target,
+        before and after.
 requirements:
   - git on the host that runs the module (reads and writes the ownership tag through the codeserver)
   - rsync on the host that runs the module (lists the target's files over SSH)
@@ -126,7 +129,7 @@ marked:
   type: bool
 '''
 
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import content_of, holds_content, refusal
 from ansible_collections.pantheon.platform.plugins.module_utils._ownership import is_owned, mark_owned, marker_ref
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
@@ -135,26 +138,37 @@ from ansible_collections.pantheon.platform.plugins.module_utils._target import r
 TIMEOUT = 300
 
 
-def check_target(module):
-    params = module.params
-    if not (params['job'] or '').strip():
-        raise PantheonError('job must name the clone job, got an empty string')
-    target = resolve(module.client, params['site'], params['env'], write='a clone into it' if params['mark'] else None)
-    within = params['within_site']
-    result = dict(changed=False, owned=is_owned(params, target, params['job'], TIMEOUT, within), content=None,
-                  holds_content=False, would_overwrite=False, marker=marker_ref(params['job'], target.site_id, within),
-                  marked=False)
-    if not result['owned'] and not (params['mark'] and params['overwrite']):
-        result['content'] = content_of(module.client, params, target, TIMEOUT)
-        result['holds_content'] = holds_content(result['content'])
-        result['would_overwrite'] = result['holds_content']
-        if result['would_overwrite'] and not params['overwrite']:
-            raise PantheonError(refusal(target, result['content'], params['job']))
-    if params['mark'] and not result['owned']:
-        result['changed'] = result['marked'] = True
-        if not module.check_mode:
-            mark_owned(params, target, params['job'], TIMEOUT, within)
-    return result
+class CloneTarget(Step):
+    """Whether the job owns the target (its tag in the target site's repository); with O(mark), that it does."""
+
+    supports_diff = True
+
+    def current(self):
+        params = self.params
+        if not (params['job'] or '').strip():
+            raise PantheonError('job must name the clone job, got an empty string')
+        self.target = resolve(self.client, params['site'], params['env'],
+                              write='a clone into it' if params['mark'] else None)
+        within = params['within_site']
+        self.content = None
+        return dict(marker=marker_ref(params['job'], self.target.site_id, within),
+                    owned=is_owned(params, self.target, params['job'], TIMEOUT, within))
+
+    def desired(self, current):
+        params = self.params
+        if not current['owned'] and not (params['mark'] and params['overwrite']):
+            self.content = content_of(self.client, params, self.target, TIMEOUT)
+            if holds_content(self.content) and not params['overwrite']:
+                raise PantheonError(refusal(self.target, self.content, params['job']))
+        return dict(current, owned=current['owned'] or params['mark'])
+
+    def result(self, current, desired):
+        would_overwrite = self.content is not None and holds_content(self.content)
+        return dict(owned=current['owned'], content=self.content, holds_content=would_overwrite,
+                    would_overwrite=would_overwrite, marker=current['marker'], marked=desired != current)
+
+    def apply(self, current, desired):
+        mark_owned(self.params, self.target, self.params['job'], TIMEOUT, self.params['within_site'])
 
 
 def main():
@@ -162,7 +176,7 @@ def main():
     spec.update(job=dict(type='str', required=True), overwrite=dict(type='bool', default=False),
                 mark=dict(type='bool', default=False), within_site=dict(type='bool', default=False))
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
-    module.run(check_target)
+    module.run_step(CloneTarget)
 
 
 if __name__ == '__main__':

@@ -83,7 +83,7 @@ replacements:
 import re
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import framework_of, resolve, target_argspec
 
@@ -101,28 +101,36 @@ def _count(module, ssh_target, argv):
     return int(found[-1])
 
 
-def search_replace(module):
-    params = module.params
-    if not params['search']:
-        raise PantheonError('search must not be empty')
-    if params['search'] == params['replace']:
-        raise PantheonError('search and replace are the same (%r); nothing to replace' % params['search'])
-    target = resolve(module.client, params['site'], params['env'], write='a search-replace')
-    framework = framework_of(target)
-    if framework not in ('wordpress', 'wordpress_network'):
-        raise PantheonError('Site %s runs %s, not WordPress; wp search-replace needs a WordPress site'
-                            % (target.site_name, framework))
-    ssh_target = appserver_target(params, target.site_id, target.env)
-    argv = ['wp', 'search-replace', params['search'], params['replace'], '--format=count']
-    if params['skip_columns']:
-        argv.append('--skip-columns=%s' % ','.join(params['skip_columns']))
-    if framework == 'wordpress_network':
-        argv.append('--network')
-    pending = _count(module, ssh_target, argv + ['--dry-run'])
-    result = dict(changed=pending > 0, replacements=pending)
-    if pending and not module.check_mode:
-        result['replacements'] = _count(module, ssh_target, argv)
-    return result
+class SearchReplace(Step):
+    """The replacements pending (a dry run counts them); none is the state asked for."""
+
+    def current(self):
+        params = self.params
+        if not params['search']:
+            raise PantheonError('search must not be empty')
+        if params['search'] == params['replace']:
+            raise PantheonError('search and replace are the same (%r); nothing to replace' % params['search'])
+        target = resolve(self.client, params['site'], params['env'], write='a search-replace')
+        framework = framework_of(target)
+        if framework not in ('wordpress', 'wordpress_network'):
+            raise PantheonError('Site %s runs %s, not WordPress; wp search-replace needs a WordPress site'
+                                % (target.site_name, framework))
+        self.ssh_target = appserver_target(params, target.site_id, target.env)
+        self.argv = ['wp', 'search-replace', params['search'], params['replace'], '--format=count']
+        if params['skip_columns']:
+            self.argv.append('--skip-columns=%s' % ','.join(params['skip_columns']))
+        if framework == 'wordpress_network':
+            self.argv.append('--network')
+        return dict(replacements=_count(self.module, self.ssh_target, self.argv + ['--dry-run']))
+
+    def desired(self, current):
+        return dict(replacements=0)
+
+    def result(self, current, desired):
+        return dict(replacements=current['replacements'])
+
+    def apply(self, current, desired):
+        return dict(replacements=_count(self.module, self.ssh_target, self.argv))
 
 
 def main():
@@ -136,7 +144,7 @@ def main():
         ssh=True,
         supports_check_mode=True,
     )
-    module.run(search_replace)
+    module.run_step(SearchReplace)
 
 
 if __name__ == '__main__':

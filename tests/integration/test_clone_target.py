@@ -60,8 +60,10 @@ def test_content_refused_unless_overwrite_and_ownership_on_the_platform(emulator
     assert out['would_overwrite'] is True and out['holds_content'] is True and out['changed'] is False
     assert out['content']['files'] == 4 and out['content']['tables'] > 0
     res, out = run_module(emulator, tmp_path, 'clone_target',
-                          {'site': dst['name'], 'job': job, 'overwrite': True, 'mark': True}, check=True)
+                          {'site': dst['name'], 'job': job, 'overwrite': True, 'mark': True}, check=True, diff=True)
     assert res.rc == 0 and out['changed'] is True and out['marked'] is True, res.output
+    assert out['diff'] == {'before': {'marker': out['marker'], 'owned': False},
+                           'after': {'marker': out['marker'], 'owned': True}}, out
     assert _ls_remote(emulator, dst['id']) == refs_before
 
     # allowed and marked: the tag is in the target's repository, the branches are untouched
@@ -76,8 +78,9 @@ def test_content_refused_unless_overwrite_and_ownership_on_the_platform(emulator
     res, again = run_module(emulator, tmp_path / 'other-controller', 'clone_target', {'site': dst['id'], 'job': job})
     assert res.rc == 0, res.output
     assert again['owned'] is True and again['would_overwrite'] is False and again['changed'] is False
-    res, again = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job, 'mark': True})
-    assert res.rc == 0 and again['changed'] is False and again['marked'] is False, res.output
+    res, again = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job, 'mark': True},
+                            diff=True)
+    assert res.rc == 0 and again['changed'] is False and again['marked'] is False and 'diff' not in again, res.output
 
     # another job's target is not this job's own
     res, other = run_module(emulator, tmp_path, 'clone_target', {'site': dst['name'], 'job': job + '-other'})
