@@ -215,7 +215,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._backups import 
     parse_catalog,
 )
 from ansible_collections.pantheon.platform.plugins.module_utils._lock import LOCK_ARGSPEC, check_options, run_locked
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
@@ -257,47 +257,50 @@ def _created_backup(client, target, elements, known_folders, workflow):
         time.sleep(2)
 
 
-def make_backup(module):
-    result = _make_backup(module)
-    # Sizes by element, as a playbook needs them to choose a transfer route (null while not measured).
-    found = result['backup']['elements']
-    result['sizes'] = dict((element, (found.get(element) or {}).get('size')) for element in _requested_elements(module.params))
-    return result
+def _sizes(elements, backup):
+    """Sizes by element, as a playbook needs them to choose a transfer route (null while not measured)."""
+    return dict((element, (backup['elements'].get(element) or {}).get('size')) for element in elements)
 
 
-def _make_backup(module):
-    params = module.params
-    client = module.client
-    elements = _requested_elements(params)
-    if params['keep_for'] < 1:
-        raise PantheonError('keep_for must be at least 1 day, got %s' % params['keep_for'])
-    if params['reuse_within'] < 0:
-        raise PantheonError('reuse_within must be 0 (never reuse) or a number of minutes, got %s' % params['reuse_within'])
-    if params['lock']:
-        check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
-    target = resolve(client, params['site'], params['env'], write='a backup (do_export)')
-    # under the lock from the reuse check on: a run that waited for the lock finds the backup the holder made
-    return run_locked(module, target.site_id, target.site_name,
-                      lambda: _backup_step(module, target, elements))
+class Backup(Step):
+    """A backup of the elements: the one the catalog has that may be reused (None when there is none to reuse),
+    or a new one."""
 
+    def within(self, sequence):
+        params = self.params
+        self.elements = _requested_elements(params)
+        if params['keep_for'] < 1:
+            raise PantheonError('keep_for must be at least 1 day, got %s' % params['keep_for'])
+        if params['reuse_within'] < 0:
+            raise PantheonError('reuse_within must be 0 (never reuse) or a number of minutes, got %s'
+                                % params['reuse_within'])
+        if params['lock']:
+            check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
+        self.target = resolve(self.client, params['site'], params['env'], write='a backup (do_export)')
+        # under the lock from the reuse check on: a run that waited for the lock finds the backup the holder made
+        return run_locked(self.module, self.target.site_id, self.target.site_name, sequence)
 
-def _backup_step(module, target, elements):
-    params = module.params
-    client = module.client
-    entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
-    if params['reuse_within'] > 0:
-        folder, found = find_reusable(entries, elements, params['reuse_within'] * 60, time.time())
-        if folder:
-            return dict(changed=False, reused=True, backup=describe_backup(folder, found))
+    def current(self):
+        self.entries = parse_catalog(self.client.backup_catalog(self.target.site_id, self.target.env))
+        if self.params['reuse_within'] > 0:
+            folder, found = find_reusable(self.entries, self.elements, self.params['reuse_within'] * 60, time.time())
+            if folder:
+                return describe_backup(folder, found)
+        return None
 
-    if module.check_mode:
-        return dict(changed=True, reused=False, backup=dict(folder=None, elements={}))
+    def desired(self, current):
+        return current if current is not None else dict(folder=None, elements={})
 
-    export = dict((element, element in elements) for element in ELEMENTS)
-    export.update(entry_type='backup', ttl=params['keep_for'] * DAY)
-    workflow = module.workflows.run(('env', target.site_id, target.env), 'do_export', export)
-    folder, found = _created_backup(client, target, elements, set(folders(entries)), workflow)
-    return dict(changed=True, reused=False, backup=describe_backup(folder, found), workflow=describe(workflow))
+    def result(self, current, desired):
+        return dict(reused=current is not None, backup=desired, sizes=_sizes(self.elements, desired))
+
+    def apply(self, current, desired):
+        export = dict((element, element in self.elements) for element in ELEMENTS)
+        export.update(entry_type='backup', ttl=self.params['keep_for'] * DAY)
+        workflow = self.module.workflows.run(('env', self.target.site_id, self.target.env), 'do_export', export)
+        folder, found = _created_backup(self.client, self.target, self.elements, set(folders(self.entries)), workflow)
+        backup = describe_backup(folder, found)
+        return dict(backup=backup, sizes=_sizes(self.elements, backup), workflow=describe(workflow))
 
 
 def main():
@@ -315,7 +318,7 @@ def main():
         wait_timeout_default=3600,
         supports_check_mode=True,
     )
-    module.run(make_backup)
+    module.run_step(Backup)
 
 
 if __name__ == '__main__':

@@ -150,66 +150,78 @@ sync_workflow:
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._git import Codeserver, GitWorkspace, branch_ref
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import git_branch
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve, same_framework
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
 
-def push_code(module):
-    params = module.params
-    client = module.client
-    if params['target_env'] in ('test', 'live'):
-        raise PantheonError('target_env %s cannot receive a git push: test and live get their code by deployment '
-                            'from dev (the platform tags it pantheon_%s_N; terminus env:deploy); push to dev or a '
-                            'multidev' % (params['target_env'], params['target_env']))
-    source = resolve(client, params['site'], params['env'])
-    target = resolve(client, params['target_site'], params['target_env'], option='target_site', write='a code push')
-    same_framework(source.framework, source.label, target, 'a code push')
-    if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
-        raise PantheonError('Source %s and target %s use the same branch of the same repository; nothing to push'
-                            % (source.label, target.label))
-    source_branch, target_branch = git_branch(source.env), git_branch(target.env)
-    result = dict(changed=False, pushed=False, source_branch=source_branch, target_branch=target_branch)
+class PushCode(Step):
+    """The commit of the target environment's branch; the source environment's deployed commit is asked for."""
 
-    with GitWorkspace(timeout=params['wait_timeout']) as workspace:
-        src_repo = Codeserver(params, source.site_id, source.site_name)
-        dst_repo = Codeserver(params, target.site_id, target.site_name)
-        source_ref, source_commit = workspace.deployed_code(src_repo, source)
-        if source_commit is None:
-            raise PantheonError('The source repository of %s has no branch %s' % (source.label, source_branch))
-        before = workspace.ls_remote(dst_repo, branch_ref(target.env))
-        result['source_ref'] = source_ref
-        result['source_commit'] = source_commit
-        result['target_commit'] = dict(before=before, after=before)
-        if before == source_commit:
-            return result
-        result['changed'] = True
-        result['target_commit']['after'] = source_commit
-        if module._diff:
-            result['diff'] = dict(before='%s: %s\n' % (target_branch, before), after='%s: %s\n' % (target_branch, source_commit))
-        if target.sftp_mode:
-            raise PantheonError('%s is in SFTP mode, which refuses git pushes; switch it to git mode first'
-                                % target.label)
-        refuse_content(module, target, 'a code push')
-        if module.check_mode:
-            return result
-        workspace.fetch(src_repo, source_ref, 'refs/pantheon/source')
+    supports_diff = True
+
+    def within(self, sequence):
+        with GitWorkspace(timeout=self.params['wait_timeout']) as self.workspace:
+            return sequence()
+
+    def current(self):
+        params = self.params
+        client = self.client
+        if params['target_env'] in ('test', 'live'):
+            raise PantheonError('target_env %s cannot receive a git push: test and live get their code by deployment '
+                                'from dev (the platform tags it pantheon_%s_N; terminus env:deploy); push to dev or a '
+                                'multidev' % (params['target_env'], params['target_env']))
+        source = self.source = resolve(client, params['site'], params['env'])
+        target = self.target = resolve(client, params['target_site'], params['target_env'], option='target_site',
+                                       write='a code push')
+        same_framework(source.framework, source.label, target, 'a code push')
+        if source.site_id == target.site_id and git_branch(source.env) == git_branch(target.env):
+            raise PantheonError('Source %s and target %s use the same branch of the same repository; nothing to push'
+                                % (source.label, target.label))
+        self.src_repo = Codeserver(params, source.site_id, source.site_name)
+        self.dst_repo = Codeserver(params, target.site_id, target.site_name)
+        self.source_ref, self.source_commit = self.workspace.deployed_code(self.src_repo, source)
+        if self.source_commit is None:
+            raise PantheonError('The source repository of %s has no branch %s' % (source.label, git_branch(source.env)))
+        return dict(branch=git_branch(target.env), commit=self.workspace.ls_remote(self.dst_repo, branch_ref(target.env)))
+
+    def desired(self, current):
+        desired = dict(current, commit=self.source_commit)
+        if desired != current:
+            if self.target.sftp_mode:
+                raise PantheonError('%s is in SFTP mode, which refuses git pushes; switch it to git mode first'
+                                    % self.target.label)
+            refuse_content(self.module, self.target, 'a code push')
+        return desired
+
+    def result(self, current, desired):
+        return dict(pushed=False, source_branch=git_branch(self.source.env), target_branch=current['branch'],
+                    source_ref=self.source_ref, source_commit=self.source_commit,
+                    target_commit=dict(before=current['commit'], after=desired['commit']))
+
+    def diff_view(self, state):
+        return '%s: %s\n' % (state['branch'], state['commit'])
+
+    def apply(self, current, desired):
+        params, workspace, source, target = self.params, self.workspace, self.source, self.target
+        before, source_commit = current['commit'], desired['commit']
+        workspace.fetch(self.src_repo, self.source_ref, 'refs/pantheon/source')
         if before and not params['force']:
-            workspace.fetch(dst_repo, branch_ref(target.env), 'refs/pantheon/target')
+            workspace.fetch(self.dst_repo, branch_ref(target.env), 'refs/pantheon/target')
             if not workspace.is_ancestor(before, source_commit):
                 raise PantheonError('The %s branch of %s has commits that %s does not contain; set force: true to '
-                                    'replace them' % (target_branch, target.label, source.label))
+                                    'replace them' % (current['branch'], target.label, source.label))
         owner = ('env', target.site_id, target.env)
-        known = set(wf['id'] for wf in module.workflows.history(owner, ('sync_code',)))
-        workspace.push(dst_repo, source_commit, target_branch, force=params['force'])
-        result['pushed'] = True
+        known = set(wf['id'] for wf in self.module.workflows.history(owner, ('sync_code',)))
+        workspace.push(self.dst_repo, source_commit, current['branch'], force=params['force'])
         # the platform starts a sync_code for the push; the code is deployed when it has finished
-        result['sync_workflow'] = describe(
-            module.workflows.wait_started_by_platform(owner, 'sync_code', known, target.label))
-        result['target_commit']['after'] = workspace.ls_remote(dst_repo, branch_ref(target.env))
-    return result
+        return dict(pushed=True,
+                    sync_workflow=describe(self.module.workflows.wait_started_by_platform(owner, 'sync_code', known,
+                                                                                          target.label)),
+                    target_commit=dict(before=before,
+                                       after=workspace.ls_remote(self.dst_repo, branch_ref(target.env))))
 
 
 def main():
@@ -217,7 +229,7 @@ def main():
     spec.update(force=dict(type='bool', default=True))
     spec.update(overwrite_argspec())
     module = PantheonModule(argument_spec=spec, ssh=True, wait_timeout_default=600, supports_check_mode=True)
-    module.run(push_code)
+    module.run_step(PushCode)
 
 
 if __name__ == '__main__':

@@ -184,7 +184,7 @@ reason:
 from urllib.parse import urlsplit
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
@@ -270,63 +270,74 @@ def measure(params, url):
     return size
 
 
-def run_import(module):
-    params = module.params
-    client = module.client
-    kind = params['kind']
-    url = check_url(params)
-    if params['max_size_mb'] < 0:
-        raise ImportRefused('max_size_mb must be 0 (no limit) or a positive number of MB, got %s' % params['max_size_mb'],
-                            'invalid_option')
-    if kind == 'site' and params['env'] != 'dev':
-        raise ImportRefused('kind=site imports into the dev environment only (the platform\'s do_migration), '
-                            'got env=%s' % params['env'], 'invalid_option')
-    target = resolve(client, params['site'], params['env'], write='an import')
-    owner = ('env', target.site_id, target.env)
-    result = dict(changed=False, kind=kind)
+class Import(Step):
+    """The import of the object O(url) names into the environment, as the workflow history shows it: the last
+    workflow that replaced this kind of content there, when it imported the same object (None otherwise).
 
-    previous = module.workflows.last_replacing(target.site_id, target.env, kind)
-    if previous is not None and _is_same_import(previous, kind, url):
-        if previous.get('result') == 'succeeded' and not params['force']:
+    ``plan``: 'done' (it succeeded, and no force), 'adopt' (it is still running: waited for) or 'start'.
+    """
+
+    def current(self):
+        params = self.params
+        kind = params['kind']
+        self.url = check_url(params)
+        if params['max_size_mb'] < 0:
+            raise ImportRefused('max_size_mb must be 0 (no limit) or a positive number of MB, got %s'
+                                % params['max_size_mb'], 'invalid_option')
+        if kind == 'site' and params['env'] != 'dev':
+            raise ImportRefused('kind=site imports into the dev environment only (the platform\'s do_migration), '
+                                'got env=%s' % params['env'], 'invalid_option')
+        self.target = resolve(self.client, params['site'], params['env'], write='an import')
+        previous = self.module.workflows.last_replacing(self.target.site_id, self.target.env, kind)
+        return previous if previous is not None and _is_same_import(previous, kind, self.url) else None
+
+    def desired(self, current):
+        """The workflow that leaves the object imported: ``current`` when it succeeded (and not O(force)) or is
+        still running (it is waited for), else the one this run would start, once the archive passed the checks."""
+        params, url = self.params, self.url
+        if current is not None and current.get('result') == 'succeeded' and not params['force']:
             try:
-                result['imported_size'] = probe_size(url, validate_certs=params['validate_certs'],
-                                                     ca_path=params['ca_path'], attempts=1)
+                self.size = probe_size(url, validate_certs=params['validate_certs'], ca_path=params['ca_path'],
+                                       attempts=1)
             except TransferError:
-                result['imported_size'] = None
-            result['workflow'] = describe(previous)
-            return result
-        if previous.get('result') is None:
+                self.size = None
+            self.plan = 'done'
+            return current
+        if current is not None and current.get('result') is None:
             # The same import is already running (for example after a timed-out run): wait for it.
-            result['changed'] = True
-            result['imported_size'] = measure(params, url)
-            if module.check_mode:
-                result['workflow'] = describe(previous)
-                return result
-            result['workflow'] = describe(module.workflows.adopt(owner, previous), adopted=True)
-            return result
+            self.size = measure(params, url)
+            self.plan = 'adopt'
+            return dict(current, result='succeeded')
+        self.size = size = measure(params, url)
+        limit = params['max_size_mb'] * MB
+        if limit:
+            if size is None:
+                raise ImportRefused('url %s does not tell its size, so it cannot be checked against max_size_mb=%s; '
+                                    'set max_size_mb: 0 to import it anyway' % (shown(url), params['max_size_mb']),
+                                    'unknown_size')
+            if size > limit:
+                raise ImportRefused('The archive at %s is %d bytes (%.1f MB), above max_size_mb=%s; URL imports of '
+                                    'larger archives fail on Pantheon, so move this content another way (for example '
+                                    'pantheon.platform.files_sync or pantheon.platform.database_stream)'
+                                    % (shown(url), size, size / float(MB), params['max_size_mb']), 'too_large')
+        refuse_content(self.module, self.target, 'a %s import' % params['kind'])
+        self.plan = 'start'
+        if params['kind'] == 'site':
+            return dict(planned('do_migration'), params={'url': url})
+        return dict(planned('do_import'), params={params['kind']: 1, 'url': url})
 
-    size = measure(params, url)
-    limit = params['max_size_mb'] * MB
-    if limit:
-        if size is None:
-            raise ImportRefused('url %s does not tell its size, so it cannot be checked against max_size_mb=%s; '
-                                'set max_size_mb: 0 to import it anyway' % (shown(url), params['max_size_mb']), 'unknown_size')
-        if size > limit:
-            raise ImportRefused('The archive at %s is %d bytes (%.1f MB), above max_size_mb=%s; URL imports of '
-                                'larger archives fail on Pantheon, so move this content another way (for example '
-                                'pantheon.platform.files_sync or pantheon.platform.database_stream)'
-                                % (shown(url), size, size / float(MB), params['max_size_mb']), 'too_large')
-    refuse_content(module, target, 'a %s import' % kind)
-    result.update(changed=True, imported_size=size)
-    if kind == 'site':
-        wf_type, wf_params = 'do_migration', {'url': url}
-    else:
-        wf_type, wf_params = 'do_import', {kind: 1, 'url': url}
-    if module.check_mode:
-        result['workflow'] = planned(wf_type)
-        return result
-    result['workflow'] = describe(module.workflows.run(owner, wf_type, wf_params))
-    return result
+    def changed(self, current, desired):
+        return self.plan != 'done'
+
+    def result(self, current, desired):
+        return dict(kind=self.params['kind'], imported_size=self.size,
+                    workflow=describe(desired if self.plan == 'start' else current))
+
+    def apply(self, current, desired):
+        owner = ('env', self.target.site_id, self.target.env)
+        if self.plan == 'adopt':
+            return dict(workflow=describe(self.module.workflows.adopt(owner, current), adopted=True))
+        return dict(workflow=describe(self.module.workflows.run(owner, desired['type'], desired['params'])))
 
 
 def main():
@@ -346,7 +357,7 @@ def main():
     )
     # The URL (its path may be a secret archive name, its query a signature) never leaves the module.
     module.add_secret(module.params['url'])
-    module.run(run_import)
+    module.run_step(Import)
 
 
 if __name__ == '__main__':
