@@ -215,46 +215,60 @@ class Lock(object):
             raise
 
 
+def look(lock, run_id, wait, stale_after, started):
+    """Read the lock, waiting (up to ``wait`` seconds from ``started``, a ``time.monotonic()``) while another run
+    holds it and it is not stale. Writes nothing. Returns ``(commit, holder, mine, taken_over)``: ``commit`` and
+    ``holder`` as read (None when free), ``mine`` when ``run_id`` holds it, ``taken_over`` the stale holder a
+    swap from ``commit`` replaces (with its ``commit`` and ``reason``). Raises LockHeld."""
+    while True:
+        commit, current = lock.read()
+        if not commit:
+            return None, None, False, None
+        if run_id and current.get('run_id') == run_id:
+            return commit, current, True, None
+        why = stale_reason(current, stale_after)
+        if why is not None:
+            return commit, current, False, dict(current, commit=commit, reason=why)
+        waited = time.monotonic() - started
+        if waited + POLL > wait:
+            raise LockHeld('The site %s is locked by another clone run: %s (branch %s of its repository). '
+                           'Wait for that run to finish%s; if it is gone, its lock is taken over once it is '
+                           'stale (after stale_after=%d seconds), or remove it with pantheon.platform.clone_lock '
+                           'state=absent force=true.'
+                           % (lock.site_name, describe_holder(current), lock.branch,
+                              (' (waited %d seconds)' % waited) if wait else ' (or give it time: wait)',
+                              stale_after))
+        time.sleep(POLL)
+
+
+def taken(lock, holder, commit, taken_over, warn=None):
+    """The result of taking the lock for ``holder`` (``commit`` None in check mode), replacing ``taken_over``."""
+    result = dict(changed=True, lock=dict(holder, branch=lock.branch, held=True, commit=commit))
+    if taken_over:
+        result['taken_over'] = taken_over
+        if warn:
+            warn('Took over the stale lock of %s on %s: %s'
+                 % (describe_holder(taken_over), lock.site_name, taken_over['reason']))
+    return result
+
+
 def take(lock, job, run_id, wait, stale_after, check_mode=False, warn=None):
     """Take the lock for ``run_id`` (one is made up when None), waiting up to ``wait`` seconds for another
     run's; a stale one is taken over. Returns ``changed``, ``lock`` (the holder, ``branch``, ``held``,
     ``commit``), ``waited`` and, when a stale lock was taken over, ``taken_over``. Raises LockHeld."""
     holder = new_holder(job, run_id)
     started = time.monotonic()
-    result = dict(changed=False, waited=0.0)
     while True:
-        commit, current = lock.read()
-        taken_over = None
-        if commit and current.get('run_id') == holder['run_id'] and run_id:
-            result['lock'] = dict(current, branch=lock.branch, held=True, commit=commit)
+        commit, current, mine, taken_over = look(lock, run_id, wait, stale_after, started)
+        if mine:
+            result = dict(changed=False, lock=dict(current, branch=lock.branch, held=True, commit=commit))
             break
-        if commit:
-            why = stale_reason(current, stale_after)
-            if why is None:
-                waited = time.monotonic() - started
-                if waited + POLL > wait:
-                    raise LockHeld('The site %s is locked by another clone run: %s (branch %s of its repository). '
-                                   'Wait for that run to finish%s; if it is gone, its lock is taken over once it is '
-                                   'stale (after stale_after=%d seconds), or remove it with pantheon.platform.clone_lock '
-                                   'state=absent force=true.'
-                                   % (lock.site_name, describe_holder(current), lock.branch,
-                                      (' (waited %d seconds)' % waited) if wait else ' (or give it time: wait)',
-                                      stale_after))
-                time.sleep(POLL)
-                continue
-            taken_over = dict(current, commit=commit, reason=why)
-        result['changed'] = True
-        if check_mode:
-            result['lock'] = dict(holder, branch=lock.branch, held=True, commit=None)
-        else:
+        new = None
+        if not check_mode:
             new = lock.make_commit(holder)
             if not lock.swap(commit, new):
                 continue  # another run moved it first: look again
-            result['lock'] = dict(holder, branch=lock.branch, held=True, commit=new)
-        if taken_over:
-            result['taken_over'] = taken_over
-            if warn:
-                warn('Took over the stale lock of %s on %s: %s' % (describe_holder(taken_over), lock.site_name, why))
+        result = taken(lock, holder, new, taken_over, warn)
         break
     result['waited'] = round(time.monotonic() - started, 1)
     return result

@@ -177,24 +177,88 @@ waited:
   type: float
 '''
 
+import time
+
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._git import GitWorkspace
-from ansible_collections.pantheon.platform.plugins.module_utils._lock import STALE_AFTER, Lock, check_options, release, take
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._lock import (
+    STALE_AFTER,
+    Lock,
+    check_options,
+    look,
+    new_holder,
+    release,
+    take,
+    taken,
+)
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 
 
-def run(module):
-    params = module.params
-    check_options(params['name'], params['wait'], params['stale_after'])
-    if params['state'] == 'absent' and not params['run_id'] and not params['force']:
-        raise PantheonError('state=absent needs the run_id that took the lock (or force=true to remove any holder\'s)')
-    site = module.client.get_site(params['site'])
-    with GitWorkspace() as workspace:
-        lock = Lock(params, workspace, site['id'], site.get('name') or params['site'], params['name'])
+class CloneLock(Step):
+    """The lock branch of the site: its holder (``held``, ``commit``) or free; this run's holder with
+    O(state=present), free with O(state=absent) (while it is this run's, or any holder's with O(force))."""
+
+    def within(self, sequence):
+        params = self.params
+        check_options(params['name'], params['wait'], params['stale_after'])
+        if params['state'] == 'absent' and not params['run_id'] and not params['force']:
+            raise PantheonError('state=absent needs the run_id that took the lock (or force=true to remove any holder\'s)')
+        site = self.client.get_site(params['site'])
+        with GitWorkspace() as workspace:
+            self.lock = Lock(params, workspace, site['id'], site.get('name') or params['site'], params['name'])
+            return sequence()
+
+    def current(self):
+        params, lock = self.params, self.lock
         if params['state'] == 'present':
-            return take(lock, params['job'], params['run_id'], params['wait'], params['stale_after'],
-                        check_mode=module.check_mode, warn=module.warn)
-        return release(lock, params['run_id'], force=params['force'], check_mode=module.check_mode)
+            # waits while another run holds it (LockHeld when it still does after wait seconds)
+            self.started = time.monotonic()
+            self.holder = new_holder(params['job'], params['run_id'])
+            self.seen = look(lock, params['run_id'], params['wait'], params['stale_after'], self.started)
+            commit, holder = self.seen[:2]
+        else:
+            commit, holder = lock.read()
+        if not commit:
+            return dict(branch=lock.branch, held=False, commit=None)
+        return dict(holder, branch=lock.branch, held=True, commit=commit)
+
+    def desired(self, current):
+        params = self.params
+        if params['state'] == 'present':
+            mine = self.seen[2]
+            return current if mine else dict(self.holder, branch=self.lock.branch, held=True, commit=None)
+        if current['held'] and (params['force'] or current.get('run_id') == params['run_id']):
+            return dict(current, held=False, commit=None)
+        return current  # free, or another run's: left as it is
+
+    def result(self, current, desired):
+        if self.params['state'] == 'absent':
+            # in check mode, the lock that would be released, as it is
+            return dict(lock=current)
+        result = dict(lock=desired, waited=round(time.monotonic() - self.started, 1))
+        taken_over = self.seen[3]
+        if taken_over:
+            result['taken_over'] = taken_over
+            if self.module.check_mode:  # a real run warns once it took it over
+                taken(self.lock, self.holder, None, taken_over, self.module.warn)
+        return result
+
+    def apply(self, current, desired):
+        params, lock = self.params, self.lock
+        if params['state'] == 'absent':
+            if lock.swap(current['commit'], None):
+                return dict(lock=desired)
+            # it moved since it was read: look again
+            return release(lock, params['run_id'], force=params['force'])
+        new = lock.make_commit(self.holder)
+        if lock.swap(current['commit'], new):
+            result = taken(lock, self.holder, new, self.seen[3], self.module.warn)
+        else:
+            # another run moved it first: look again (and wait for it, as a first look does)
+            result = take(lock, params['job'], params['run_id'], params['wait'], params['stale_after'],
+                          warn=self.module.warn)
+        result['waited'] = round(time.monotonic() - self.started, 1)
+        return result
 
 
 def main():
@@ -212,7 +276,7 @@ def main():
         ssh=True,
         supports_check_mode=True,
     )
-    module.run(run)
+    module.run_step(CloneLock)
 
 
 if __name__ == '__main__':
