@@ -9,6 +9,7 @@ Runs in the worker on the controller; no module process is started (see the modu
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 
@@ -16,9 +17,14 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.pantheon.platform.plugins.filter.clone_report import (
+    clone_report,
+    clone_report_html,
+    clone_report_index,
+)
 from ansible_collections.pantheon.platform.plugins.module_utils import _journal
 
-OPTIONS = ('path', 'state', 'update', 'content', 'text')
+OPTIONS = ('path', 'state', 'update', 'content', 'text', 'report', 'history', 'forget')
 
 
 class ActionModule(ActionBase):
@@ -43,13 +49,23 @@ class ActionModule(ActionBase):
         if state not in ('present', 'absent'):
             raise AnsibleActionFail('clone_state: state must be present or absent, got %r' % (state,))
         update, content, text = args.get('update'), args.get('content'), args.get('text')
-        if state == 'present' and [update, content, text].count(None) != 2:
-            raise AnsibleActionFail('clone_state: with state=present give exactly one of update, content and text')
+        given = [update, content, text, args.get('report')].count(None)
+        if state == 'present' and given != 3:
+            raise AnsibleActionFail('clone_state: with state=present give exactly one of update, content, text and report')
+        if state == 'absent' and given != 4:
+            raise AnsibleActionFail('clone_state: state=absent takes none of update, content, text and report')
         for name, value in (('update', update), ('content', content)):
             if value is not None and not isinstance(value, dict):
                 raise AnsibleActionFail('clone_state: %s must be a dict, got %s' % (name, type(value).__name__))
         if text is not None and not isinstance(text, str):
             raise AnsibleActionFail('clone_state: text must be a string, got %s' % type(text).__name__)
+
+        report = args.get('report')
+        if report is not None:
+            return self._write_report(result, path, report, args.get('history'), args.get('forget'))
+        for name in ('history', 'forget'):
+            if args.get(name) is not None:
+                raise AnsibleActionFail('clone_state: %s goes with report' % name)
 
         exists = os.path.isfile(path)
         if text is not None:
@@ -92,3 +108,54 @@ class ActionModule(ActionBase):
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
         return result
+
+    def _write_report(self, result, path, parts, history, forget):
+        """A clone's report: built from its parts, written (in check mode too: it is the run's output), kept in the
+        history with its page and its entry, the history's index rewritten, then the job's state file forgotten."""
+        if not isinstance(parts, dict):
+            raise AnsibleActionFail('clone_state: report must be a dict, got %s' % type(parts).__name__)
+        if history is not None and not (isinstance(history, dict) and history.get('name')
+                                        and '/' not in str(history['name'])):
+            raise AnsibleActionFail('clone_state: history must be a dict with a name (a file name, no /), got %r'
+                                    % (history,))
+        report = json.loads(json.dumps(clone_report(parts), default=to_text))
+        directory = os.path.dirname(path)
+        try:
+            _journal.write(path, report)
+            if history is not None:
+                name = str(history['name'])
+                kept = os.path.join(directory, 'history', name)
+                _journal.write(os.path.join(kept, 'report.json'), report)
+                _journal.write_text(os.path.join(kept, 'report.html'),
+                                    clone_report_html([report], title='Clone %s' % report['job']))
+                _journal.write(kept + '.json', {
+                    'name': name, 'kind': str(history.get('kind') or 'clone'),
+                    'href': 'history/%s/report.html' % name,
+                    'started_at': report['started_at'], 'finished_at': report['finished_at'],
+                    'status': report['status'], 'summary': _summary(report)})
+                _journal.write_text(os.path.join(directory, 'index.html'), clone_report_index(_kept_runs(directory)))
+            if forget and not self._task.check_mode and os.path.isfile(forget):
+                os.unlink(forget)
+        except OSError as e:
+            raise AnsibleActionFail('clone_state: could not write the report %s: %s' % (path, e.strerror or e))
+        result.update(path=path, changed=True, report=report, ansible_facts={'site_clone_report': report})
+        return result
+
+
+def _summary(report):
+    """The index's line for one clone: sites, strategy, verification, and the failing phase."""
+    source, target = report['source'], report['target']
+    error = report.get('error')
+    return '%s.%s -> %s.%s; %s; verification %s%s' % (
+        source['site'], source['env'], target['site'], target['env'], report['strategy']['name'] or 'no strategy',
+        report['verification'].get('status'), ('; failed in %s' % error.get('phase')) if isinstance(error, dict) else '')
+
+
+def _kept_runs(directory):
+    """The entries of the kept runs (history/*.json); an unreadable one is left out."""
+    runs = []
+    for entry in sorted(glob.glob(os.path.join(glob.escape(directory), 'history', '*.json'))):
+        data = _journal.read(entry)
+        if data:
+            runs.append(data)
+    return runs

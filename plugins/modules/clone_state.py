@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: clone_state
-short_description: Write, merge or remove a JSON state or report file (or a report page) on the controller
+short_description: Write, merge or remove a JSON state file, or write a clone's report, on the controller
 version_added: 1.0.0
 description:
   - The bookkeeping of the C(pantheon.platform.site_clone) role, done on the controller by an action plugin
@@ -47,6 +47,37 @@ options:
         P(pantheon.platform.clone_report_html#filter)).
     type: str
     version_added: 1.1.0
+  report:
+    description:
+      - The parts of a clone's report, as the P(pantheon.platform.clone_report#filter) filter takes them. The report
+        is built from them with that filter's code and written to O(path) as JSON, in check mode too (it is the run's
+        output). It is returned as RV(report), and set as the fact C(site_clone_report).
+      - Exactly one of O(update), O(content), O(text) and O(report) with O(state=present).
+    type: dict
+    version_added: 1.1.0
+  history:
+    description:
+      - With O(report), keep this run in the history beside O(path) as well, for the index of the kept runs.
+      - Writes C(history/<name>/report.json) and C(history/<name>/report.html), the run's entry of the index
+        C(history/<name>.json), and rewrites C(index.html) (newest first) from every C(history/*.json).
+    type: dict
+    version_added: 1.1.0
+    suboptions:
+      name:
+        description:
+          - The run's name in the history (a file name; the role uses its start time and the job).
+        type: str
+        required: true
+      kind:
+        description:
+          - What the index says the run was.
+        type: str
+        default: clone
+  forget:
+    description:
+      - With O(report), a file (the job's state file) removed once the report is written. Not removed in check mode.
+    type: path
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.attributes
 attributes:
@@ -80,10 +111,18 @@ EXAMPLES = r'''
     update:
       fixups_pending: true
 
-- name: Write the report, also in check mode
+- name: Write a clone's report, keep it in the history (with its page and the index), and forget its state
   pantheon.platform.clone_state:
     path: clone-reports/old-site.live-to-new-site.dev.json
-    content: "{{ site_clone_report }}"
+    report:
+      job: old-site.live-to-new-site.dev
+      started_at: "2026-11-27T10:00:00.000000Z"
+      source: {site: old-site, env: live}
+      target: {site: new-site, env: dev}
+      phases: []
+    history:
+      name: 20261127T100000.000Z-old-site.live-to-new-site.dev
+    forget: clone-reports/.state/old-site.live-to-new-site.dev.json
   check_mode: false
 
 - name: Forget the state of a finished clone
@@ -98,6 +137,13 @@ path:
   returned: success
   type: str
   sample: /home/me/clone-reports/.state/old-site.live-to-new-site.dev.json
+report:
+  description:
+    - The report written, with O(report) (its schema is in the README of the C(pantheon.platform.site_clone) role).
+      It names no secret.
+  returned: with O(report)
+  type: dict
+  sample: {schema_version: 1, job: old-site.live-to-new-site.dev, status: succeeded, phases: []}
 '''
 
 from ansible.module_utils.basic import AnsibleModule
@@ -110,6 +156,10 @@ def main():
         update=dict(type='dict'),
         content=dict(type='dict'),
         text=dict(type='str'),
+        report=dict(type='dict'),
+        history=dict(type='dict', options=dict(name=dict(type='str', required=True),
+                                               kind=dict(type='str', default='clone'))),
+        forget=dict(type='path'),
     ), supports_check_mode=True)
     module.fail_json(msg='pantheon.platform.clone_state runs on the controller through its action plugin; '
                          'it cannot be executed as a module')

@@ -113,12 +113,92 @@ def test_bad_arguments_are_named(tmp_path):
     - name: text not a string
       pantheon.platform.clone_state: {path: "{{ p }}", text: [1]}
       ignore_errors: true
+    - name: report not a dict
+      pantheon.platform.clone_state: {path: "{{ p }}", report: [1]}
+      ignore_errors: true
+    - name: history alone
+      pantheon.platform.clone_state: {path: "{{ p }}", content: {a: 1}, history: {name: x}}
+      ignore_errors: true
+    - name: history without a name
+      pantheon.platform.clone_state: {path: "{{ p }}", report: {job: j}, history: {kind: clone}}
+      ignore_errors: true
 ''', extra_vars={'p': str(tmp_path / 'x.json')})
     assert res.rc == 0, res.output
-    assert 'exactly one of update, content and text' in res.task('both')['msg']
-    assert 'exactly one of update, content and text' in res.task('text and content')['msg']
+    assert 'exactly one of update, content, text and report' in res.task('both')['msg']
+    assert 'exactly one of update, content, text and report' in res.task('text and content')['msg']
+    assert 'report must be a dict' in res.task('report not a dict')['msg']
+    assert 'history goes with report' in res.task('history alone')['msg']
+    assert 'history must be a dict with a name' in res.task('history without a name')['msg']
     assert 'text must be a string' in res.task('text not a string')['msg']
     assert 'unsupported option(s) mode' in res.task('unknown')['msg']
     assert 'content must be a dict' in res.task('not a dict')['msg']
     assert 'Traceback' not in res.output
     assert not (tmp_path / 'x.json').exists()
+
+
+REPORT_PLAY = '''
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: report
+      pantheon.platform.clone_state:
+        path: "{{ dir }}/a.b-to-c.d.check.json"
+        report: &parts
+          job: a.b-to-c.d
+          check_mode: true
+          started_at: "2026-11-27T10:00:00.000000Z"
+          source: {site: a, env: b}
+          target: {site: c, env: d}
+          plan: {strategy: archive, reason: small, steps: []}
+          phases: [{name: preflight, start: "2026-11-27T10:00:00.000000Z", end: "2026-11-27T10:00:01.000000Z",
+                    outcome: ok, detail: ""}]
+        history: {name: 20261127T100000.000Z-a.b-to-c.d.check, kind: clone (check mode)}
+        forget: "{{ dir }}/.state/a.b-to-c.d.json"
+      check_mode: true
+      register: checked
+    - name: the fact
+      ansible.builtin.assert:
+        that:
+          - site_clone_report.job == 'a.b-to-c.d'
+          - site_clone_report.status == 'checked'
+          - checked.report == site_clone_report
+          # check mode forgets nothing
+          - (dir ~ '/.state/a.b-to-c.d.json') is file
+    - name: report of a real run
+      pantheon.platform.clone_state:
+        path: "{{ dir }}/a.b-to-c.d.json"
+        report: "{{ {'check_mode': false, 'started_at': '2026-11-27T11:00:00.000000Z'} | combine(parts, {'check_mode': false,
+                    'started_at': '2026-11-27T11:00:00.000000Z', 'error': {'phase': 'verify', 'message': 'no match'}}) }}"
+        history: {name: 20261127T110000.000Z-a.b-to-c.d}
+        forget: "{{ dir }}/.state/a.b-to-c.d.json"
+      vars:
+        parts: {job: a.b-to-c.d, source: {site: a, env: b}, target: {site: c, env: d}, phases: []}
+'''
+
+
+def test_a_report_is_written_kept_in_the_history_and_the_state_forgotten(tmp_path):
+    state = tmp_path / '.state' / 'a.b-to-c.d.json'
+    state.parent.mkdir()
+    state.write_text('{"job": "a.b-to-c.d"}')
+    res = run_playbook(REPORT_PLAY, extra_vars={'dir': str(tmp_path)})
+    assert res.rc == 0, res.output
+    checked = json.loads((tmp_path / 'a.b-to-c.d.check.json').read_text())
+    assert checked['status'] == 'checked' and checked['strategy']['name'] == 'archive'
+    assert checked['phases'][0]['name'] == 'preflight'
+    kept = tmp_path / 'history' / '20261127T100000.000Z-a.b-to-c.d.check'
+    assert json.loads((kept / 'report.json').read_text()) == checked
+    assert 'Clone a.b-to-c.d' in (kept / 'report.html').read_text()
+    entry = json.loads((tmp_path / 'history' / '20261127T100000.000Z-a.b-to-c.d.check.json').read_text())
+    assert entry['kind'] == 'clone (check mode)' and entry['status'] == 'checked'
+    assert entry['href'] == 'history/20261127T100000.000Z-a.b-to-c.d.check/report.html'
+    assert entry['summary'] == 'a.b -> c.d; archive; verification not run'
+    # the second run is in the index too, newest first, failed, and its state file is gone (the first, in check
+    # mode, left it)
+    real = json.loads((tmp_path / 'a.b-to-c.d.json').read_text())
+    assert real['status'] == 'failed' and real['error']['phase'] == 'verify'
+    second = json.loads((tmp_path / 'history' / '20261127T110000.000Z-a.b-to-c.d.json').read_text())
+    assert second['kind'] == 'clone' and second['summary'].endswith('; failed in verify')
+    index = (tmp_path / 'index.html').read_text()
+    assert index.index('20261127T110000.000Z-a.b-to-c.d') < index.index('20261127T100000.000Z-a.b-to-c.d.check')
+    assert not state.exists()
+    assert os.stat(tmp_path / 'index.html').st_mode & 0o777 == 0o600
