@@ -56,6 +56,15 @@ options:
       - Preferred zone (region) for a new site, passed to the platform as is (the platform validates it).
       - Left to the platform when not set.
     type: str
+  environments:
+    description:
+      - With O(state=present), describe these environments in the returned RV(site) (their settings and platform
+        domain), as M(pantheon.platform.site_info) does with its O(pantheon.platform.site_info#module:environments)
+        option; C(environment_ids) then lists all of the site's environments. Saves a lookup after a creation.
+      - Not set, RV(site) has neither C(environments) nor C(environment_ids).
+    type: list
+    elements: str
+    version_added: 1.1.0
   state:
     description:
       - V(present) to create the site if needed, V(absent) to delete it.
@@ -110,7 +119,8 @@ EXAMPLES = r'''
 RETURN = r'''
 site:
   description:
-    - The site after the task, in the shape M(pantheon.platform.site_info) returns, without C(environments).
+    - The site after the task, in the shape M(pantheon.platform.site_info) returns; C(environments) and
+      C(environment_ids) only with O(environments).
     - Empty when the site is absent, and in check mode when it would be created.
   returned: always
   type: dict
@@ -237,7 +247,7 @@ class SiteState:
         site = self.settle(site)
         if site is None:
             return self.create(upstream, org)
-        before = site_summary(self.client, site, environments=False)
+        before = self.summary(site)
         conflicts = []
         if org is not None and before['organization'] != org['id']:
             conflicts.append('it belongs to %s, not to organization %r (%s)'
@@ -329,7 +339,12 @@ class SiteState:
         self.client.wait_healthy(self.client.platform_domain(site_id, 'dev'), self.timeout)
 
     def current(self, site_id):
-        return site_summary(self.client, self.client.get_site(site_id), environments=False)
+        return self.summary(self.client.get_site(site_id))
+
+    def summary(self, site):
+        """The site as returned: with the environments of the environments option described, when given."""
+        describe = self.params.get('environments')
+        return site_summary(self.client, site, environments=describe is not None, describe=describe)
 
 
 def main():
@@ -340,6 +355,7 @@ def main():
             upstream=dict(type='str'),
             organization=dict(type='str'),
             region=dict(type='str'),
+            environments=dict(type='list', elements='str'),
             state=dict(type='str', default='present', choices=['present', 'absent']),
         ),
         wait_timeout_default=600,

@@ -9,6 +9,7 @@ import urllib.parse
 
 from helpers.kill import hold, kill_tree, module_result, start_module
 from helpers.secrets import assert_no_secrets
+from site_clone_helpers import last_request_id
 from transfer_helpers import latest_backup, play_env, run_module, seed, sql
 
 
@@ -26,12 +27,6 @@ def _pair(emulator, prefix, framework, padding=0):
 
 def _db(emulator, site, env):
     return emulator.state(site['name'], env)['db']['tables']
-
-
-def _mark(emulator):
-    """Id of the newest SSH request in the emulator's log (to read what happens after it)."""
-    log = emulator.requests(channel='ssh')
-    return log[-1]['id'] if log else 0
 
 
 def _ssh_commands(emulator, since):
@@ -66,7 +61,7 @@ def test_drupal7_import_idempotent_and_reimport_after_change(emulator, site_pref
 def test_check_mode_changes_nothing(emulator, site_prefix, tmp_path):
     src, dst = _pair(emulator, site_prefix, 'drupal8')
     before = _db(emulator, dst, 'dev')
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     res, out = run_module(emulator, tmp_path, 'database_stream', {
         'overwrite': True, 'site': dst['name'], 'backup': {'site': src['name'], 'env': 'live'}}, check=True)
     assert res.rc == 0, res.output
@@ -86,7 +81,7 @@ def test_broken_download_never_reaches_the_target(emulator, site_prefix, tmp_pat
     src, dst = _pair(emulator, site_prefix, 'drupal8', padding='600KB')
     folder, dummy = latest_backup(emulator, src['id'], 'live', 'database')
     before = emulator.state(dst['name'], 'dev', digest=True)['db']
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     _break_download(emulator, folder)
     try:
         res, out = run_module(emulator, tmp_path, 'database_stream', {
@@ -103,7 +98,7 @@ def test_stream_broken_mid_way_keeps_previous_database(emulator, site_prefix, tm
     src, dst = _pair(emulator, site_prefix, 'drupal8', padding='600KB')
     folder, dummy = latest_backup(emulator, src['id'], 'live', 'database')
     before = emulator.state(dst['name'], 'dev', digest=True)['db']
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     # The download stops after 3000 bytes and every resume is refused; the first resume is held until the import's
     # SSH command has reached the platform (held too, then let go), so the stream breaks while the import runs,
     # however loaded the machine is (no delay is guessed).

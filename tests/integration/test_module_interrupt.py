@@ -15,12 +15,8 @@ import re
 import time
 
 from helpers.kill import hold, kill_tree, module_result, run_module_process, start_module
-from site_clone_helpers import archives_on_source
+from site_clone_helpers import archives_on_source, last_request_id
 from transfer_helpers import play_env, seed
-
-
-def _mark(emulator):
-    return max([r['id'] for r in emulator.requests()] or [0])
 
 
 def _posts(emulator, since, path):
@@ -103,13 +99,13 @@ def test_site_import_killed_while_importing_waits_for_that_import_on_the_rerun(e
     args = {'site': dst['name'], 'kind': 'database', 'url': info['latest']['database']['url'], 'overwrite': True}
     imports = '/api/sites/%s/environments/dev/workflows' % dst['id']
     name = site_prefix + 'import'
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     try:
         _killed_when_held(emulator, tmp_path, 'site_import', args, hold(name, 'workflow', '^do_import$'), name)
         started = _posts(emulator, since, imports)
         assert [r['status'] for r in started] == [202]
         # the rerun, while the killed run's import still runs: it must wait for that one
-        since = _mark(emulator)
+        since = last_request_id(emulator)
         out = _rerun_released_when(emulator, tmp_path, 'site_import', args, name,
                                    (since, 'GET', r'^/api/sites/%s/workflows/[^/]+$' % dst['id'], None))
     finally:
@@ -130,7 +126,7 @@ def test_site_killed_while_create_site_runs_waits_for_that_creation(emulator, tm
     args = {'name': target, 'upstream': 'drupal10', 'wait_timeout': 300}
     creates = '/api/users/%s/workflows' % emulator.user_id
     name = site_prefix + 'create'
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     try:
         _killed_when_held(emulator, tmp_path, 'site', args, hold(name, 'workflow', '^create_site$'), name)
         assert [r['status'] for r in _posts(emulator, since, creates)] == [202]
@@ -162,7 +158,7 @@ def test_backup_killed_during_the_export_is_reused_by_the_rerun(emulator, tmp_pa
     args = {'site': site['name'], 'elements': ['database', 'files'], 'reuse_within': 15}
     exports = '/api/sites/%s/environments/dev/workflows' % site['id']
     name = site_prefix + 'export'
-    since = _mark(emulator)
+    since = last_request_id(emulator)
     _killed_then_finished(emulator, tmp_path, 'backup', args, hold(name, 'workflow', '^do_export$'), name)
     assert [r['status'] for r in _posts(emulator, since, exports)] == [202]
     out = run_module_process('backup', args, play_env(emulator, tmp_path), tmp_path / 'rerun')

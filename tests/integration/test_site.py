@@ -17,6 +17,7 @@ import pytest
 
 from helpers.ansible import run_playbook
 from helpers.secrets import assert_no_secrets
+from site_clone_helpers import last_request_id
 from transfer_helpers import run_module
 
 DRUPAL = 'drupal10'
@@ -42,12 +43,6 @@ def env(emulator, tmp_path):
     return values
 
 
-def mark(emulator):
-    """The id of the last request the emulator logged (pass it as ``since``)."""
-    rows = emulator.requests()
-    return rows[-1]['id'] if rows else 0
-
-
 def api_calls(emulator, since, method=None, contains=''):
     return [r for r in emulator.requests(channel='api', since=since)
             if (method is None or r['method'] == method) and contains in r['path']]
@@ -62,7 +57,7 @@ def test_create_is_idempotent_and_check_mode_changes_nothing(emulator, env, site
     create = {'name': name, 'label': 'New site', 'upstream': DRUPAL, 'wait_timeout': 120}
 
     # check mode: tells what would happen, posts no workflow
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})), env=env,
                        check=True, diff=True)
     assert res.rc == 0, res.output
@@ -74,10 +69,10 @@ def test_create_is_idempotent_and_check_mode_changes_nothing(emulator, env, site
     assert workflow_posts(emulator, since) == []
 
     # real run: create_site, deploy_product, dev answers its health check; then the same again
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(('create', 'site', create),
                             ('info', 'site_info', {'name': name}),
-                            ('again', 'site', create),
+                            ('again', 'site', dict(create, environments=['dev'])),
                             ('relabel', 'site', dict(create, label='Another label')),
                             ('info after', 'site_info', {'name': name})), env=env, diff=True)
     assert res.rc == 0, res.output
@@ -107,6 +102,10 @@ def test_create_is_idempotent_and_check_mode_changes_nothing(emulator, env, site
     assert again['changed'] is False and again['workflows'] == []
     assert again['diff']['before'] == again['diff']['after']
     assert again['site']['id'] == site['id']
+    # environments: the site described as site_info describes it, only the environments asked for
+    assert 'environments' not in site and 'environment_ids' not in site
+    assert again['site']['environments'] == {'dev': dev}
+    assert again['site']['environment_ids'] == looked['site']['environment_ids']
 
     # a different label is reported, not changed
     relabel = res.task('relabel')
@@ -122,7 +121,7 @@ def test_existing_site_with_other_upstream_or_org_fails_without_change(emulator,
                             {'name': 'Other', 'machine_name': other, 'role': 'admin'}],
                    'sites': [{'name': name, 'framework': 'drupal8', 'upstream': DRUPAL, 'org': agency,
                               'envs': ['dev']}]})
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(('before', 'site_info', {'name': name}),
                             ('other upstream', 'site', {'name': name, 'upstream': WORDPRESS}, True),
                             ('other org', 'site', {'name': name, 'upstream': DRUPAL, 'organization': other}, True),
@@ -148,7 +147,7 @@ def test_existing_site_with_other_upstream_or_org_fails_without_change(emulator,
 
 def test_bad_input_fails_clearly_and_changes_nothing(emulator, env, site_prefix):
     name = site_prefix + 'x'
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(
         ('unknown upstream', 'site', {'name': name, 'upstream': 'no-such-upstream'}, True),
         ('no upstream', 'site', {'name': name}, True),
@@ -177,7 +176,7 @@ def test_absent_deletes_and_check_mode_keeps(emulator, env, site_prefix):
     name = site_prefix + 'doomed'
     emulator.seed({'sites': [{'name': name, 'framework': 'wordpress', 'upstream': WORDPRESS, 'envs': ['dev']}]})
 
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(('delete', 'site', {'name': name, 'state': 'absent'}),
                             ('info', 'site_info', {'name': name})), env=env, check=True, diff=True)
     assert res.rc == 0, res.output
@@ -187,7 +186,7 @@ def test_absent_deletes_and_check_mode_keeps(emulator, env, site_prefix):
     assert workflow_posts(emulator, since) == []
     assert res.task('info')['exists'] is True
 
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(play(('delete', 'site', {'name': name, 'state': 'absent'}),
                             ('info', 'site_info', {'name': name}),
                             ('delete again', 'site', {'name': name, 'state': 'absent'})), env=env)
@@ -205,7 +204,7 @@ def test_one_login_for_many_module_runs(emulator, env, site_prefix):
     name = site_prefix + 'login'
     emulator.seed({'sites': [{'name': name, 'framework': 'drupal8', 'upstream': DRUPAL, 'envs': ['dev']}]})
     looks = play(*[('look %d' % i, 'site_info', {'name': n}) for i, n in enumerate([name, name, 'absent-' + name])])
-    since = mark(emulator)
+    since = last_request_id(emulator)
     for dummy in range(2):
         res = run_playbook(looks, env=env)
         assert res.rc == 0, res.output
@@ -220,7 +219,7 @@ def test_one_login_for_many_module_runs(emulator, env, site_prefix):
     for path in cached:
         with open(path, encoding='utf-8') as f:
             emulator.expire_sessions(json.load(f)['session'])
-    since = mark(emulator)
+    since = last_request_id(emulator)
     res = run_playbook(looks, env=env)
     assert res.rc == 0, res.output
     assert len(api_calls(emulator, since, 'POST', '/authorize/machine-token')) == 1
@@ -263,7 +262,7 @@ def test_flaky_api_is_retried_and_a_lost_answer_creates_no_duplicate(emulator, e
          'action': {'status': 503}, 'times': 2},
     ])
     try:
-        since = mark(emulator)
+        since = last_request_id(emulator)
         res = run_playbook(play(('create', 'site', {'name': name, 'upstream': DRUPAL})), env=env)
     finally:
         emulator.clear_faults()
@@ -324,14 +323,14 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
         started = post('users/%s' % uid, 'create_site', {'label': name, 'site_name': name})
         emulator.wait_hold(hold)
         # check mode tells what a real run would do and posts nothing
-        since = mark(emulator)
+        since = last_request_id(emulator)
         res = run_playbook(play(('create', 'site', create)), env=env, check=True)
         assert res.rc == 0, res.output
         out = res.task('create')
         assert out['changed'] is True and out['workflows'] == []
         assert workflow_posts(emulator, since) == []
 
-        since = mark(emulator)
+        since = last_request_id(emulator)
         res = run_while(lambda: run_playbook(play(('create', 'site', create), ('info', 'site_info', {'name': name})),
                                              env=env),
                         # released once the run, refused its own create_site (409), polls this one
@@ -370,7 +369,7 @@ def test_a_creation_left_running_is_waited_for_not_started_again(emulator, env, 
     try:
         deploying = post('sites/%s' % site_id, 'deploy_product', {'product_id': product['id']})
         emulator.wait_hold(hold)
-        since = mark(emulator)
+        since = last_request_id(emulator)
         # released once the module polls the deploy_product it found running
         res = run_while(lambda: run_playbook(play(('create', 'site', create)), env=env),
                         lambda: api_calls(emulator, since, 'GET', '/workflows/%s' % deploying['id']), emulator, hold)
@@ -396,7 +395,7 @@ def test_a_creation_that_finished_after_the_lookup_is_taken_as_the_existing_site
     emulator.faults([{'match': {'channel': 'http', 'method': 'GET', 'path': '^/api/site-names/%s$' % name},
                       'action': {'status': 404}, 'times': 1}])
     try:
-        since = mark(emulator)
+        since = last_request_id(emulator)
         res, out = run_module(emulator, tmp_path, 'site', {'name': name, 'upstream': DRUPAL})
     finally:
         emulator.clear_faults()
