@@ -64,6 +64,16 @@ options:
     type: list
     elements: str
     default: []
+  database_unreplaced:
+    description:
+      - When the database differs with O(database_replace) applied, compare it again as it is, without the
+        replacements, and say in RV(database_unreplaced_match) whether it matches so. An import whose WordPress
+        search-replace is still due (an interrupted clone) matches as it is; the C(pantheon.platform.site_clone)
+        role then does not move the database again.
+      - The element's report in RV(elements) and RV(match) stay those of the comparison with the replacements.
+    type: bool
+    default: false
+    version_added: 1.1.0
   database_replace:
     description:
       - Replacements applied to the source's rows before they are compared. Use it when the target's URLs were
@@ -165,6 +175,13 @@ mismatched:
   type: list
   elements: str
   sample: [database, files]
+database_unreplaced_match:
+  description:
+    - Whether the database matches as it is, without the replacements (O(database_unreplaced)).
+    - Null when it was not compared so (the option not set, no replacement given, or the database matched).
+  returned: always
+  type: bool
+  sample: true
 elements:
   description:
     - One report per compared element, each with C(match) (bool) and, for code, database and files, C(source) and
@@ -238,15 +255,20 @@ def verify(module):
     elements = [name for name in ELEMENTS if name in params['elements']]
     timeout = params['wait_timeout']
     reports = {}
+    unreplaced = None
     if 'code' in elements:
         reports['code'] = compare_code(params, source, target, limit, timeout=timeout)
     if 'database' in elements:
         if source.framework != target.framework:
             module.warn('%s is %s and %s is %s: their databases cannot match'
                         % (source.label, source.framework, target.label, target.framework))
+        majors = (drush_major(client, source), drush_major(client, target))
         reports['database'] = compare_database(
-            params, source, target, drush_major(client, source), drush_major(client, target), limit,
+            params, source, target, majors[0], majors[1], limit,
             ignore=params['database_ignore_tables'], replacements=params['database_replace'], timeout=timeout)
+        if params['database_unreplaced'] and params['database_replace'] and not reports['database']['match']:
+            unreplaced = compare_database(params, source, target, majors[0], majors[1], limit,
+                                          ignore=params['database_ignore_tables'], timeout=timeout)['match']
     if 'files' in elements:
         reports['files'] = compare_files(params, source, target, limit, compare=params['files_compare'],
                                          exclude=params['files_exclude'], timeout=timeout)
@@ -254,6 +276,7 @@ def verify(module):
         reports['home'] = check_home(client, target, params, path=params['home_path'])
     mismatched = [name for name in elements if not reports[name]['match']]
     result = dict(changed=False, match=not mismatched, mismatched=mismatched, elements=reports,
+                  database_unreplaced_match=unreplaced,
                   source=dict(site=source.site_name, env=source.env), target=dict(site=target.site_name, env=target.env))
     if mismatched and params['fail_on_mismatch']:
         details = '; '.join(_summary(name, reports[name]) for name in mismatched)
@@ -269,6 +292,7 @@ def main():
         files_compare=dict(type='str', choices=['checksum', 'mtime', 'size'], default='checksum'),
         files_exclude=dict(type='list', elements='str', default=[]),
         database_ignore_tables=dict(type='list', elements='str', default=[]),
+        database_unreplaced=dict(type='bool', default=False),
         database_replace=dict(type='list', elements='dict', default=[], options={
             'from': dict(type='str', required=True),
             'to': dict(type='str', required=True),

@@ -103,15 +103,22 @@ def test_wordpress_after_search_replace_needs_database_replace(emulator, site_pr
     _clone(emulator, tmp_path, src, dst)
     old = 'live-%s.pantheonsite.localhost' % src['name']
     new = 'dev-%s.pantheonsite.localhost' % dst['name']
+    # as imported, before the search-replace: it differs with the replacement, and matches as it is
+    res, out = _verify(emulator, tmp_path, src, dst, args={
+        'elements': ['database'], 'database_replace': [{'from': old, 'to': new}], 'database_unreplaced': True,
+        'fail_on_mismatch': False})
+    assert res.rc == 0, res.output
+    assert out['match'] is False and out['database_unreplaced_match'] is True
     remote(emulator, dst['id'], 'dev', ['wp', 'search-replace', old, new, '--all-tables'])
     res, out = _verify(emulator, tmp_path, src, dst, args={'elements': ['database'], 'fail_on_mismatch': False})
     assert res.rc == 0, res.output
     changed = sorted(entry['table'] for entry in out['elements']['database']['differences']['changed'])
     assert out['match'] is False and 'wp_options' in changed
     res, out = _verify(emulator, tmp_path, src, dst, args={
-        'elements': ['database'], 'database_replace': [{'from': old, 'to': new}]})
+        'elements': ['database'], 'database_replace': [{'from': old, 'to': new}], 'database_unreplaced': True})
     assert res.rc == 0, res.output
-    assert out['match'] is True
+    # (matched with the replacement: not compared again as it is)
+    assert out['match'] is True and out['database_unreplaced_match'] is None
 
 
 def test_broken_home_page_and_ignored_tables(emulator, site_prefix, tmp_path):
