@@ -65,8 +65,9 @@ class Step:
     - :meth:`apply`: makes the change; returns what the result gains from it (the workflow record, ...).
       Never called in check mode, nor when :meth:`changed` says nothing differs.
     - optionally :meth:`changed` (default ``current != desired``; an action that is not a state says True),
-      :meth:`result` (the keys every run returns, check mode included), :meth:`diff_view` (what ``--diff``
-      shows of a state) and :meth:`within` (a context the whole sequence runs in: a lock, a workspace).
+      :meth:`result` (the keys every run returns, check mode included), :meth:`preview` (what check mode
+      returns in place of what ``apply`` would have), :meth:`diff_view` (what ``--diff`` shows of a state)
+      and :meth:`within` (a context the whole sequence runs in: a lock, a workspace).
 
     ``supports_diff``: True when the module documents ``diff_mode`` support; the engine then returns
     ``diff: {before, after}`` (from :meth:`diff_view` of current and desired, with the module's secrets
@@ -96,6 +97,10 @@ class Step:
         raise NotImplementedError
 
     def result(self, current, desired):
+        return {}
+
+    def preview(self, current, desired):
+        """Check mode's stand-in for :meth:`apply` (reads only): what the result says would be done."""
         return {}
 
     def diff_view(self, state):
@@ -228,7 +233,7 @@ class PantheonModule(AnsibleModule):
 
         Calls ``current()``, ``desired(current)`` and ``changed``; in check mode, or when nothing differs,
         never ``apply``. The result is ``changed``, the step's ``result(current, desired)``, what ``apply``
-        returned (it wins) and, with ``--diff``, ``diff``.
+        returned (in check mode, what ``preview`` returned; it wins) and, with ``--diff``, ``diff``.
         """
         def sequence(step):
             current = step.current()
@@ -238,8 +243,8 @@ class PantheonModule(AnsibleModule):
             if changed and step.supports_diff and self._diff:
                 result['diff'] = dict(before=_redact_value(step.diff_view(current), self.redact),
                                       after=_redact_value(step.diff_view(desired), self.redact))
-            if changed and not self.check_mode:
-                result.update(step.apply(current, desired) or {})
+            if changed:
+                result.update((step.preview if self.check_mode else step.apply)(current, desired) or {})
             return result
 
         def go(module):

@@ -235,12 +235,14 @@ class CloneLock(Step):
         if self.params['state'] == 'absent':
             # in check mode, the lock that would be released, as it is
             return dict(lock=current)
-        result = dict(lock=desired, waited=round(time.monotonic() - self.started, 1))
-        taken_over = self.seen[3]
-        if taken_over:
-            result['taken_over'] = taken_over
-            if self.module.check_mode:  # a real run warns once it took it over
-                taken(self.lock, self.holder, None, taken_over, self.module.warn)
+        return dict(lock=desired, waited=round(time.monotonic() - self.started, 1))
+
+    def preview(self, current, desired):
+        if self.params['state'] == 'absent':
+            return {}
+        # the stale holder it would take over, with the warning a real run gives once it took it over
+        result = taken(self.lock, self.holder, None, self.seen[3], self.module.warn)
+        result['waited'] = round(time.monotonic() - self.started, 1)
         return result
 
     def apply(self, current, desired):

@@ -150,7 +150,7 @@ import tempfile
 import time
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import (
     drush_major,
     fingerprint,
@@ -226,6 +226,10 @@ def _spool(stream, staging_dir, where):
     return path, sql.size, sql.sha.hexdigest()
 
 
+def _download(stream):
+    return dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
+
+
 def _describe_db(tables):
     return dict(tables=len(tables), rows=sum(t['rows'] for t in tables.values()), fingerprint=fingerprint(tables))
 
@@ -254,73 +258,85 @@ def _run_import(module, target, argv, sql_chunks, streaming):
             raise PantheonError(describe_failure(target, rc, child.stderr, what=' '.join(argv)) + hint, rc=rc)
 
 
-def stream_database(module):
-    params = module.params
-    client = module.client
-    target_env = resolve(client, params['site'], params['env'], write='a database import')
-    framework = framework_of(target_env)
-    if params.get('backup'):
-        same_framework(backup_framework(client, params['backup']), '%s.%s' % (params['backup']['site'], params['backup']['env']),
-                       target_env, 'a database import')
-    drush = drush_major(client, target_env)
-    target = appserver_target(params, target_env.site_id, target_env.env)
-    argv = import_argv(framework, drush)
-    timeout = params['wait_timeout']
-    result = dict(changed=False, imported=False, command=' '.join(argv))
-    if params['staging_dir'] and not os.path.isdir(params['staging_dir']):
-        raise PantheonError('staging_dir %s does not exist' % params['staging_dir'])
+class StreamDatabase(Step):
+    """Whether the environment's database holds the dump: with O(spool=true), the dump's SHA-256 when the record of
+    the last import has it and the database still has the fingerprint that import left (unless O(force)); else
+    unknown (None), and the dump is imported."""
 
-    stream, info = open_source(
-        client, params, 'database', progress_label='database_stream %s: download and import' % target_env.label,
-        on_resume=lambda got, total, why: module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
-    result['source'] = info
-    state_path = import_state_path(target_env.site_id, target_env.env)
-    state = load_import_state(state_path)
-    spool_path = None
-    try:
-        if params['spool']:
-            with stream:
-                spool_path, sql_size, sql_sha = _spool(stream, params['staging_dir'], _source_label(info))
-            result.update(sql_bytes=sql_size, sql_sha256=sql_sha)
-            result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
-            if not params['force'] and state.get('sql_sha256') == sql_sha and state.get('fingerprint'):
-                dummy, current = summarize_database(target, framework, drush, timeout=timeout)
-                result['database'] = _describe_db(current)
-                if result['database']['fingerprint'] == state['fingerprint']:
-                    return result
-            refuse_content(module, target_env, 'a database import')
-            result['changed'] = result['imported'] = True
-            if module.check_mode:
-                if 'database' not in result:
-                    dummy, current = summarize_database(target, framework, drush, timeout=timeout)
-                    result['database'] = _describe_db(current)
-                return result
-            sql = _Hashing(gunzip_chunks(_file_chunks(spool_path)))
-            _run_import(module, target, argv, sql, streaming=False)
+    def within(self, sequence):
+        params, client = self.params, self.client
+        target_env = self.target_env = resolve(client, params['site'], params['env'], write='a database import')
+        self.framework = framework_of(target_env)
+        if params.get('backup'):
+            same_framework(backup_framework(client, params['backup']),
+                           '%s.%s' % (params['backup']['site'], params['backup']['env']), target_env, 'a database import')
+        self.drush = drush_major(client, target_env)
+        self.target = appserver_target(params, target_env.site_id, target_env.env)
+        self.argv = import_argv(self.framework, self.drush)
+        if params['staging_dir'] and not os.path.isdir(params['staging_dir']):
+            raise PantheonError('staging_dir %s does not exist' % params['staging_dir'])
+        self.stream, self.info = open_source(
+            client, params, 'database', progress_label='database_stream %s: download and import' % target_env.label,
+            on_resume=lambda got, total, why: self.module.debug('download resumed at byte %s of %s (%s)' % (got, total, why)))
+        self.state_path = import_state_path(target_env.site_id, target_env.env)
+        self.spool_path = None
+        self.read = {}
+        try:
+            return sequence()
+        finally:
+            if self.spool_path:
+                os.unlink(self.spool_path)
+
+    def _database(self):
+        dummy, tables = summarize_database(self.target, self.framework, self.drush, timeout=self.params['wait_timeout'])
+        return tables
+
+    def current(self):
+        if not self.params['spool']:
+            return None
+        stream = self.stream
+        with stream:
+            self.spool_path, sql_size, sql_sha = _spool(stream, self.params['staging_dir'], _source_label(self.info))
+        self.read.update(sql_bytes=sql_size, sql_sha256=sql_sha, download=_download(stream))
+        state = load_import_state(self.state_path)
+        if not self.params['force'] and state.get('sql_sha256') == sql_sha and state.get('fingerprint'):
+            self.read['database'] = _describe_db(self._database())
+            if self.read['database']['fingerprint'] == state['fingerprint']:
+                return sql_sha
+        return None
+
+    def desired(self, current):
+        # not spooled: the dump's SHA-256 is known only once it streamed, so it is imported
+        desired = self.read.get('sql_sha256', 'the streamed dump')
+        if desired != current:
+            refuse_content(self.module, self.target_env, 'a database import')
+        return desired
+
+    def result(self, current, desired):
+        return dict(self.read, imported=current != desired, command=' '.join(self.argv), source=self.info)
+
+    def preview(self, current, desired):
+        return {} if 'database' in self.read else dict(database=_describe_db(self._database()))
+
+    def apply(self, current, desired):
+        result = {}
+        if self.spool_path:
+            sql = _Hashing(gunzip_chunks(_file_chunks(self.spool_path)))
+            _run_import(self.module, self.target, self.argv, sql, streaming=False)
         else:
-            refuse_content(module, target_env, 'a database import')
-            result['changed'] = result['imported'] = True
-            if module.check_mode:
-                dummy, current = summarize_database(target, framework, drush, timeout=timeout)
-                result['database'] = _describe_db(current)
-                return result
-            with stream:
+            with self.stream:
                 # the dump's first bytes are looked at before the import starts
-                sql = _Hashing(checked_chunks(gunzip_chunks(stream), 'database', _source_label(info)))
-                _run_import(module, target, argv, sql, streaming=True)
-            result.update(sql_bytes=sql.size, sql_sha256=sql.sha.hexdigest())
-            result['download'] = dict(bytes=stream.received, resumes=stream.resumes, url_refreshes=stream.url_refreshes)
-    finally:
-        if spool_path:
-            os.unlink(spool_path)
-    dummy, tables = summarize_database(target, framework, drush, timeout=timeout)
-    if not tables:
-        module.warn('The import into %s finished but the database has no tables; was the dump empty?' % target_env.label)
-    result['database'] = _describe_db(tables)
-    record = dict(sql_sha256=sql.sha.hexdigest(), fingerprint=result['database']['fingerprint'],
-                  imported_at=time.time(), source=info)
-    save_import_state(state_path, record)
-    return result
+                sql = _Hashing(checked_chunks(gunzip_chunks(self.stream), 'database', _source_label(self.info)))
+                _run_import(self.module, self.target, self.argv, sql, streaming=True)
+            result.update(sql_bytes=sql.size, sql_sha256=sql.sha.hexdigest(), download=_download(self.stream))
+        tables = self._database()
+        if not tables:
+            self.module.warn('The import into %s finished but the database has no tables; was the dump empty?'
+                             % self.target_env.label)
+        result['database'] = _describe_db(tables)
+        save_import_state(self.state_path, dict(sql_sha256=sql.sha.hexdigest(), fingerprint=result['database']['fingerprint'],
+                                                imported_at=time.time(), source=self.info))
+        return result
 
 
 def main():
@@ -340,7 +356,7 @@ def main():
         mutually_exclusive=[('url', 'backup')],
         required_one_of=[('url', 'backup')],
     )
-    module.run(stream_database)
+    module.run_step(StreamDatabase)
 
 
 if __name__ == '__main__':

@@ -1,8 +1,9 @@
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The step engine (_module.Step, PantheonModule.run_step): what a module declares (current, desired,
-apply) and what the engine does with it - check mode never applies, nothing to change never applies,
-a refusal in desired writes nothing, diff only with --diff and never a registered secret - through a
-real PantheonModule exiting as Ansible runs it (no API is reached: the step reads nothing)."""
+apply, preview) and what the engine does with it - check mode never applies (it previews), nothing to
+change never applies, a refusal in desired writes nothing, diff only with --diff and never a registered
+secret - through a real PantheonModule exiting as Ansible runs it (no API is reached: the step reads
+nothing)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ class Recorded(Step):
         self.calls.append('apply')
         return dict(applied=True, size=desired['size'])
 
+    def preview(self, current, desired):
+        self.calls.append('preview')
+        return dict(would_apply=True)
+
     def result(self, current, desired):
         return dict(applied=False, size=(current or {}).get('size'))
 
@@ -61,18 +66,20 @@ def run(args, check_mode=False, diff=False, step=Recorded, secret=True):
 
 def test_apply_runs_when_the_state_differs_and_its_keys_win():
     out, calls = run(dict(have=1, want=2))
-    assert calls == ['current', 'desired', 'apply']
+    assert calls == ['current', 'desired', 'apply'] and 'would_apply' not in out
     assert out['changed'] is True and out['applied'] is True and out['size'] == 2 and 'diff' not in out
 
 
 def test_check_mode_reports_the_change_and_never_applies():
     out, calls = run(dict(have=1, want=2), check_mode=True)
-    assert calls == ['current', 'desired'] and out['changed'] is True and out['applied'] is False and out['size'] == 1
+    assert calls == ['current', 'desired', 'preview'] and out['changed'] is True and out['would_apply'] is True
+    assert out['applied'] is False and out['size'] == 1
 
 
 def test_nothing_to_change_never_applies():
     out, calls = run(dict(have=2, want=2))
     assert calls == ['current', 'desired'] and out['changed'] is False and out['applied'] is False
+    assert run(dict(have=2, want=2), check_mode=True)[1] == ['current', 'desired']
 
 
 def test_a_refusal_in_desired_writes_nothing_and_fails_cleanly():
