@@ -357,7 +357,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._lock import (
     run_locked,
     signals_held_off,
 )
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, run_remote
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
@@ -459,81 +459,108 @@ def remove_archive(module, target, ssh, path, url):
                            'not_removed')
 
 
-def present(module, target, ssh, domain):
-    params = module.params
-    major, version = detect_drush(module, target, ssh)
-    fmt = drush_format(major)
-    into = None
-    if params['import_site']:
-        # Checked before the archive is made: the site that imports it, and the format the platform imports.
-        if fmt != 'drush8':
-            raise ArchiveError('import_site needs a Drush 8 archive (the platform\'s site import takes the Drush 8 '
-                               'archive-dump layout); %s runs Drush %s' % (target.label, version), 'unsupported')
-        into = resolve(module.client, params['import_site'], 'dev', option='import_site', write='an import')
-        if into.site_id == target.site_id:
-            raise ArchiveError('import_site names the archived site itself (%s); a site archive is imported into '
-                               'another site' % target.label, 'unsupported')
-        # do_migration replaces its dev whole: refused before anything is written on either site
-        refuse_content(module, into, 'a site archive import')
-    if fmt == 'drush8' and params['exclude_code_paths']:
-        raise ArchiveError('exclude_code_paths applies to Drush 11+ archive:dump only; %s runs Drush %s'
-                           % (target.label, version), 'unsupported')
-    result = dict(changed=False, drush_version=version, format=fmt)
-    if params['path'] and fmt == 'drush11' and not params['path'].endswith('.tar.gz'):
-        raise ArchiveError('path must end in .tar.gz on Drush 11+, which otherwise writes into a directory of that '
-                           'name', 'invalid_path')
-    path = params['path'] or new_archive_path(fmt)
-    url = '%s/%s' % (web_origin(domain), path)
-    for secret in (url, path, file_name(path)):
-        module.add_secret(secret, ARCHIVE_SHOWN)
-    if params['path']:
+class _State(object):
+    """What one O(state) declares for the Archive step, on the target the step resolved."""
+
+    def __init__(self, step):
+        self.module, self.params = step.module, step.params
+        self.target, self.ssh, self.domain = step.target, step.ssh, step.domain
+
+
+class Present(_State):
+    """O(state=present): the archive at O(path) (or a new one), made, and imported when O(import_site) names a site."""
+
+    def current(self):
+        """Whether the archive O(path) names is served (None without O(path)), after every refusal that needs no write."""
+        module, params, target, ssh = self.module, self.params, self.target, self.ssh
+        major, version = detect_drush(module, target, ssh)
+        fmt = drush_format(major)
+        into = None
+        if params['import_site']:
+            # Checked before the archive is made: the site that imports it, and the format the platform imports.
+            if fmt != 'drush8':
+                raise ArchiveError('import_site needs a Drush 8 archive (the platform\'s site import takes the Drush 8 '
+                                   'archive-dump layout); %s runs Drush %s' % (target.label, version), 'unsupported')
+            into = resolve(module.client, params['import_site'], 'dev', option='import_site', write='an import')
+            if into.site_id == target.site_id:
+                raise ArchiveError('import_site names the archived site itself (%s); a site archive is imported into '
+                                   'another site' % target.label, 'unsupported')
+            # do_migration replaces its dev whole: refused before anything is written on either site
+            refuse_content(module, into, 'a site archive import')
+        if fmt == 'drush8' and params['exclude_code_paths']:
+            raise ArchiveError('exclude_code_paths applies to Drush 11+ archive:dump only; %s runs Drush %s'
+                               % (target.label, version), 'unsupported')
+        self.base = dict(drush_version=version, format=fmt, failed_routes=[],
+                         route='archive_without_files' if params['exclude_files'] else 'archive')
+        if params['path'] and fmt == 'drush11' and not params['path'].endswith('.tar.gz'):
+            raise ArchiveError('path must end in .tar.gz on Drush 11+, which otherwise writes into a directory of '
+                               'that name', 'invalid_path')
+        self.fmt, self.into = fmt, into
+        self.path = path = params['path'] or new_archive_path(fmt)
+        self.url = url = '%s/%s' % (web_origin(self.domain), path)
+        for secret in (url, path, file_name(path)):
+            module.add_secret(secret, ARCHIVE_SHOWN)
+        if not params['path']:
+            return None
         exists, size = public_state(url, params)
-        if exists:
-            LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=True)
-            if fmt == 'drush8':
-                result['sitedir'] = check_site_dir(module, target, ssh, path, url, size)
-            result.update(path=path, url=url, size=size, failed_routes=[],
-                          route='archive_without_files' if params['exclude_files'] else 'archive')
-            if into is not None:
-                check_import_size(module, target, ssh, path, url, size)
-                result.update(changed=True, **import_and_remove(module, target, ssh, path, url, into))
-                for key in ('path', 'url'):
-                    result.pop(key)
-            return result
-    exclude_files = params['exclude_files']
-    route = 'archive_without_files' if exclude_files else 'archive'
-    result.update(changed=True, route=route, failed_routes=[])
-    if module.check_mode:
+        if not exists:
+            return None
+        LIVE.update(target=target, ssh=ssh, path=path, url=url, drush_done=True)
+        found = dict(size=size)
+        if fmt == 'drush8':
+            found['sitedir'] = check_site_dir(module, target, ssh, path, url, size)
+        return found
+
+    def desired(self, current):
+        """The archive served; or, with O(import_site), imported into that site and removed."""
+        if self.into is not None:
+            return dict(imported=self.into.site_id)
+        return current if current is not None else dict(size=None)
+
+    def result(self, current, desired):
+        result = dict(self.base, **(current or {}))
+        if current is not None and self.into is None:
+            result.update(path=self.path, url=self.url)
         return result
-    while True:
-        try:
-            size, drush_output = make_archive(module, target, ssh, path, url, fmt, exclude_files)
-            if fmt == 'drush8':
-                result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
-            if into is not None:
-                check_import_size(module, target, ssh, path, url, size)
-            break
-        except ArchiveError as e:
-            if e.reason == 'too_large':
-                result['failed_routes'].append(route)
-            elif e.reason == 'no_sitedir':
-                # No archive route can work: an archive without files would lack settings.php just the same.
-                result['failed_routes'].append('archive_sitedir')
-                # Said as a warning too, so that a playbook that moves on to the elements still shows why.
-                module.warn(e.message)
-            e.extra['failed_routes'] = result['failed_routes']
-            if e.reason != 'too_large' or exclude_files or not params['fallback_without_files']:
-                raise
-            # The documented fallback: the same archive without the files directory (partial files are gone).
-            exclude_files, route = True, 'archive_without_files'
-            module.warn('The whole archive of %s was too large for the platform; making one without files'
-                        % target.label)
-    result.update(size=size, route=route)
-    if into is None:
-        result.update(path=path, url=url)
-    else:
-        result.update(import_and_remove(module, target, ssh, path, url, into))
-    return result
+
+    def apply(self, current, desired):
+        module, params, target, ssh = self.module, self.params, self.target, self.ssh
+        path, url, into = self.path, self.url, self.into
+        if current is not None:
+            # the archive an earlier run made: imported and removed
+            check_import_size(module, target, ssh, path, url, current['size'])
+            return import_and_remove(module, target, ssh, path, url, into)
+        result = dict(failed_routes=[])
+        exclude_files, route = params['exclude_files'], self.base['route']
+        while True:
+            try:
+                size, drush_output = make_archive(module, target, ssh, path, url, self.fmt, exclude_files)
+                if self.fmt == 'drush8':
+                    result['sitedir'] = check_site_dir(module, target, ssh, path, url, size, drush_output)
+                if into is not None:
+                    check_import_size(module, target, ssh, path, url, size)
+                break
+            except ArchiveError as e:
+                if e.reason == 'too_large':
+                    result['failed_routes'].append(route)
+                elif e.reason == 'no_sitedir':
+                    # No archive route can work: an archive without files would lack settings.php just the same.
+                    result['failed_routes'].append('archive_sitedir')
+                    # Said as a warning too, so that a playbook that moves on to the elements still shows why.
+                    module.warn(e.message)
+                e.extra['failed_routes'] = result['failed_routes']
+                if e.reason != 'too_large' or exclude_files or not params['fallback_without_files']:
+                    raise
+                # The documented fallback: the same archive without the files directory (partial files are gone).
+                exclude_files, route = True, 'archive_without_files'
+                module.warn('The whole archive of %s was too large for the platform; making one without files'
+                            % target.label)
+        result.update(size=size, route=route)
+        if into is None:
+            result.update(path=path, url=url)
+        else:
+            result.update(import_and_remove(module, target, ssh, path, url, into))
+        return result
 
 
 # The archive this run made, while it may exist (a signal handler removes it): target, ssh, path,
@@ -616,24 +643,34 @@ def find_strays(module, ssh, name, target):
     return set(n for n in names if n == name or STRAY_NAME_RE.match(n))
 
 
-def absent(module, target, ssh, domain):
-    path = module.params['path']
-    url = '%s/%s' % (web_origin(domain), path)
-    exists = public_state(url, module.params)[0]
-    strays = find_strays(module, ssh, file_name(path), target)
-    result = dict(changed=exists or bool(strays), url_status=404, strays_removed=len(strays))
-    if module.check_mode:
-        if exists:
-            result.pop('url_status')
+class Absent(_State):
+    """O(state=absent): the archive O(path) names, and the strays of earlier versions, removed."""
+
+    def current(self):
+        self.url = '%s/%s' % (web_origin(self.domain), self.params['path'])
+        served = public_state(self.url, self.params)[0]
+        self.strays = find_strays(self.module, self.ssh, file_name(self.params['path']), self.target)
+        return dict(served=served, strays=len(self.strays))
+
+    def desired(self, current):
+        return dict(served=False, strays=0)
+
+    def result(self, current, desired):
+        result = dict(strays_removed=current['strays'])
+        if not current['served']:
+            result['url_status'] = 404
         return result
-    if exists:
-        remove_archive(module, target, ssh, path, url)
-    if strays:
-        remove_files(ssh, strays, STRAY_DIR)
-        if set(list_files(ssh, STRAY_DIR, missing_ok=True)) & strays:
-            raise ArchiveError('Stray archives in %s of the SSH home of %s are still there after their removal'
-                               % (STRAY_DIR, target.label), 'not_removed')
-    return result
+
+    def apply(self, current, desired):
+        module, target, ssh, strays = self.module, self.target, self.ssh, self.strays
+        if current['served']:
+            remove_archive(module, target, ssh, self.params['path'], self.url)
+        if strays:
+            remove_files(ssh, strays, STRAY_DIR)
+            if set(list_files(ssh, STRAY_DIR, missing_ok=True)) & strays:
+                raise ArchiveError('Stray archives in %s of the SSH home of %s are still there after their removal'
+                                   % (STRAY_DIR, target.label), 'not_removed')
+        return dict(url_status=404)
 
 
 def forget(module, path=None):
@@ -646,49 +683,59 @@ def forget(module, path=None):
     LIVE['gone'] = True
 
 
-def run(module):
-    params = module.params
-    if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
-        raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and .tgz (or '
-                           '.tar.gz), as this module names archives; refusing to touch anything else', 'invalid_path')
-    if params['lock']:
-        check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
-    target = resolve(module.client, params['site'], params['env'], write='a site archive')
-    if target.framework not in ('drupal', 'drupal8'):
-        raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
-                           % (target.label, target.framework or 'unknown framework'), 'unsupported')
-    domain = module.client.platform_domain(target.site_id, target.env)
-    ssh = appserver_target(params, target.site_id, target.env)
-    # with the lock option, taken here (nothing is written before) and given back after the step, once an
-    # archive this run made is removed (also after a signal)
-    return run_locked(module, target.site_id, target.site_name, lambda: step(module, target, ssh, domain))
+class Archive(Step):
+    """The archive, as O(state) asks; the state's own class (Present, Absent) declares it."""
 
+    def within(self, sequence):
+        """The checks that need no read, the target, the signals (a signal removes the archive this run made) and
+        the O(lock) (taken before the first read that decides anything, given back once that archive is removed)."""
+        module, params = self.module, self.params
+        if params['import_max_size_mb'] < 0:
+            raise ArchiveError('import_max_size_mb must be 0 (no limit) or a positive number of MB, got %s'
+                               % params['import_max_size_mb'], 'invalid_option')
+        if params['state'] == 'present' and not module.check_mode:
+            for s in SIGNALS:
+                signal.signal(s, raise_interrupted)
+        try:
+            if params['path'] is not None and not ARCHIVE_PATH_RE.match(params['path']):
+                raise ArchiveError('path must be sites/default/files/ followed by 40 lowercase hex characters and '
+                                   '.tgz (or .tar.gz), as this module names archives; refusing to touch anything else',
+                                   'invalid_path')
+            if params['lock']:
+                check_options(params['lock']['name'], params['lock']['wait'], params['lock']['stale_after'], 'lock.')
+            target = self.target = resolve(module.client, params['site'], params['env'], write='a site archive')
+            if target.framework not in ('drupal', 'drupal8'):
+                raise ArchiveError('%s is a %s site; Drush site archives exist for Drupal sites only'
+                                   % (target.label, target.framework or 'unknown framework'), 'unsupported')
+            self.domain = module.client.platform_domain(target.site_id, target.env)
+            self.ssh = appserver_target(params, target.site_id, target.env)
+            self.state = (Present if params['state'] == 'present' else Absent)(self)
+            return run_locked(module, target.site_id, target.site_name, lambda: self.step(sequence))
+        except Interrupted as e:
+            raise interrupted(module, e)
 
-def step(module, target, ssh, domain):
-    if module.params['state'] == 'absent':
-        result = absent(module, target, ssh, domain)
-        forget(module)
-        return result
-    try:
-        return present(module, target, ssh, domain)
-    except Interrupted as e:
-        # the archive is removed before the lock is given back
-        raise interrupted(module, e)
+    def step(self, sequence):
+        if self.params['state'] == 'absent':
+            result = sequence()
+            forget(self.module)
+            return result
+        try:
+            return sequence()
+        except Interrupted as e:
+            # the archive is removed before the lock is given back
+            raise interrupted(self.module, e)
 
+    def current(self):
+        return self.state.current()
 
-def run_with_signals(module):
-    """run(), with SIGINT, SIGTERM and SIGHUP turned into Interrupted while an archive may be made:
-    the archive is removed (remove_after_signal) before the module fails saying what is left."""
-    if module.params['import_max_size_mb'] < 0:
-        raise ArchiveError('import_max_size_mb must be 0 (no limit) or a positive number of MB, got %s'
-                           % module.params['import_max_size_mb'], 'invalid_option')
-    if module.params['state'] == 'present' and not module.check_mode:
-        for s in SIGNALS:
-            signal.signal(s, raise_interrupted)
-    try:
-        return run(module)
-    except Interrupted as e:
-        raise interrupted(module, e)
+    def desired(self, current):
+        return self.state.desired(current)
+
+    def result(self, current, desired):
+        return self.state.result(current, desired)
+
+    def apply(self, current, desired):
+        return self.state.apply(current, desired)
 
 
 def interrupted(module, e):
@@ -720,7 +767,7 @@ def main():
     if module.params['path']:
         module.add_secret(module.params['path'], ARCHIVE_SHOWN)
         module.add_secret(file_name(module.params['path']), ARCHIVE_SHOWN)
-    module.run(run_with_signals)
+    module.run_step(Archive)
 
 
 if __name__ == '__main__':

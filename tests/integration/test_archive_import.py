@@ -96,6 +96,27 @@ def test_a_failed_import_still_removes_the_archive(emulator, sites, tmp_path):
     assert [m for m, _p in archive_events(emulator, since)] == ['CREATED', 'REMOVED']
 
 
+def test_check_mode_with_an_existing_archive_imports_and_removes_nothing(emulator, sites, tmp_path):
+    """An archive an earlier run made (path) and import_site, in check mode: a change is reported, and
+    nothing is imported or removed (before the step engine this path imported and removed it)."""
+    src, dst = sites['src'], sites['dst']
+    run, made = run_module(emulator, tmp_path, 'archive', {'site': src['name'], 'env': 'dev'})
+    assert run.rc == 0 and made['path'], run.output
+    try:
+        since = last_request_id(emulator)
+        run, would = run_module(emulator, tmp_path, 'archive', {'site': src['name'], 'env': 'dev', 'path': made['path'],
+                                                                 'import_site': dst['name'], 'overwrite': True},
+                                check=True)
+        assert run.rc == 0 and would['changed'] is True and would['size'] == made['size'], run.output
+        assert 'url_status' not in would and 'imported' not in would and 'path' not in would
+        assert archive_events(emulator, since) == [] and writes_since(emulator, since) == []
+        assert archives_on_source(emulator, src['name'], 'dev') == [made['path'].rsplit('/', 1)[1]]
+    finally:
+        run, gone = run_module(emulator, tmp_path, 'archive', {'site': src['name'], 'env': 'dev', 'path': made['path'],
+                                                                'state': 'absent'})
+    assert run.rc == 0 and gone['changed'] is True and archives_on_source(emulator, src['name'], 'dev') == []
+
+
 def test_import_site_refusals_make_no_archive(emulator, sites, tmp_path):
     src = sites['src']
     since = last_request_id(emulator)
