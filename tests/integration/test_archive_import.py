@@ -104,16 +104,15 @@ def test_check_mode_with_an_existing_archive_imports_and_removes_nothing(emulato
     assert run.rc == 0 and made['path'], run.output
     try:
         since = last_request_id(emulator)
-        run, would = run_module(emulator, tmp_path, 'archive', {'site': src['name'], 'env': 'dev', 'path': made['path'],
-                                                                 'import_site': dst['name'], 'overwrite': True},
-                                check=True)
+        args = {'site': src['name'], 'env': 'dev', 'path': made['path'], 'import_site': dst['name'], 'overwrite': True}
+        run, would = run_module(emulator, tmp_path, 'archive', args, check=True)
         assert run.rc == 0 and would['changed'] is True and would['size'] == made['size'], run.output
         assert 'url_status' not in would and 'imported' not in would and 'path' not in would
         assert archive_events(emulator, since) == [] and writes_since(emulator, since) == []
         assert archives_on_source(emulator, src['name'], 'dev') == [made['path'].rsplit('/', 1)[1]]
     finally:
-        run, gone = run_module(emulator, tmp_path, 'archive', {'site': src['name'], 'env': 'dev', 'path': made['path'],
-                                                                'state': 'absent'})
+        args = {'site': src['name'], 'env': 'dev', 'path': made['path'], 'state': 'absent'}
+        run, gone = run_module(emulator, tmp_path, 'archive', args)
     assert run.rc == 0 and gone['changed'] is True and archives_on_source(emulator, src['name'], 'dev') == []
 
 
