@@ -17,11 +17,7 @@ from ansible.errors import AnsibleActionFail
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.pantheon.platform.plugins.filter.clone_report import (
-    clone_report,
-    clone_report_html,
-    clone_report_index,
-)
+from ansible_collections.pantheon.platform.plugins.filter.clone_report import clone_report_html, clone_report_index
 from ansible_collections.pantheon.platform.plugins.module_utils import _journal
 
 OPTIONS = ('path', 'state', 'update', 'content', 'text', 'report', 'history', 'forget')
@@ -109,16 +105,18 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
         return result
 
-    def _write_report(self, result, path, parts, history, forget):
-        """A clone's report: built from its parts, written (in check mode too: it is the run's output), kept in the
-        history with its page and its entry, the history's index rewritten, then the job's state file forgotten."""
-        if not isinstance(parts, dict):
-            raise AnsibleActionFail('clone_state: report must be a dict, got %s' % type(parts).__name__)
+    def _write_report(self, result, path, report, history, forget):
+        """A clone's report (as the clone_report filter built it): written (in check mode too: it is the run's
+        output), kept in the history with its page and its entry, the history's index rewritten, then the job's
+        state file forgotten."""
+        if not isinstance(report, dict) or not report.get('job'):
+            raise AnsibleActionFail('clone_state: report must be a dict, a report of the clone_report filter, got %s'
+                                    % (type(report).__name__ if not isinstance(report, dict) else 'one without a job'))
         if history is not None and not (isinstance(history, dict) and history.get('name')
                                         and '/' not in str(history['name'])):
             raise AnsibleActionFail('clone_state: history must be a dict with a name (a file name, no /), got %r'
                                     % (history,))
-        report = json.loads(json.dumps(clone_report(parts), default=to_text))
+        report = json.loads(json.dumps(report, default=to_text))
         directory = os.path.dirname(path)
         try:
             _journal.write(path, report)
@@ -131,24 +129,25 @@ class ActionModule(ActionBase):
                 _journal.write(kept + '.json', {
                     'name': name, 'kind': str(history.get('kind') or 'clone'),
                     'href': 'history/%s/report.html' % name,
-                    'started_at': report['started_at'], 'finished_at': report['finished_at'],
-                    'status': report['status'], 'summary': _summary(report)})
+                    'started_at': report.get('started_at'), 'finished_at': report.get('finished_at'),
+                    'status': report.get('status'), 'summary': _summary(report)})
                 _journal.write_text(os.path.join(directory, 'index.html'), clone_report_index(_kept_runs(directory)))
             if forget and not self._task.check_mode and os.path.isfile(forget):
                 os.unlink(forget)
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write the report %s: %s' % (path, e.strerror or e))
-        result.update(path=path, changed=True, report=report, ansible_facts={'site_clone_report': report})
+        result.update(path=path, changed=True)
         return result
 
 
 def _summary(report):
     """The index's line for one clone: sites, strategy, verification, and the failing phase."""
-    source, target = report['source'], report['target']
+    source, target = report.get('source') or {}, report.get('target') or {}
     error = report.get('error')
     return '%s.%s -> %s.%s; %s; verification %s%s' % (
-        source['site'], source['env'], target['site'], target['env'], report['strategy']['name'] or 'no strategy',
-        report['verification'].get('status'), ('; failed in %s' % error.get('phase')) if isinstance(error, dict) else '')
+        source.get('site'), source.get('env'), target.get('site'), target.get('env'),
+        (report.get('strategy') or {}).get('name') or 'no strategy', (report.get('verification') or {}).get('status'),
+        ('; failed in %s' % error.get('phase')) if isinstance(error, dict) else '')
 
 
 def _kept_runs(directory):

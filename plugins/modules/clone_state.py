@@ -49,9 +49,8 @@ options:
     version_added: 1.1.0
   report:
     description:
-      - The parts of a clone's report, as the P(pantheon.platform.clone_report#filter) filter takes them. The report
-        is built from them with that filter's code and written to O(path) as JSON, in check mode too (it is the run's
-        output). It is returned as RV(report), and set as the fact C(site_clone_report).
+      - A clone's report, as the P(pantheon.platform.clone_report#filter) filter builds it, written to O(path) as
+        JSON, in check mode too (it is the run's output).
       - Exactly one of O(update), O(content), O(text) and O(report) with O(state=present).
     type: dict
     version_added: 1.1.0
@@ -114,12 +113,7 @@ EXAMPLES = r'''
 - name: Write a clone's report, keep it in the history (with its page and the index), and forget its state
   pantheon.platform.clone_state:
     path: clone-reports/old-site.live-to-new-site.dev.json
-    report:
-      job: old-site.live-to-new-site.dev
-      started_at: "2026-11-27T10:00:00.000000Z"
-      source: {site: old-site, env: live}
-      target: {site: new-site, env: dev}
-      phases: []
+    report: "{{ site_clone_report }}"
     history:
       name: 20261127T100000.000Z-old-site.live-to-new-site.dev
     forget: clone-reports/.state/old-site.live-to-new-site.dev.json
@@ -137,13 +131,6 @@ path:
   returned: success
   type: str
   sample: /home/me/clone-reports/.state/old-site.live-to-new-site.dev.json
-report:
-  description:
-    - The report written, with O(report) (its schema is in the README of the C(pantheon.platform.site_clone) role).
-      It names no secret.
-  returned: with O(report)
-  type: dict
-  sample: {schema_version: 1, job: old-site.live-to-new-site.dev, status: succeeded, phases: []}
 '''
 
 from ansible.module_utils.basic import AnsibleModule

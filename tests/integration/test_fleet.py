@@ -260,6 +260,7 @@ def check_second_run_changes_nothing(fleet, emulator):
     # two clones at a time (-f 3): the 5 jobs run in batches of 2, 2 and 1
     res = run_fleet_again(fleet, emulator, args=['-e', 'clone_fleet_concurrency=2'])
     assert res.rc == 0, res.output
+    assert 'DEPRECATION' not in res.output
     check_jobs_ran_in_batches(res, list(fleet['jobs']), 2)
     for job in fleet['jobs']:
         changed = [t['name'] for t in res.tasks if t['host'] == job and t['result'].get('changed')]
