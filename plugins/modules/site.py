@@ -145,7 +145,7 @@ workflows:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import SITE_NAME_RE, ApiError, PantheonError, is_uuid
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary, site_upstream
 
 DIFF_KEYS = ('name', 'label', 'upstream', 'organization', 'region')
@@ -160,14 +160,160 @@ def _diff_view(summary):
     return view
 
 
-class SiteState:
+class SiteStep(Step):
+    """The site present (created, or its creation finished) or absent, on the step engine."""
+
+    supports_diff = True
+
     def __init__(self, module):
-        self.module = module
-        self.params = module.params
-        self.client = module.client
+        super().__init__(module)
         self.timeout = module.params['wait_timeout']
         self.workflows = module.workflows
+        self.site = None
+        self.upstream = self.org = None
 
+    # ------------------------------------------------------------------ the engine's steps
+    def current(self):
+        site = self.client.find_site(self.params['name'])
+        if self.params['state'] == 'absent':
+            self.site = site
+            return site_summary(self.client, site, environments=False) if site else None
+        self.upstream = self.resolve_upstream() if self.params['upstream'] else None
+        self.org = self.resolve_organization() if self.params['organization'] else None
+        self.site = self.settle(site)
+        return self.summary(self.site) if self.site else None
+
+    def desired(self, current):
+        if self.params['state'] == 'absent':
+            return None
+        if current is None:
+            return self.created()
+        return self.existing(current)
+
+    def diff_view(self, state):
+        return _diff_view(state)
+
+    def result(self, current, desired):
+        result = dict(site=(current or {}) if self.params['state'] == 'present' else {},
+                      workflows=self.workflows.records)
+        if self.module._diff and not self.changed(current, desired):
+            # the site as it is, also when nothing changes
+            result['diff'] = dict(before=_diff_view(current), after=_diff_view(desired))
+        return result
+
+    def apply(self, current, desired):
+        if self.params['state'] == 'absent':
+            self.workflows.run(('site', self.site['id']), 'delete_site', {})
+            return dict(site={})
+        if current is None:
+            return self.create()
+        # created earlier, but its upstream was never deployed: finish the job
+        self.deploy_and_wait(self.site['id'], self.upstream)
+        return self.finished(current, self.current_summary(self.site['id']))
+
+    # ------------------------------------------------------------------ what is asked
+    def created(self):
+        """The site this run would create (refused before any write when it cannot be)."""
+        name = self.params['name']
+        if not SITE_NAME_RE.match(name) or is_uuid(name):
+            raise PantheonError('Cannot create a site named %r: a site name is lowercase letters, digits and dashes' % name)
+        if self.upstream is None:
+            raise PantheonError('Site %s does not exist; the upstream option is required to create it' % name)
+        return {'name': name, 'label': self.params['label'] or name, 'region': self.params['region'],
+                'organization': self.org['id'] if self.org else None,
+                'upstream': {'id': self.upstream.get('id'), 'machine_name': self.upstream.get('machine_name'),
+                             'label': self.upstream.get('label')}}
+
+    def existing(self, before):
+        """An existing site: refused when it is not what was asked; its missing upstream is what would change."""
+        conflicts = []
+        org, upstream = self.org, self.upstream
+        if org is not None and before['organization'] != org['id']:
+            conflicts.append('it belongs to %s, not to organization %r (%s)'
+                             % ('organization %s' % before['organization'] if before['organization'] else 'no organization',
+                                self.params['organization'], org['id']))
+        if upstream is not None and before['upstream'] and before['upstream']['id'] not in (upstream.get('id'), upstream.get('product_id')):
+            current = before['upstream']
+            conflicts.append('its upstream is %s (%s), not %r (%s)'
+                             % (current.get('machine_name') or current.get('label') or '?', current['id'],
+                                self.params['upstream'], upstream.get('id')))
+        if conflicts:
+            raise PantheonError('Site %s already exists, but %s. This module never changes an existing site\'s upstream '
+                                'or organization: pick another site name, or delete the site first.'
+                                % (before['name'], ' and '.join(conflicts)))
+        if self.params['label'] and before['label'] != self.params['label']:
+            self.module.warn('Site %s exists with label %r, not %r; the label was left unchanged.'
+                             % (before['name'], before['label'], self.params['label']))
+        if self.params['region'] and before['region'] and before['region'] != self.params['region']:
+            self.module.warn('Site %s exists in region %r, not %r; a site\'s region cannot be changed.'
+                             % (before['name'], before['region'], self.params['region']))
+        if upstream is None and not before['upstream']:
+            self.module.warn('Site %s has no upstream deployed (its creation was not finished); give the upstream '
+                             'option to deploy one.' % before['name'])
+        if upstream is not None and not before['upstream']:
+            return dict(before, upstream={'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
+                                          'label': upstream.get('label')})
+        return before
+
+    # ------------------------------------------------------------------ writes
+    def create(self):
+        name = self.params['name']
+        params = {'label': self.params['label'] or name, 'site_name': name}
+        if self.params['region']:
+            params['preferred_zone'] = self.params['region']
+        if self.org is not None:
+            params['organization_id'] = self.org['id']
+        try:
+            wf = self.workflows.run(('user',), 'create_site', params)
+        except ApiError as e:
+            # Refused because the name is taken, yet no site has it: an earlier, interrupted run's
+            # create_site is still running. Wait for that one instead.
+            running = self.creation_left_running(name) if e.status == 409 else None
+            if running is None and e.status == 409:
+                # A creation that finished between the lookup above and this create_site (an earlier run's,
+                # whose create_site was still running a moment ago) made the site: go on as with an existing one.
+                found = self.client.find_site(name)
+                if found is not None:
+                    return self.taken_over(found)
+                # no site this user can see has the name: another user's site holds it
+                raise PantheonError('Cannot create site %s: the name %s is taken by a site this user may not access '
+                                    '(the platform refused create_site: %s); choose another site name'
+                                    % (name, name, e))
+            if running is None:
+                raise
+            site_id = self.adopt_creation(running, name)
+        else:
+            site_id = self.site_made_by(wf, name)
+        try:
+            self.deploy_and_wait(site_id, self.upstream)
+        except PantheonError as exc:
+            # the site exists from here on: say so, and how to finish
+            raise PantheonError('%s. The site %s was created (id %s) but its upstream is not deployed or its dev '
+                                'environment not ready yet; run again to finish (the same task deploys what is '
+                                'missing)' % (str(exc).rstrip('.'), name, site_id))
+        return self.finished(None, self.current_summary(site_id))
+
+    def taken_over(self, found):
+        """The site an earlier run's creation made after this run's lookup: the existing-site path, on it."""
+        self.site = self.settle(found)
+        before = self.summary(self.site)
+        after = self.existing(before)
+        if after == before:
+            result = dict(changed=False, site=before)
+            if self.module._diff:
+                result['diff'] = dict(before=_diff_view(before), after=_diff_view(before))
+            return result
+        self.deploy_and_wait(self.site['id'], self.upstream)
+        return self.finished(before, self.current_summary(self.site['id']))
+
+    def finished(self, before, after):
+        """What a write returns: the site as it is now (and, with --diff, what it was)."""
+        result = dict(site=after, workflows=self.workflows.records)
+        if self.module._diff:
+            result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
+        return result
+
+    # ------------------------------------------------------------------ helpers
     def creation_left_running(self, site_name):
         """The unfinished create_site workflow an earlier run started for this name, or None."""
         return self.workflows.left_running(
@@ -225,112 +371,6 @@ class SiteState:
             raise PantheonError('Organization %r is not one of the organizations this user belongs to' % wanted)
         return org
 
-    def finish(self, changed, before, after, site):
-        result = dict(changed=changed, site=site or {}, workflows=self.workflows.records)
-        if self.module._diff:
-            result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
-        return result
-
-    # ------------------------------------------------------------------ absent
-    def absent(self, site):
-        if site is None:
-            return self.finish(False, None, None, None)
-        before = site_summary(self.client, site, environments=False)
-        if not self.module.check_mode:
-            self.workflows.run(('site', site['id']), 'delete_site', {})
-        return self.finish(True, before, None, None)
-
-    # ------------------------------------------------------------------ present
-    def present(self, site):
-        upstream = self.resolve_upstream() if self.params['upstream'] else None
-        org = self.resolve_organization() if self.params['organization'] else None
-        site = self.settle(site)
-        if site is None:
-            return self.create(upstream, org)
-        before = self.summary(site)
-        conflicts = []
-        if org is not None and before['organization'] != org['id']:
-            conflicts.append('it belongs to %s, not to organization %r (%s)'
-                             % ('organization %s' % before['organization'] if before['organization'] else 'no organization',
-                                self.params['organization'], org['id']))
-        if upstream is not None and before['upstream'] and before['upstream']['id'] not in (upstream.get('id'), upstream.get('product_id')):
-            current = before['upstream']
-            conflicts.append('its upstream is %s (%s), not %r (%s)'
-                             % (current.get('machine_name') or current.get('label') or '?', current['id'],
-                                self.params['upstream'], upstream.get('id')))
-        if conflicts:
-            raise PantheonError('Site %s already exists, but %s. This module never changes an existing site\'s upstream '
-                                'or organization: pick another site name, or delete the site first.'
-                                % (before['name'], ' and '.join(conflicts)))
-        if self.params['label'] and before['label'] != self.params['label']:
-            self.module.warn('Site %s exists with label %r, not %r; the label was left unchanged.'
-                             % (before['name'], before['label'], self.params['label']))
-        if self.params['region'] and before['region'] and before['region'] != self.params['region']:
-            self.module.warn('Site %s exists in region %r, not %r; a site\'s region cannot be changed.'
-                             % (before['name'], before['region'], self.params['region']))
-        if upstream is None and not before['upstream']:
-            self.module.warn('Site %s has no upstream deployed (its creation was not finished); give the upstream '
-                             'option to deploy one.' % before['name'])
-        if upstream is not None and not before['upstream']:
-            # created earlier, but its upstream was never deployed: finish the job
-            after = dict(before, upstream={'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
-                                           'label': upstream.get('label')})
-            if self.module.check_mode:
-                return self.finish(True, before, after, before)
-            self.deploy_and_wait(site['id'], upstream)
-            current = self.current(site['id'])
-            return self.finish(True, before, current, current)
-        return self.finish(False, before, before, before)
-
-    def create(self, upstream, org):
-        name = self.params['name']
-        if not SITE_NAME_RE.match(name) or is_uuid(name):
-            raise PantheonError('Cannot create a site named %r: a site name is lowercase letters, digits and dashes' % name)
-        if upstream is None:
-            raise PantheonError('Site %s does not exist; the upstream option is required to create it' % name)
-        label = self.params['label'] or name
-        after = {'name': name, 'label': label, 'region': self.params['region'],
-                 'organization': org['id'] if org else None,
-                 'upstream': {'id': upstream.get('id'), 'machine_name': upstream.get('machine_name'),
-                              'label': upstream.get('label')}}
-        if self.module.check_mode:
-            return self.finish(True, None, after, None)
-        params = {'label': label, 'site_name': name}
-        if self.params['region']:
-            params['preferred_zone'] = self.params['region']
-        if org is not None:
-            params['organization_id'] = org['id']
-        try:
-            wf = self.workflows.run(('user',), 'create_site', params)
-        except ApiError as e:
-            # Refused because the name is taken, yet no site has it: an earlier, interrupted run's
-            # create_site is still running. Wait for that one instead.
-            running = self.creation_left_running(name) if e.status == 409 else None
-            if running is None and e.status == 409:
-                # A creation that finished between the lookup above and this create_site (an earlier run's,
-                # whose create_site was still running a moment ago) made the site: go on as with an existing one.
-                found = self.client.find_site(name)
-                if found is not None:
-                    return self.present(found)
-                # no site this user can see has the name: another user's site holds it
-                raise PantheonError('Cannot create site %s: the name %s is taken by a site this user may not access '
-                                    '(the platform refused create_site: %s); choose another site name'
-                                    % (name, name, e))
-            if running is None:
-                raise
-            site_id = self.adopt_creation(running, name)
-        else:
-            site_id = self.site_made_by(wf, name)
-        try:
-            self.deploy_and_wait(site_id, upstream)
-        except PantheonError as exc:
-            # the site exists from here on: say so, and how to finish
-            raise PantheonError('%s. The site %s was created (id %s) but its upstream is not deployed or its dev '
-                                'environment not ready yet; run again to finish (the same task deploys what is '
-                                'missing)' % (str(exc).rstrip('.'), name, site_id))
-        current = self.current(site_id)
-        return self.finish(True, None, current, current)
-
     def deploy_and_wait(self, site_id, upstream):
         self.workflows.run(('site', site_id), 'deploy_product', {'product_id': upstream['id']})
         self.wait_dev_healthy(site_id)
@@ -338,7 +378,7 @@ class SiteState:
     def wait_dev_healthy(self, site_id):
         self.client.wait_healthy(self.client.platform_domain(site_id, 'dev'), self.timeout)
 
-    def current(self, site_id):
+    def current_summary(self, site_id):
         return self.summary(self.client.get_site(site_id))
 
     def summary(self, site):
@@ -362,14 +402,7 @@ def main():
         supports_check_mode=True,
     )
 
-    def run(mod):
-        state = SiteState(mod)
-        site = mod.client.find_site(mod.params['name'])
-        if mod.params['state'] == 'absent':
-            return state.absent(site)
-        return state.present(site)
-
-    module.run(run)
+    module.run_step(SiteStep)
 
 
 if __name__ == '__main__':
