@@ -196,9 +196,9 @@ class SiteStep(Step):
     def result(self, current, desired):
         result = dict(site=(current or {}) if self.params['state'] == 'present' else {},
                       workflows=self.workflows.records)
-        if self.module._diff and not self.changed(current, desired):
-            # the site as it is, also when nothing changes
-            result['diff'] = dict(before=_diff_view(current), after=_diff_view(desired))
+        if not self.changed(current, desired):
+            # the site as it is, also when nothing changes (the engine gives a diff only for a change)
+            result.update(self.diff(current, desired))
         return result
 
     def apply(self, current, desired):
@@ -299,19 +299,17 @@ class SiteStep(Step):
         before = self.summary(self.site)
         after = self.existing(before)
         if after == before:
-            result = dict(changed=False, site=before)
-            if self.module._diff:
-                result['diff'] = dict(before=_diff_view(before), after=_diff_view(before))
-            return result
+            return dict(self.finished(before, before), changed=False)
         self.deploy_and_wait(self.site['id'], self.upstream)
         return self.finished(before, self.current_summary(self.site['id']))
 
     def finished(self, before, after):
         """What a write returns: the site as it is now (and, with --diff, what it was)."""
-        result = dict(site=after, workflows=self.workflows.records)
-        if self.module._diff:
-            result['diff'] = dict(before=_diff_view(before), after=_diff_view(after))
-        return result
+        return dict(self.diff(before, after), site=after, workflows=self.workflows.records)
+
+    def diff(self, before, after):
+        """{'diff': ...} of the two states, with --diff; else nothing."""
+        return dict(diff=dict(before=_diff_view(before), after=_diff_view(after))) if self.module._diff else {}
 
     # ------------------------------------------------------------------ helpers
     def creation_left_running(self, site_name):
