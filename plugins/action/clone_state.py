@@ -65,7 +65,7 @@ class ActionModule(ActionBase):
 
         exists = os.path.isfile(path)
         if text is not None:
-            return self._write_text(result, path, text, exists)
+            return self._write_text(result, path, text)
         if state == 'absent':
             new = None
             result['changed'] = exists
@@ -82,21 +82,14 @@ class ActionModule(ActionBase):
             if new is None:
                 os.unlink(path)
             else:
-                _journal.write(path, json.loads(json.dumps(new, default=to_text)))
+                _journal.write(path, _plain(new))
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
         return result
 
-    def _write_text(self, result, path, text, exists):
+    def _write_text(self, result, path, text):
         """A page of the report (HTML), replaced atomically with mode 0600 when it differs."""
-        old = None
-        if exists:
-            try:
-                with open(path, encoding='utf-8') as f:
-                    old = f.read()
-            except (OSError, ValueError):
-                old = None
-        result.update(path=path, changed=old != text)
+        result.update(path=path, changed=_held_text(path) != text)
         if self._task.check_mode or not result['changed']:
             return result
         try:
@@ -116,28 +109,61 @@ class ActionModule(ActionBase):
                                         and '/' not in str(history['name'])):
             raise AnsibleActionFail('clone_state: history must be a dict with a name (a file name, no /), got %r'
                                     % (history,))
-        report = json.loads(json.dumps(report, default=to_text))
+        report = _plain(report)
         directory = os.path.dirname(path)
         try:
-            _journal.write(path, report)
+            # each file is written only when it differs: the same report again changes nothing
+            changed = [_put_json(path, report)]
             if history is not None:
                 name = str(history['name'])
                 kept = os.path.join(directory, 'history', name)
-                _journal.write(os.path.join(kept, 'report.json'), report)
-                _journal.write_text(os.path.join(kept, 'report.html'),
-                                    clone_report_html([report], title='Clone %s' % report['job']))
-                _journal.write(kept + '.json', {
+                changed.append(_put_json(os.path.join(kept, 'report.json'), report))
+                changed.append(_put_text(os.path.join(kept, 'report.html'),
+                                         clone_report_html([report], title='Clone %s' % report['job'])))
+                changed.append(_put_json(kept + '.json', {
                     'name': name, 'kind': str(history.get('kind') or 'clone'),
                     'href': 'history/%s/report.html' % name,
                     'started_at': report.get('started_at'), 'finished_at': report.get('finished_at'),
-                    'status': report.get('status'), 'summary': _summary(report)})
-                _journal.write_text(os.path.join(directory, 'index.html'), clone_report_index(_kept_runs(directory)))
+                    'status': report.get('status'), 'summary': _summary(report)}))
+                changed.append(_put_text(os.path.join(directory, 'index.html'),
+                                         clone_report_index(_kept_runs(directory))))
             if forget and not self._task.check_mode and os.path.isfile(forget):
                 os.unlink(forget)
+                changed.append(True)
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write the report %s: %s' % (path, e.strerror or e))
-        result.update(path=path, changed=True)
+        result.update(path=path, changed=any(changed))
         return result
+
+
+def _plain(value):
+    """``value`` as the JSON file holds it (what JSON cannot hold, as text)."""
+    return json.loads(json.dumps(value, default=to_text))
+
+
+def _held_text(path):
+    """The file's text; None when it is missing or unreadable."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            return f.read()
+    except (OSError, ValueError):
+        return None
+
+
+def _put_text(path, text):
+    """Replace the file with ``text`` unless it holds it already; whether it was written."""
+    if _held_text(path) == text:
+        return False
+    _journal.write_text(path, text)
+    return True
+
+
+def _put_json(path, data):
+    """Replace the JSON file with ``data`` unless it holds it already; whether it was written."""
+    if os.path.isfile(path) and _journal.read(path) == data:
+        return False
+    _journal.write(path, data)
+    return True
 
 
 def _summary(report):

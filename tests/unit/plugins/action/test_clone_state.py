@@ -162,14 +162,19 @@ REPORT_PLAY = '''
       ansible.builtin.assert:
         that: (dir ~ '/.state/a.b-to-c.d.json') is file
     - name: report of a real run
-      pantheon.platform.clone_state:
+      pantheon.platform.clone_state: &real
         path: "{{ dir }}/a.b-to-c.d.json"
-        report: "{{ parts | combine({'started_at': '2026-11-27T11:00:00.000000Z',
+        report: "{{ parts | combine({'started_at': '2026-11-27T11:00:00.000000Z', 'finished_at': '2026-11-27T11:00:05.000000Z',
                     'error': {'phase': 'verify', 'message': 'no match'}}) | pantheon.platform.clone_report }}"
         history: {name: 20261127T110000.000Z-a.b-to-c.d}
         forget: "{{ dir }}/.state/a.b-to-c.d.json"
-      vars:
+      vars: &real_vars
         parts: {job: a.b-to-c.d, source: {site: a, env: b}, target: {site: c, env: d}, phases: []}
+      register: real
+    - name: the same report again
+      pantheon.platform.clone_state: *real
+      vars: *real_vars
+      register: again
 '''
 
 
@@ -180,6 +185,9 @@ def test_a_report_is_written_kept_in_the_history_and_the_state_forgotten(tmp_pat
     res = run_playbook(REPORT_PLAY, extra_vars={'dir': str(tmp_path)})
     assert res.rc == 0, res.output
     assert 'DEPRECATION' not in res.output
+    # written, then the same report again: nothing differs, nothing is written, no change reported
+    assert res.task('report of a real run')['changed'] is True
+    assert res.task('the same report again')['changed'] is False
     checked = json.loads((tmp_path / 'a.b-to-c.d.check.json').read_text())
     assert checked['status'] == 'checked' and checked['strategy']['name'] == 'archive'
     assert checked['phases'][0]['name'] == 'preflight'
