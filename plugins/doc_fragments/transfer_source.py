@@ -8,7 +8,8 @@ from __future__ import annotations
 
 class ModuleDocFragment:
 
-    # The download source of files_sync and database_stream (module_utils/_transfer.source_argspec).
+    # The download source of files_sync and database_stream (module_utils/_transfer.source_argspec); their O(backup)
+    # is the pantheon.platform.backup_ref fragment.
     DOCUMENTATION = r'''
 options:
   url:
@@ -20,24 +21,4 @@ options:
       - The value is secret (signed links carry their credentials); it never appears in the output.
       - Prefer O(backup), which keeps the link inside the module and renews it when it expires.
     type: str
-  backup:
-    description:
-      - A backup in an environment's backups catalog. The module asks the platform for a signed link itself,
-        so the link never leaves the module, and asks for a fresh one when the store says it expired.
-    type: dict
-    suboptions:
-      site:
-        description: Site name or UUID whose backup is read.
-        type: str
-        required: true
-      env:
-        description: Environment of that site.
-        type: str
-        default: dev
-      folder:
-        description:
-          - Backup folder (catalog C(folder), such as C(1700000000_backup)), as returned by
-            M(pantheon.platform.backup) or M(pantheon.platform.backup_info).
-          - Without it, the newest finished archive is used.
-        type: str
 '''

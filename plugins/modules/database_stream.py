@@ -57,6 +57,7 @@ extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.ssh
   - pantheon.platform.transfer_source
+  - pantheon.platform.backup_ref
   - pantheon.platform.attributes
   - pantheon.platform.attributes.actiongroup_ssh
 attributes:

@@ -40,15 +40,21 @@ options:
     choices: [site, database, files]
   url:
     description:
-      - Publicly reachable URL of the archive, for example a signed backup URL from
-        M(pantheon.platform.backup_info) or the RV(pantheon.platform.archive#module:url) of a site archive.
+      - Publicly reachable URL of the archive, for example the RV(pantheon.platform.archive#module:url) of a site
+        archive.
       - The platform downloads it, so it must be reachable from the platform, not only from the controller.
       - Its first bytes are read before anything is posted. An HTML page, a database dump that is not SQL (gzipped or
         not), or files or a site that are not an archive (tar, tar.gz, zip) are refused.
       - Treated as a secret (signed URLs carry credentials, archive names must not leak); it is never printed or
         returned. Messages name only its scheme and host.
+      - Exactly one of O(url) and O(backup) is required.
     type: str
-    required: true
+  backup:
+    description:
+      - Only with O(kind=database) or O(kind=files), in place of O(url). The O(kind) archive of this backup is
+        imported (for example the source's backup made by M(pantheon.platform.backup)).
+      - The module asks the platform for a signed link to it right before the import, so the link never leaves the
+        module and has not expired; the checks of O(url) apply to it.
   max_size_mb:
     description:
       - Largest archive accepted, in MB of 1024 x 1024 bytes. Pantheon documents 500MB as the limit of URL imports.
@@ -70,6 +76,7 @@ options:
     default: false
     version_added: 1.0.0
 extends_documentation_fragment:
+  - pantheon.platform.backup_ref
   - pantheon.platform.overwrite
   - pantheon.platform.ssh
   - pantheon.platform.site_env
@@ -104,20 +111,22 @@ seealso:
 '''
 
 EXAMPLES = r'''
-- name: Newest database backup of the source, with a signed URL
-  pantheon.platform.backup_info:
+- name: Back up the source's database
+  pantheon.platform.backup:
     site: old-site
     env: live
-    element: database
-    urls: true
-  register: source_db
+    elements: [database]
+  register: source_backup
 
-- name: Import it into the new site's dev environment
+- name: Import that backup into the new site's dev environment (the module fetches a fresh signed link itself)
   pantheon.platform.site_import:
     site: new-site
     env: dev
     kind: database
-    url: "{{ source_db.latest.database.url }}"
+    backup:
+      site: old-site
+      env: live
+      folder: "{{ source_backup.backup.folder }}"
   register: db_import
 
 - name: Import a Drush 8 site archive made by pantheon.platform.archive
@@ -173,8 +182,8 @@ reason:
   description:
     - Why the module failed, machine-readable. Pre-checks that changed nothing - V(too_large) (above
       O(max_size_mb)), V(unknown_size), V(insecure_url), V(invalid_url), V(unreachable), V(expired_url) (an expired
-      signed URL), V(invalid_content) (the first bytes are an HTML page, or not a SQL dump or an archive as
-      O(kind) needs), V(invalid_option). The
+      signed URL), V(no_backup) (O(backup) names no finished archive of O(kind)), V(invalid_content) (the first
+      bytes are an HTML page, or not a SQL dump or an archive as O(kind) needs), V(invalid_option). The
       import itself - V(workflow_failed) (the message is the platform's reason).
   returned: failure
   type: str
@@ -190,8 +199,10 @@ from ansible_collections.pantheon.platform.plugins.module_utils._target import r
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import shown_url
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe, planned
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
+    BACKUP_REF_OPTIONS,
     HEAD_BYTES,
     TransferError,
+    backup_download,
     check_content,
     probe,
     probe_size,
@@ -220,7 +231,7 @@ def shown(url):
 
 
 def check_url(params):
-    url = params['url'].strip()
+    url = (params['url'] or '').strip()
     try:
         parts = urlsplit(url)
         parts.port  # pylint: disable=pointless-statement
@@ -280,7 +291,9 @@ class Import(Step):
     def current(self):
         params = self.params
         kind = params['kind']
-        self.url = check_url(params)
+        if params['backup'] and kind == 'site':
+            raise ImportRefused('backup names a backup of a database or of files: use kind=database or kind=files '
+                                '(a site archive is imported by url)', 'invalid_option')
         if params['max_size_mb'] < 0:
             raise ImportRefused('max_size_mb must be 0 (no limit) or a positive number of MB, got %s'
                                 % params['max_size_mb'], 'invalid_option')
@@ -288,8 +301,20 @@ class Import(Step):
             raise ImportRefused('kind=site imports into the dev environment only (the platform\'s do_migration), '
                                 'got env=%s' % params['env'], 'invalid_option')
         self.target = resolve(self.client, params['site'], params['env'], write='an import')
+        self.url = check_url(dict(params, url=self.backup_url()) if params['backup'] else params)
         previous = self.module.workflows.last_replacing(self.target.site_id, self.target.env, kind)
         return previous if previous is not None and _is_same_import(previous, kind, self.url) else None
+
+    def backup_url(self):
+        """A fresh signed link to the O(kind) archive of the O(backup), registered as a secret before it is used."""
+        ref = self.params['backup']
+        try:
+            url_factory = backup_download(self.client, ref['site'], ref['env'], self.params['kind'], ref['folder'])[0]
+        except TransferError as e:
+            raise ImportRefused(e.message, 'no_backup')
+        url = url_factory()
+        self.module.add_secret(url)
+        return url
 
     def desired(self, current):
         """The workflow that leaves the object imported: ``current`` when it succeeded (and not O(force)) or is
@@ -345,7 +370,8 @@ def main():
         argument_spec=dict(
             target_argspec(),
             kind=dict(type='str', required=True, choices=['site', 'database', 'files']),
-            url=dict(type='str', required=True, no_log=True),
+            url=dict(type='str', no_log=True),
+            backup=dict(type='dict', options=BACKUP_REF_OPTIONS),
             max_size_mb=dict(type='int', default=500),
             allow_insecure_url=dict(type='bool', default=False),
             force=dict(type='bool', default=False),
@@ -354,8 +380,11 @@ def main():
         ssh=True,
         wait_timeout_default=3600,
         supports_check_mode=True,
+        mutually_exclusive=[('url', 'backup')],
+        required_one_of=[('url', 'backup')],
     )
-    # The URL (its path may be a secret archive name, its query a signature) never leaves the module.
+    # The URL (its path may be a secret archive name, its query a signature) never leaves the module; a link to the
+    # O(backup) is registered when it is fetched.
     module.add_secret(module.params['url'])
     module.run_step(Import)
 

@@ -122,6 +122,21 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
         kind: database
         url: "{{ source.latest.database.url }}"
         force: true
+
+    - name: import the files by backup reference
+      pantheon.platform.site_import:
+        overwrite: true
+        site: "{{ dst }}"
+        kind: files
+        backup: {site: "{{ src }}", folder: "{{ backup.backup.folder }}"}
+
+    - name: import the database by backup reference, forced
+      pantheon.platform.site_import:
+        overwrite: true
+        site: "{{ dst }}"
+        kind: database
+        backup: {site: "{{ src }}", folder: "{{ backup.backup.folder }}"}
+        force: true
 ''' + KEEP % "{'source': source, 'again': again, 'backup': backup}",
                        extra_vars={'src': sites['src'], 'dst': sites['dst'], 'keep_file': str(keep_file)},
                        env=play_env(emulator, tmp_path), verbosity=4)
@@ -145,8 +160,14 @@ def test_database_and_files_imports_from_backups(emulator, sites, tmp_path):
     # force imports what the history says is already there.
     forced = res.task('import the database once more, forced')
     assert forced['changed'] is True and forced['workflow']['id'] != first['workflow']['id']
-    # Three imports were started on the target, no more (check mode and second runs started none).
-    assert len(workflow_posts(emulator, since, dst_id)) == 3
+    # A backup reference names the same object as its signed link: the files imported by URL are already there.
+    by_ref = res.task('import the files by backup reference')
+    assert by_ref['changed'] is False and by_ref['workflow']['id'] == files1['workflow']['id']
+    by_ref = res.task('import the database by backup reference, forced')
+    assert by_ref['changed'] is True and by_ref['workflow']['result'] == 'succeeded'
+    assert by_ref['imported_size'] == kept['backup']['backup']['elements']['database']['size']
+    # Four imports were started on the target, no more (check mode and second runs started none).
+    assert len(workflow_posts(emulator, since, dst_id)) == 4
 
     after = emulator.state(sites['dst'], 'dev', digest=True)
     assert db_dump(emulator, after) == db_dump(emulator, src)
@@ -337,6 +358,28 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
         url: "ftp://example.com/files.tar.gz"
       ignore_errors: true
 
+    - name: too large, by backup reference
+      pantheon.platform.site_import:
+        overwrite: true
+        <<: *refused
+        backup: {site: "{{ big }}"}
+      ignore_errors: true
+
+    - name: a backup folder that does not exist
+      pantheon.platform.site_import:
+        overwrite: true
+        <<: *refused
+        backup: {site: "{{ big }}", folder: 1000000000_backup}
+      ignore_errors: true
+
+    - name: a site archive by backup reference
+      pantheon.platform.site_import:
+        overwrite: true
+        site: "{{ dst }}"
+        kind: site
+        backup: {site: "{{ big }}"}
+      ignore_errors: true
+
     - name: site import outside dev
       pantheon.platform.site_import:
         overwrite: true
@@ -356,6 +399,9 @@ def test_refusals_change_nothing(emulator, sites, tmp_path):
         'altered signed url': ('unreachable', 'HTTP 403'),
         'not a url': ('invalid_url', 'https://'),
         'site import outside dev': ('invalid_option', 'dev environment only'),
+        'too large, by backup reference': ('too_large', 'above max_size_mb=500'),
+        'a backup folder that does not exist': ('no_backup', 'No finished files backup in folder 1000000000_backup'),
+        'a site archive by backup reference': ('invalid_option', 'use kind=database or kind=files'),
     }
     for task, (reason, text) in expected.items():
         result = res.task(task)
