@@ -2,8 +2,8 @@
 
 Starts an emulator in a temporary directory and, for each collection checkout given (this one by
 default; ``--before REF`` adds a git worktree of REF, e.g. ``main``), clones a fresh small Drupal 7
-site (the archive route, a new target) with playbooks/clone_site.yml, alternating the checkouts
-``--runs`` times. For each run it counts, from the test callback's task results:
+site (the archive route, a new target; ``--framework wordpress``: a WordPress site, element by element) with
+playbooks/clone_site.yml, alternating the checkouts ``--runs`` times. For each run it counts, from the test callback's task results:
 
 - task results (every ok/changed/failed/skipped result of a task, includes counted),
 - ``set_fact`` results, ``include_tasks`` results,
@@ -15,6 +15,7 @@ site (the archive route, a new target) with playbooks/clone_site.yml, alternatin
 It prints the medians side by side, and the ratio after/before. Nothing is asserted. Run:
 
     .venv/bin/python benchmarks/role_tasks.py --before main --runs 3
+    .venv/bin/python benchmarks/role_tasks.py --before main --runs 3 --framework wordpress
 """
 
 from __future__ import annotations
@@ -46,8 +47,13 @@ SET_FACT = ("ansible.builtin.set_fact", "set_fact")
 INCLUDES = ("ansible.builtin.include_tasks", "include_tasks")
 
 
-def small_site(name):
-    return {"name": name, "framework": "drupal", "envs": ["dev", "test", "live"], "db": {"nodes": 8},
+ROUTES = {"drupal": "a small Drupal 7 site (archive route, new target)",
+          "wordpress": "a small WordPress site (element by element, new target)"}
+
+
+def small_site(name, framework="drupal"):
+    return {"name": name, "framework": framework, "envs": ["dev", "test", "live"],
+            "db": {"posts": 8} if framework == "wordpress" else {"nodes": 8},
             "files": {"count": 6, "size": [200, 4000], "compressible": True, "depth": 1, "folders": 2}}
 
 
@@ -79,10 +85,10 @@ def collection_root(checkout, work):
     return root
 
 
-def clone_once(emu, checkout, work):
+def clone_once(emu, checkout, work, framework="drupal"):
     """One clone of a fresh small site with ``checkout``; returns the counts."""
     name = "b%s" % uuid.uuid4().hex[:7]
-    emu.seed({"seed": 3, "sites": [small_site(name)]})
+    emu.seed({"seed": 3, "sites": [small_site(name, framework)]})
     run_dir = work / name
     run_dir.mkdir()
     results = run_dir / "results.json"
@@ -129,6 +135,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--before", help="git ref of the collection to compare with (a temporary worktree)")
     parser.add_argument("--runs", type=int, default=1, help="clones per checkout, alternated (default 1)")
+    parser.add_argument("--framework", choices=sorted(ROUTES), default="drupal",
+                        help="the small site's framework (default drupal: Drupal 7)")
     args = parser.parse_args()
 
     with compared_checkouts("role-tasks-", args.before) as (work, checkouts):
@@ -137,12 +145,12 @@ def main():
         try:
             for _run in range(args.runs):
                 for label, checkout in checkouts:
-                    samples[label].append(clone_once(emu, checkout, work))
+                    samples[label].append(clone_once(emu, checkout, work, args.framework))
         finally:
             emu.stop()
         keys = ["task results", "set_fact", "include_tasks", "file/copy/stat", "controller CPU-s", "wall s"]
-        print("One clone of a small Drupal 7 site (archive route, new target); medians of %d run(s), alternated; "
-              "machine: %d CPU(s)" % (args.runs, os.cpu_count() or 0))
+        print("One clone of %s; medians of %d run(s), alternated; machine: %d CPU(s)"
+              % (ROUTES[args.framework], args.runs, os.cpu_count() or 0))
         print("%-18s" % "" + "".join("%22s" % label for label, _checkout in checkouts)
               + ("%10s" % "ratio" if args.before else ""))
         for key in keys:

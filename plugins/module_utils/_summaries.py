@@ -41,11 +41,12 @@ def site_upstream(site):
     return result
 
 
-def site_summary(client, site, environments=True, describe=None):
+def site_summary(client, site, environments=True, describe=None, listing=None):
     """The site as modules return it (see site_info's RETURN), optionally with its environments.
 
     ``describe``: the environment ids to describe (their settings and platform domain, two GETs each); None
     describes every one. The ids of all the site's environments are in ``environment_ids`` either way.
+    ``listing``: the site's environments (``client.environments``) when already read.
     """
     summary = {
         'id': site.get('id'),
@@ -58,7 +59,8 @@ def site_summary(client, site, environments=True, describe=None):
         'frozen': bool(site.get('frozen')),
     }
     if environments:
-        listing = client.environments(site['id'])
+        if listing is None:
+            listing = client.environments(site['id'])
         summary['environment_ids'] = sorted(listing)
         summary['environments'] = environment_summaries(client, site['id'], describe=describe, listing=listing)
     return summary

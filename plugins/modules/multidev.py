@@ -39,6 +39,13 @@ options:
     description: The environment whose code, database and files the new environment starts from.
     type: str
     default: dev
+  describe_site:
+    description:
+      - Also return RV(site), the site with this environment described, as M(pantheon.platform.site_info) returns it
+        with O(pantheon.platform.site_info#module:environments=[name]). Saves a lookup after a creation.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - pantheon.platform.auth
   - pantheon.platform.wait
@@ -100,6 +107,15 @@ environment:
       type: str
       returned: always
   sample: {site_id: 0f1b2c3d-0000-4000-8000-000000000001, name: review, from_env: dev}
+site:
+  description:
+    - The site after the task, in the shape M(pantheon.platform.site_info) returns, with this environment described
+      in C(environments) and all of the site's in C(environment_ids).
+    - In check mode, the site as it is (without the environment a real run would create).
+  returned: with O(describe_site=true)
+  type: dict
+  sample: {id: 0f1b2c3d-0000-4000-8000-000000000001, name: my-site, framework: drupal8, environment_ids: [dev, live,
+           review, test], environments: {review: {initialized: true, platform_domain: review-my-site.pantheonsite.io}}}
 workflow:
   description:
     - The C(create_cloud_development_environment) workflow this run started or waited for (id, type, result and
@@ -115,6 +131,7 @@ import re
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
+from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 from ansible_collections.pantheon.platform.plugins.module_utils._target import check_env_name, refuse_frozen
 from ansible_collections.pantheon.platform.plugins.module_utils._workflows import describe
 
@@ -165,7 +182,14 @@ class CreateMultidev(Step):
 
     def result(self, current, desired):
         return dict(created=False, environment=dict(site_id=self.site['id'], name=self.params['name'],
-                                                    from_env=self.params['from_env']))
+                                                    from_env=self.params['from_env']), **self.described())
+
+    def described(self, listing=None):
+        """{'site': the site described} with O(describe_site), else {}; ``listing``: its environments if read."""
+        if not self.params['describe_site']:
+            return {}
+        return dict(site=site_summary(self.client, self.site, describe=[self.params['name']],
+                                      listing=listing if listing is not None else self.envs))
 
     def apply(self, current, desired):
         if self.running:
@@ -181,7 +205,8 @@ class CreateMultidev(Step):
                     'annotation': 'Create the "%s" environment.' % name,
                 },
             }))
-        return dict(created=True, workflow=workflow)
+        # the site as it is now, with the new environment (read again: the listing above predates it)
+        return dict(created=True, workflow=workflow, **self.described(self.client.environments(self.site['id'])))
 
 
 def main():
@@ -190,6 +215,7 @@ def main():
             site=dict(type='str', required=True),
             name=dict(type='str', required=True),
             from_env=dict(type='str', default='dev'),
+            describe_site=dict(type='bool', default=False),
         ),
         wait_timeout_default=600,
         supports_check_mode=True,

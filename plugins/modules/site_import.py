@@ -55,6 +55,7 @@ options:
         imported (for example the source's backup made by M(pantheon.platform.backup)).
       - The module asks the platform for a signed link to it right before the import, so the link never leaves the
         module and has not expired; the checks of O(url) apply to it.
+    version_added: 1.1.0
   max_size_mb:
     description:
       - Largest archive accepted, in MB of 1024 x 1024 bytes. Pantheon documents 500MB as the limit of URL imports.

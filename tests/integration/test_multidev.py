@@ -22,13 +22,18 @@ def test_create_from_dev_then_idempotent(emulator, site_prefix, tmp_path):
     dev = emulator.state(name, 'dev', digest=True)
 
     res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'}, check=True, diff=True)
-    assert res.rc == 0 and out['changed'] is True and out['created'] is False, res.output
+    assert res.rc == 0 and out['changed'] is True and out['created'] is False and 'site' not in out, res.output
     assert out['diff'] == {'before': None, 'after': {'site_id': site['id'], 'name': 'review', 'from_env': 'dev'}}
     assert 'review' not in emulator.api().get('%s/sites/%s/environments' % (emulator.api_url, site['id'])).json()
 
     mark = last_request_id(emulator)
-    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review'})
+    res, out = run_module(emulator, tmp_path, 'multidev', {'site': name, 'name': 'review', 'describe_site': True})
     assert res.rc == 0 and out['changed'] is True and out['created'] is True, res.output
+    # the site as it is after the creation, the new environment described as site_info describes it
+    assert out['site']['id'] == site['id'] and 'review' in out['site']['environment_ids']
+    assert list(out['site']['environments']) == ['review']
+    assert out['site']['environments']['review']['platform_domain'].startswith('review-%s.' % name)
+    assert out['site']['environments']['review']['initialized'] is True
     assert out['workflow']['type'] == 'create_cloud_development_environment' and out['workflow']['result'] == 'succeeded'
     assert _posted(emulator, mark) == ['/api/sites/%s/workflows' % site['id']]
     review = emulator.state(name, 'review', digest=True)
