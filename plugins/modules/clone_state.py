@@ -8,12 +8,12 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: clone_state
-short_description: Write, merge or remove a JSON state file, or write a clone's report, on the controller
+short_description: Write, merge or remove a JSON state file, or write a clone's or a fleet's report, on the controller
 version_added: 1.0.0
 description:
   - The bookkeeping of the C(pantheon.platform.site_clone) role, done on the controller by an action plugin
     without starting a module process. It keeps a job's state file (what an interrupted run leaves for the
-    next one) and writes its report.
+    next one) and writes its report; C(clone_fleet.yml) writes the fleet's report with it.
   - The file is written atomically (a temporary file renamed over it) with mode C(0600); missing parent directories
     are created with mode C(0700).
   - This module talks to no API; it is not part of the C(group/pantheon.platform.pantheon) action group.
@@ -51,20 +51,41 @@ options:
     description:
       - A clone's report, as the P(pantheon.platform.clone_report#filter) filter builds it, written to O(path) as
         JSON, in check mode too (it is the run's output).
-      - Exactly one of O(update), O(content), O(text) and O(report) with O(state=present).
+      - Exactly one of O(update), O(content), O(text), O(report) and O(fleet) with O(state=present).
     type: dict
     version_added: 1.1.0
+  fleet:
+    description:
+      - A fleet's report, written in check mode too. O(path) names its JSON file (C(.json)), which holds
+        C(schema_version), C(generated_at), C(check_mode), C(totals) and C(sites) (the clones' reports); beside it, the
+        same name ending in C(.txt) holds the summary table and in C(.html) the page
+        (P(pantheon.platform.clone_fleet_summary#filter), P(pantheon.platform.clone_report_html#filter)).
+    type: dict
+    version_added: 1.1.0
+    suboptions:
+      sites:
+        description: The clones' reports, as the P(pantheon.platform.clone_report#filter) filter builds them.
+        type: list
+        elements: dict
+        required: true
+      check_mode:
+        description: Whether the run was in check mode (the report says so, and the history calls it checked).
+        type: bool
+        default: false
   history:
     description:
-      - With O(report), keep this run in the history beside O(path) as well, for the index of the kept runs.
-      - Writes C(history/<name>/report.json) and C(history/<name>/report.html), the run's entry of the index
-        C(history/<name>.json), and rewrites C(index.html) (newest first) from every C(history/*.json).
+      - With O(report) or O(fleet), keep this run in the history beside O(path) as well, for the index of the kept
+        runs.
+      - Writes C(history/<name>/report.json) and C(history/<name>/report.html) (with O(fleet), the three files of the
+        fleet's report under their own names), the run's entry of the index C(history/<name>.json), and rewrites
+        C(index.html) (newest first) from every C(history/*.json).
     type: dict
     version_added: 1.1.0
     suboptions:
       name:
         description:
-          - The run's name in the history (a file name; the role uses its start time and the job).
+          - The run's name in the history (a file name; the role uses its start time and the job,
+            C(clone_fleet.yml) its start time and C(fleet)).
         type: str
         required: true
       kind:
@@ -119,6 +140,19 @@ EXAMPLES = r'''
     forget: clone-reports/.state/old-site.live-to-new-site.dev.json
   check_mode: false
 
+- name: Write a fleet's report (its .json, .txt and .html) and keep it in the history
+  pantheon.platform.clone_state:
+    path: clone-reports/fleet-report.json
+    fleet:
+      sites: "{{ groups['all'] | map('extract', hostvars) | selectattr('site_clone_report', 'defined')
+        | map(attribute='site_clone_report') | list }}"
+      check_mode: "{{ ansible_check_mode }}"
+    history:
+      name: 20261127T100000.000Z-fleet
+      kind: fleet
+  check_mode: false
+  run_once: true
+
 - name: Forget the state of a finished clone
   pantheon.platform.clone_state:
     path: clone-reports/.state/old-site.live-to-new-site.dev.json
@@ -144,6 +178,8 @@ def main():
         content=dict(type='dict'),
         text=dict(type='str'),
         report=dict(type='dict'),
+        fleet=dict(type='dict', options=dict(sites=dict(type='list', elements='dict', required=True),
+                                             check_mode=dict(type='bool', default=False))),
         history=dict(type='dict', options=dict(name=dict(type='str', required=True),
                                                kind=dict(type='str', default='clone'))),
         forget=dict(type='path'),

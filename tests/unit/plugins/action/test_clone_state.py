@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from helpers.ansible import run_playbook
 
@@ -122,12 +123,24 @@ def test_bad_arguments_are_named(tmp_path):
     - name: history without a name
       pantheon.platform.clone_state: {path: "{{ p }}", report: {job: j}, history: {kind: clone}}
       ignore_errors: true
+    - name: fleet not a list
+      pantheon.platform.clone_state: {path: "{{ p }}", fleet: {sites: 3}}
+      ignore_errors: true
+    - name: fleet report not json
+      pantheon.platform.clone_state: {path: "{{ p }}.txt", fleet: {sites: []}}
+      ignore_errors: true
+    - name: fleet forgets nothing
+      pantheon.platform.clone_state: {path: "{{ p }}", fleet: {sites: []}, forget: "{{ p }}"}
+      ignore_errors: true
 ''', extra_vars={'p': str(tmp_path / 'x.json')})
     assert res.rc == 0, res.output
-    assert 'exactly one of update, content, text and report' in res.task('both')['msg']
-    assert 'exactly one of update, content, text and report' in res.task('text and content')['msg']
+    assert 'exactly one of update, content, text, report and fleet' in res.task('both')['msg']
+    assert 'exactly one of update, content, text, report and fleet' in res.task('text and content')['msg']
     assert 'report must be a dict, a report of the clone_report filter' in res.task('report not a dict')['msg']
-    assert 'history goes with report' in res.task('history alone')['msg']
+    assert 'history goes with report or fleet' in res.task('history alone')['msg']
+    assert 'fleet must be a dict whose sites is a list of clone reports' in res.task('fleet not a list')['msg']
+    assert 'path must name the .json report' in res.task('fleet report not json')['msg']
+    assert 'forget goes with report' in res.task('fleet forgets nothing')['msg']
     assert 'history must be a dict with a name' in res.task('history without a name')['msg']
     assert 'text must be a string' in res.task('text not a string')['msg']
     assert 'unsupported option(s) mode' in res.task('unknown')['msg']
@@ -208,3 +221,64 @@ def test_a_report_is_written_kept_in_the_history_and_the_state_forgotten(tmp_pat
     assert index.index('20261127T110000.000Z-a.b-to-c.d') < index.index('20261127T100000.000Z-a.b-to-c.d.check')
     assert not state.exists()
     assert os.stat(tmp_path / 'index.html').st_mode & 0o777 == 0o600
+
+
+FLEET_PLAY = '''
+- hosts: localhost
+  gather_facts: false
+  vars:
+    ok: {job: a.b-to-c.d, started_at: "2026-11-27T12:00:02.000000Z", finished_at: "2026-11-27T12:00:09.000000Z",
+         source: {site: a, env: b}, target: {site: c, env: d}, phases: [],
+         verification: {status: match, elements: {}}, plan: {strategy: archive, reason: small, steps: []}}
+    bad: {job: e.f-to-g.h, started_at: "2026-11-27T12:00:01.000000Z", source: {site: e, env: f},
+          target: {site: g, env: h}, phases: [], error: {phase: measure, message: too big}}
+  tasks:
+    - name: a clone's report, kept in the history
+      pantheon.platform.clone_state:
+        path: "{{ dir }}/a.b-to-c.d.json"
+        report: "{{ ok | combine({'started_at': '2026-11-27T11:00:00.000000Z'}) | pantheon.platform.clone_report }}"
+        history: {name: 20261127T110000.000Z-a.b-to-c.d}
+    - name: a fleet's report
+      pantheon.platform.clone_state:
+        path: "{{ dir }}/fleet-report.json"
+        fleet: {sites: "{{ [ok, bad] | map('pantheon.platform.clone_report') | list }}"}
+        history: {name: 20261127T120001.000Z-fleet, kind: fleet}
+    - name: a fleet in check mode
+      pantheon.platform.clone_state:
+        path: "{{ dir }}/fleet-report.check.json"
+        fleet: {sites: "{{ [ok | combine({'check_mode': true, 'started_at': '2026-11-27T13:00:00.000000Z'})]
+                | map('pantheon.platform.clone_report') | list }}",
+                check_mode: true}
+        history: {name: 20261127T130000.000Z-fleet.check, kind: fleet (check mode)}
+      check_mode: false
+'''
+
+
+def test_a_fleet_report_is_written_beside_its_summary_and_page_and_kept_in_the_history(tmp_path):
+    res = run_playbook(FLEET_PLAY, extra_vars={'dir': str(tmp_path)})
+    assert res.rc == 0, res.output
+    fleet = json.loads((tmp_path / 'fleet-report.json').read_text())
+    assert fleet['schema_version'] == 1 and fleet['check_mode'] is False
+    assert re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', fleet['generated_at'])
+    assert fleet['totals']['sites'] == 2 and fleet['totals']['failed'] == 1 and fleet['totals']['succeeded'] == 1
+    assert [site['job'] for site in fleet['sites']] == ['a.b-to-c.d', 'e.f-to-g.h']
+    text = (tmp_path / 'fleet-report.txt').read_text()
+    assert text.startswith('JOB ') and 'e.f-to-g.h' in text
+    assert 'e.f-to-g.h' in (tmp_path / 'fleet-report.html').read_text()
+    kept = tmp_path / 'history' / '20261127T120001.000Z-fleet'
+    assert sorted(os.listdir(kept)) == ['fleet-report.html', 'fleet-report.json', 'fleet-report.txt']
+    assert (kept / 'fleet-report.txt').read_text() == text
+    entry = json.loads((tmp_path / 'history' / '20261127T120001.000Z-fleet.json').read_text())
+    # started when its first job started; failed, since one job failed
+    assert entry['started_at'] == '2026-11-27T12:00:01.000000Z' and entry['status'] == 'failed'
+    assert entry['kind'] == 'fleet' and entry['href'] == 'history/20261127T120001.000Z-fleet/fleet-report.html'
+    assert 'failed' in entry['summary'], entry['summary']
+    check = json.loads((tmp_path / 'history' / '20261127T130000.000Z-fleet.check.json').read_text())
+    assert check['status'] == 'checked' and check['href'].endswith('/fleet-report.check.html')
+    assert json.loads((tmp_path / 'fleet-report.check.json').read_text())['check_mode'] is True
+    # one index of every kept run, the clone's and the fleets', newest first
+    index = (tmp_path / 'index.html').read_text()
+    runs = re.findall(r'data-run="([^"]+)" data-status="([^"]+)"', index)
+    assert runs == [('20261127T130000.000Z-fleet.check', 'checked'), ('20261127T120001.000Z-fleet', 'failed'),
+                    ('20261127T110000.000Z-a.b-to-c.d', 'succeeded')], runs
+    assert os.stat(kept / 'fleet-report.json').st_mode & 0o777 == 0o600
