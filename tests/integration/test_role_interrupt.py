@@ -81,11 +81,12 @@ LONG_CASES = {
     # killed as the cleanup starts removing the files step's staging directory
     'cleanup': ('Remove the staging directory', None),
 }
-# read-only phases: killed one after the other (see the last test); nothing to finish
+# read-only phases: killed one after the other, in this order (see the last test); nothing to finish. The
+# checkpoint runs only on an existing target environment: the run killed in the strategy created the target.
 READ_ONLY = {
     'preflight': 'Look up the target site and check SSH access to its environment',
-    'checkpoint': 'Compare the source with the existing target',
     'strategy': 'Report the strategy',
+    'checkpoint': 'Compare the source with the existing target',
 }
 WORDPRESS = ('code', 'database', 'fixups', 'verify')
 # phases before any data moves
@@ -337,9 +338,10 @@ def test_a_rerun_killed_while_it_removes_the_leftover_archive_still_finishes(emu
 
 @pytest.mark.long
 def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, site_prefix):
-    """Killed in preflight, then in the checkpoint, then in the strategy (each as the task starts): the first
-    two wrote nothing; the strategy comes after a new target's creation (the first write, issue 11.3) and the
-    measuring backup; nothing is left to finish, and the next run does the whole clone into that target."""
+    """Killed in preflight, then in the strategy, then in the checkpoint (each as the task starts): the first wrote
+    nothing; the strategy comes after a new target's creation (the first write, issue 11.3) and the measuring
+    backup; the checkpoint, which compares that existing target with the source, wrote nothing; nothing is left
+    to finish, and the next run does the whole clone into that target."""
     name = site_prefix + 'kill-readonly'
     source = emulator.seed({'seed': 7, 'sites': [{'name': name, 'framework': 'drupal', 'envs': ['dev', 'test', 'live'],
                                                   'db': {'nodes': 6}, 'files': FILES}]})[0]
@@ -351,7 +353,7 @@ def test_kills_in_the_read_only_phases_leave_nothing_behind(emulator, tmp_path, 
         # killed as the task starts (the play is paused there: see run_and_kill)
         kill_at(emulator, tmp_path, extra, task)
     # the only writes, by the run killed in the strategy: the target's creation (create_site, deploy_product),
-    # then the measuring backup of the source
+    # then the measuring backup of the source (the run killed in the checkpoint wrote nothing, not even a lock)
     writes = [(r['method'], r['path']) for r in emulator.requests(channel='api', since=since)
               if r['method'] != 'GET' and not r['path'].startswith('/api/authorize')]
     created = [s for s in emulator.admin('GET', 'state/sites').json() if s['name'] == name + '-clone']
