@@ -117,7 +117,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail('clone_state: report must be a dict, a report of the clone_report filter, got %s'
                                     % (type(report).__name__ if not isinstance(report, dict) else 'one without a job'))
         report = _plain(report)
-        pages = {'.json': report, '.html': clone_report_html([report], title='Clone %s' % report['job'])}
+        # the page says it was generated when the clone finished, so that it is the same for the same report
+        pages = {'.json': report, '.html': clone_report_html([report], title='Clone %s' % report['job'],
+                                                             generated_at=_seconds(report.get('finished_at')))}
         entry = {'started_at': report.get('started_at'), 'finished_at': report.get('finished_at'),
                  'status': report.get('status'), 'summary': _summary(report)}
         try:
@@ -146,9 +148,10 @@ class ActionModule(ActionBase):
         check_mode = bool(fleet.get('check_mode'))
         summary = clone_fleet_summary(sites)
         totals = summary['totals']
-        pages = {'.json': {'schema_version': 1, 'generated_at': _now()[:19] + 'Z', 'check_mode': check_mode,
+        generated = _seconds(_now())
+        pages = {'.json': {'schema_version': 1, 'generated_at': generated, 'check_mode': check_mode,
                            'totals': totals, 'sites': sites},
-                 '.txt': summary['text'], '.html': clone_report_html(sites)}
+                 '.txt': summary['text'], '.html': clone_report_html(sites, generated_at=generated)}
         started = sorted(site['started_at'] for site in sites if site.get('started_at'))
         entry = {'started_at': started[0] if started else _now(), 'finished_at': _now(),
                  'status': 'failed' if totals['failed'] else 'checked' if check_mode else 'succeeded',
@@ -189,6 +192,11 @@ def _keep(path, history, pages, stem, entry):
 
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def _seconds(moment):
+    """A UTC time as the pages show it, to the second (``2026-11-27T10:00:05Z``); None stays None."""
+    return '%sZ' % moment[:19] if moment else None
 
 
 def _put(path, page):

@@ -184,6 +184,8 @@ REPORT_PLAY = '''
       vars: &real_vars
         parts: {job: a.b-to-c.d, source: {site: a, env: b}, target: {site: c, env: d}, phases: []}
       register: real
+    - name: a second later (a page made now would say another time)
+      ansible.builtin.pause: {seconds: 1}
     - name: the same report again
       pantheon.platform.clone_state: *real
       vars: *real_vars
@@ -201,6 +203,9 @@ def test_a_report_is_written_kept_in_the_history_and_the_state_forgotten(tmp_pat
     # written, then the same report again: nothing differs, nothing is written, no change reported
     assert res.task('report of a real run')['changed'] is True
     assert res.task('the same report again')['changed'] is False
+    # whenever it is written: its page says when the clone finished, not when the page was made
+    page = (tmp_path / 'history' / '20261127T110000.000Z-a.b-to-c.d' / 'report.html').read_text()
+    assert 'Generated 2026-11-27T11:00:05Z' in page
     checked = json.loads((tmp_path / 'a.b-to-c.d.check.json').read_text())
     assert checked['status'] == 'checked' and checked['strategy']['name'] == 'archive'
     assert checked['phases'][0]['name'] == 'preflight'
