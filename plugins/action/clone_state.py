@@ -100,13 +100,11 @@ class ActionModule(ActionBase):
 
     def _write_text(self, result, path, text):
         """A page of the report (HTML), replaced atomically with mode 0600 when it differs."""
-        result.update(path=path, changed=_held_text(path) != text)
-        if self._task.check_mode or not result['changed']:
-            return result
         try:
-            _journal.write_text(path, text)
+            changed = _held_text(path) != text if self._task.check_mode else _put_text(path, text)
         except OSError as e:
             raise AnsibleActionFail('clone_state: could not write %s: %s' % (path, e.strerror or e))
+        result.update(path=path, changed=changed)
         return result
 
     def _write_report(self, result, path, report, history, forget):
@@ -148,12 +146,12 @@ class ActionModule(ActionBase):
         check_mode = bool(fleet.get('check_mode'))
         summary = clone_fleet_summary(sites)
         totals = summary['totals']
-        generated = _seconds(_now())
-        pages = {'.json': {'schema_version': 1, 'generated_at': generated, 'check_mode': check_mode,
+        now = _now()
+        pages = {'.json': {'schema_version': 1, 'generated_at': _seconds(now), 'check_mode': check_mode,
                            'totals': totals, 'sites': sites},
-                 '.txt': summary['text'], '.html': clone_report_html(sites, generated_at=generated)}
+                 '.txt': summary['text'], '.html': clone_report_html(sites, generated_at=_seconds(now))}
         started = sorted(site['started_at'] for site in sites if site.get('started_at'))
-        entry = {'started_at': started[0] if started else _now(), 'finished_at': _now(),
+        entry = {'started_at': started[0] if started else now, 'finished_at': now,
                  'status': 'failed' if totals['failed'] else 'checked' if check_mode else 'succeeded',
                  'summary': summary['summary']}
         base = path[:-len('.json')]
