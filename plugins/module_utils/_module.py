@@ -111,6 +111,22 @@ class Step:
         return sequence()
 
 
+class Lookup(Step):
+    """A read-only step (the info modules, a comparison): :meth:`current` reads and is the whole result.
+
+    Nothing differs and nothing is applied, so check mode returns exactly what a normal run returns.
+    """
+
+    def desired(self, current):
+        return current
+
+    def changed(self, current, desired):
+        return False
+
+    def result(self, current, desired):
+        return current
+
+
 def _redact_value(value, redact):
     """``value`` (a diff's before/after: text, or dicts and lists of them) with ``redact`` applied to every string."""
     if isinstance(value, str):

@@ -143,13 +143,18 @@ latest:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._backups import ELEMENTS, latest_per_element, parse_catalog
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import Lookup, PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._target import resolve, target_argspec
 
 
-def read_catalog(module):
-    params = module.params
-    client = module.client
+class Catalog(Lookup):
+    """The environment's finished backups, newest first, and the latest of each element."""
+
+    def current(self):
+        return read_catalog(self.params, self.client)
+
+
+def read_catalog(params, client):
     target = resolve(client, params['site'], params['env'])
     entries = parse_catalog(client.backup_catalog(target.site_id, target.env))
     if params['element']:
@@ -161,7 +166,7 @@ def read_catalog(module):
         for element, entry in latest.items():
             entry['url'] = client.backup_url(target.site_id, target.env, entry['folder'], element)
     sizes = dict((element, (latest.get(element) or {}).get('size')) for element in ELEMENTS)
-    return dict(changed=False, backups=entries, latest=latest, sizes=sizes)
+    return dict(backups=entries, latest=latest, sizes=sizes)
 
 
 def main():
@@ -174,7 +179,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(read_catalog)
+    module.run_step(Catalog)
 
 
 if __name__ == '__main__':

@@ -209,7 +209,7 @@ elements:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import Lookup, PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._sitedb import drush_major
 from ansible_collections.pantheon.platform.plugins.module_utils._target import pair_argspec, resolve, same_framework
 from ansible_collections.pantheon.platform.plugins.module_utils._verify import (
@@ -238,9 +238,14 @@ def _summary(name, report):
                                        '; ' + '; '.join(parts) if parts else '')
 
 
-def verify(module):
-    params = module.params
-    client = module.client
+class Comparison(Lookup):
+    """The target compared with the source, element by element; reads both, writes neither."""
+
+    def current(self):
+        return verify(self.module, self.params, self.client)
+
+
+def verify(module, params, client):
     limit = params['max_differences']
     if limit < 1:
         raise PantheonError('max_differences must be at least 1, got %d' % limit)
@@ -275,7 +280,7 @@ def verify(module):
     if 'home' in elements:
         reports['home'] = check_home(client, target, params, path=params['home_path'])
     mismatched = [name for name in elements if not reports[name]['match']]
-    result = dict(changed=False, match=not mismatched, mismatched=mismatched, elements=reports,
+    result = dict(match=not mismatched, mismatched=mismatched, elements=reports,
                   database_unreplaced_match=unreplaced,
                   source=dict(site=source.site_name, env=source.env), target=dict(site=target.site_name, env=target.env))
     if mismatched and params['fail_on_mismatch']:
@@ -303,7 +308,7 @@ def main():
                           deprecated_aliases=[dict(name='timeout', version='2.0.0', collection_name='pantheon.platform')]),
     )
     module = PantheonModule(argument_spec=spec, ssh=True, supports_check_mode=True)
-    module.run(verify)
+    module.run_step(Comparison)
 
 
 if __name__ == '__main__':

@@ -224,7 +224,7 @@ from ansible_collections.pantheon.platform.plugins.module_utils._files import (
     sync_record_path,
     write_sync_record,
 )
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target
 from ansible_collections.pantheon.platform.plugins.module_utils._overwrite import overwrite_argspec, refuse_content
 from ansible_collections.pantheon.platform.plugins.module_utils._transfer import (
@@ -320,75 +320,121 @@ def _prepare_source(module, result, target=None, record=None):
     return staging, staging
 
 
-def sync_files(module):
-    params = module.params
-    target_env = resolve(module.client, params['site'], params['env'], write='a files sync')
-    if params.get('backup'):
-        same_framework(backup_framework(module.client, params['backup']),
-                       '%s.%s' % (params['backup']['site'], params['backup']['env']), target_env, 'a files sync')
-    target = appserver_target(params, target_env.site_id, target_env.env)
-    result = dict(changed=False)
-    record_path = sync_record_path(target_env.site_id, target_env.env) if params['backup'] else None
-    src, staging = _prepare_source(module, result, target, read_sync_record(record_path) if record_path else None)
-    if src is None:
-        result.update(files_sent=0, files_deleted=0, bytes_sent=0, transferred_bytes=0, rsync_stats={},
-                      examples=dict(sent=[], deleted=[]))
-        return result
-    try:
-        source = result['source']
+class FilesSync(Step):
+    """rsync a directory, a URL or a backup's files into the environment's files/ directory.
+
+    ``current`` resolves the target, makes the source a local directory (unpacking a download into staging; a
+    backup the last sync already put there is not downloaded) and, unless ``overwrite`` lets it write blind,
+    lists what rsync would change (a dry run). ``desired`` refuses a target that holds content. ``apply`` runs
+    rsync (retrying a broken connection) and records the sync; check mode returns the dry run's numbers.
+    """
+
+    def within(self, sequence):
+        self.staging = None
+        try:
+            return sequence()
+        finally:
+            if self.staging and not self.params['keep_staging']:
+                shutil.rmtree(self.staging, ignore_errors=True)
+
+    def current(self):
+        params, module = self.params, self.module
+        self.target_env = resolve(self.client, params['site'], params['env'], write='a files sync')
+        if params.get('backup'):
+            same_framework(backup_framework(self.client, params['backup']),
+                           '%s.%s' % (params['backup']['site'], params['backup']['env']), self.target_env,
+                           'a files sync')
+        self.target = appserver_target(params, self.target_env.site_id, self.target_env.env)
+        self.found = dict()
+        self.record_path = sync_record_path(self.target_env.site_id, self.target_env.env) if params['backup'] else None
+        src, self.staging = _prepare_source(module, self.found, self.target,
+                                            read_sync_record(self.record_path) if self.record_path else None)
+        if src is None:
+            return dict(src=None, changes=None)
+        source = self.found['source']
         for path in source.pop('large_files', []):
             module.warn('%s is 256MB or larger; the platform refuses such files' % path)
         skipped = source.pop('skipped_examples', [])
         if skipped:
             module.warn('Skipped %d archive member(s), e.g. %s' % (source.get('skipped', len(skipped)), '; '.join(skipped[:5])))
+        if params['overwrite'] and not module.check_mode:
+            return dict(src=src, changes=None)  # allowed to write whatever differs: rsync says what it changed
+        return dict(src=src, changes=self._rsync(src, dry_run=True))
+
+    def desired(self, current):
+        dry = current['changes']
+        if dry is not None and (dry['rc'] != 0 or dry['changes'].changes > 0):
+            # refused before the first write when rsync would change a target that holds content
+            refuse_content(self.module, self.target_env, 'a files sync')
+        return current
+
+    def changed(self, current, desired):
+        if current['src'] is None:
+            return False
+        return current['changes'] is None or current['changes']['changes'].changes > 0
+
+    def result(self, current, desired):
+        result = dict(self.found)
+        if current['src'] is None:
+            result.update(files_sent=0, files_deleted=0, bytes_sent=0, transferred_bytes=0, rsync_stats={},
+                          examples=dict(sent=[], deleted=[]))
+        elif self.staging and self.params['keep_staging']:
+            result['staging_path'] = self.staging
+        return result
+
+    def preview(self, current, desired):
+        dry = current['changes']
+        if dry['rc'] != 0:
+            raise PantheonError(describe_rsync_failure(self.target, dry['rc'], dry['err']), rc=dry['rc'])
+        return self._outcome(dry['changes'], dry['stats'])
+
+    def apply(self, current, desired):
+        params, module = self.params, self.module
         sent = deleted = 0
-        if not params['overwrite'] and not module.check_mode:
-            # refuse before the first write when rsync would change a target that holds content
-            rc, changes, dummy, err = rsync_upload(
-                target, src, delete=params['delete'], compare=params['compare'], dry_run=True,
-                preserve_times=params['preserve_times'], excludes=params['exclude'])
-            if rc != 0 or changes.changes > 0:
-                refuse_content(module, target_env, 'a files sync')
         for attempt in range(1, RSYNC_ATTEMPTS + 1):
-            rc, changes, stats, err = rsync_upload(
-                target, src, delete=params['delete'], compare=params['compare'], dry_run=module.check_mode,
-                preserve_times=params['preserve_times'], excludes=params['exclude'], compress=params['compress'],
-                progress_label='files_sync %s.%s: upload' % (params['site'], params['env']),
-                total=None if params['exclude'] else source.get('bytes'))
+            run = self._rsync(current['src'], dry_run=False)
+            changes, stats = run['changes'], run['stats']
             sent += changes.sent
             deleted += changes.deleted
-            result['changed'] = result['changed'] or changes.changes > 0
-            if rc == 0:
+            if run['rc'] == 0:
                 break
-            if not retryable_rsync_failure(rc, err) or attempt == RSYNC_ATTEMPTS:
-                result.update(files_sent=sent, files_deleted=deleted, rsync_stats=stats)
-                raise PantheonError(describe_rsync_failure(target, rc, err), rc=rc, **result)
-            module.warn('rsync attempt %d of %d: the connection broke (exit %d); trying again' % (attempt, RSYNC_ATTEMPTS, rc))
-        if module.check_mode and result['changed']:
-            refuse_content(module, target_env, 'a files sync')
-        result.update(
-            files_sent=sent,
-            files_deleted=deleted,
+            if not retryable_rsync_failure(run['rc'], run['err']) or attempt == RSYNC_ATTEMPTS:
+                raise PantheonError(describe_rsync_failure(self.target, run['rc'], run['err']), rc=run['rc'],
+                                    changed=sent + deleted > 0, files_sent=sent, files_deleted=deleted,
+                                    rsync_stats=stats, **self.found)
+            module.warn('rsync attempt %d of %d: the connection broke (exit %d); trying again' % (attempt, RSYNC_ATTEMPTS, run['rc']))
+        outcome = self._outcome(changes, stats, sent=sent, deleted=deleted)
+        if self.record_path:
+            try:
+                write_sync_record(self.record_path, dict(identity=_backup_identity(self.found['source'], params),
+                                                         listing=listing_digest(self.target)))
+            except (OSError, PantheonError) as exc:
+                module.warn('Could not record this sync (the next run downloads the backup again): %s' % exc)
+        return outcome
+
+    def _rsync(self, src, dry_run):
+        params = self.params
+        rc, changes, stats, err = rsync_upload(
+            self.target, src, delete=params['delete'], compare=params['compare'], dry_run=dry_run,
+            preserve_times=params['preserve_times'], excludes=params['exclude'], compress=params['compress'],
+            progress_label=None if dry_run else 'files_sync %s.%s: upload' % (params['site'], params['env']),
+            total=None if dry_run or params['exclude'] else self.found['source'].get('bytes'))
+        return dict(rc=rc, changes=changes, stats=stats, err=err)
+
+    def _outcome(self, changes, stats, sent=None, deleted=None):
+        result = dict(
+            changed=changes.changes > 0 or bool(sent or deleted),
+            files_sent=changes.sent if sent is None else sent,
+            files_deleted=changes.deleted if deleted is None else deleted,
             bytes_sent=stats.get('total_bytes_sent', 0),
             transferred_bytes=stats.get('total_transferred_file_size', 0),
             rsync_stats=stats,
             examples=changes.examples,
         )
-        if module._diff and result['changed']:
+        if self.module._diff and result['changed']:
             lines = ['+ %s' % path for path in changes.examples['sent']] + ['- %s' % path for path in changes.examples['deleted']]
             result['diff'] = dict(prepared='\n'.join(lines) + '\n')
-        if staging and params['keep_staging']:
-            result['staging_path'] = staging
-        if record_path and not module.check_mode:
-            try:
-                write_sync_record(record_path, dict(identity=_backup_identity(result['source'], params),
-                                                    listing=listing_digest(target)))
-            except (OSError, PantheonError) as exc:
-                module.warn('Could not record this sync (the next run downloads the backup again): %s' % exc)
-    finally:
-        if staging and not params['keep_staging']:
-            shutil.rmtree(staging, ignore_errors=True)
-    return result
+        return result
 
 
 def main():
@@ -412,7 +458,7 @@ def main():
         mutually_exclusive=[('src', 'url', 'backup')],
         required_one_of=[('src', 'url', 'backup')],
     )
-    module.run(sync_files)
+    module.run_step(FilesSync)
 
 
 if __name__ == '__main__':

@@ -124,13 +124,18 @@ sites:
 '''
 
 from ansible_collections.pantheon.platform.plugins.module_utils._api import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import Lookup, PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 
 
-def list_sites(module):
-    params = module.params
-    client = module.client
+class Sites(Lookup):
+    """The organization's sites, with their tags, filtered by tag and framework."""
+
+    def current(self):
+        return list_sites(self.params, self.client)
+
+
+def list_sites(params, client):
     org = client.find_organization(params['organization'])
     if org is None:
         raise PantheonError('No organization %r among the organizations this user belongs to' % params['organization'])
@@ -150,7 +155,7 @@ def list_sites(module):
         sites.append(dict((k, summary[k]) for k in ('id', 'name', 'label', 'framework', 'upstream', 'frozen')))
         sites[-1]['tags'] = tags
     sites.sort(key=lambda s: s['name'] or '')
-    return dict(changed=False, sites=sites,
+    return dict(sites=sites,
                 organization=dict(id=org['id'], machine_name=profile.get('machine_name'), name=profile.get('name')))
 
 
@@ -164,7 +169,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    module.run(list_sites)
+    module.run_step(Sites)
 
 
 if __name__ == '__main__':

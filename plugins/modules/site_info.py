@@ -233,7 +233,7 @@ site:
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
 from ansible_collections.pantheon.platform.plugins.module_utils._measure import ELEMENTS, measure
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule
+from ansible_collections.pantheon.platform.plugins.module_utils._module import Lookup, PantheonModule
 from ansible_collections.pantheon.platform.plugins.module_utils._ownership import clone_marks
 from ansible_collections.pantheon.platform.plugins.module_utils._summaries import site_summary
 from ansible_collections.pantheon.platform.plugins.module_utils._ssh import appserver_target, describe_failure, run_remote
@@ -267,6 +267,39 @@ def measure_env(mod, site, summary, env):
     return measure(mod.client, mod.params, SiteEnv(site, env, info), elements)
 
 
+class Site(Lookup):
+    """The site and its environments; optionally SSH checked, measured and its clone marks listed."""
+
+    def current(self):
+        return describe_site(self.module)
+
+
+def describe_site(mod):
+    client = mod.client
+    site = client.find_site(mod.params['name'])
+    if site is None:
+        return dict(exists=False, site={}, ssh_checked=[], measured={}, clone_marks=None)
+    describe = mod.params['environments']
+    if describe is not None:
+        describe = set(describe) | set(mod.params['ssh_check']) | set(mod.params['measure'])
+    summary = site_summary(client, site, describe=describe)
+    checked = []
+    if mod.params['ssh_check'] or mod.params['clone_marks']:
+        mod.check_ssh_key()
+    for env in mod.params['ssh_check']:
+        if not (summary.get('environments') or {}).get(env, {}).get('initialized') or summary.get('upstream') is None:
+            continue
+        if summary.get('frozen') and env in ('test', 'live'):
+            continue
+        check_ssh(mod, summary, env)
+        checked.append(env)
+    if mod.params['measure'] and not (mod.params['ssh_check'] or mod.params['clone_marks']):
+        mod.check_ssh_key()
+    measured = dict((env, measure_env(mod, site, summary, env)) for env in mod.params['measure'])
+    marks = clone_marks(mod.params, summary['id'], summary['name']) if mod.params['clone_marks'] else None
+    return dict(exists=True, site=summary, ssh_checked=checked, measured=measured, clone_marks=marks)
+
+
 def main():
     module = PantheonModule(
         argument_spec=dict(name=dict(type='str', required=True),
@@ -280,32 +313,7 @@ def main():
         check_key=False,  # a lookup without ssh_check uses no key
         supports_check_mode=True,
     )
-
-    def run(mod):
-        client = mod.client
-        site = client.find_site(mod.params['name'])
-        if site is None:
-            return dict(changed=False, exists=False, site={}, ssh_checked=[], measured={}, clone_marks=None)
-        describe = mod.params['environments']
-        if describe is not None:
-            describe = set(describe) | set(mod.params['ssh_check']) | set(mod.params['measure'])
-        summary = site_summary(client, site, describe=describe)
-        checked = []
-        if mod.params['ssh_check'] or mod.params['clone_marks']:
-            mod.check_ssh_key()
-        for env in mod.params['ssh_check']:
-            if not (summary.get('environments') or {}).get(env, {}).get('initialized') or summary.get('upstream') is None:
-                continue
-            if summary.get('frozen') and env in ('test', 'live'):
-                continue
-            check_ssh(mod, summary, env)
-            checked.append(env)
-        if mod.params['measure'] and not (mod.params['ssh_check'] or mod.params['clone_marks']):
-            mod.check_ssh_key()
-        measured = dict((env, measure_env(mod, site, summary, env)) for env in mod.params['measure'])
-        marks = clone_marks(mod.params, summary['id'], summary['name']) if mod.params['clone_marks'] else None
-        return dict(changed=False, exists=True, site=summary, ssh_checked=checked, measured=measured, clone_marks=marks)
-    module.run(run)
+    module.run_step(Site)
 
 
 if __name__ == '__main__':

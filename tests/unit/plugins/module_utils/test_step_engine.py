@@ -16,7 +16,7 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.pantheon.platform.plugins.module_utils._errors import PantheonError
-from ansible_collections.pantheon.platform.plugins.module_utils._module import PantheonModule, Step
+from ansible_collections.pantheon.platform.plugins.module_utils._module import Lookup, PantheonModule, Step
 
 SECRET = 'https://store.example.com/archives/old-site_live_database.sql.gz?Signature=s3cr3t-signature'
 
@@ -129,3 +129,29 @@ def test_an_unexpected_exception_leaves_through_the_edge():
     out, calls = run(dict(have=1, want=2), step=Broken)
     assert out['failed'] is True and out['msg'] == "Unexpected error (KeyError): 'environment_id'"
     assert 'Traceback' not in json.dumps(out)
+
+
+class Looked(Lookup):
+    """A read-only step: what it reads is the result; it has no apply to call."""
+
+    calls = []
+
+    def current(self):
+        self.calls.append('current')
+        if self.params['want'] < 0:
+            raise PantheonError('nothing to read at %s' % SECRET)
+        return dict(size=self.params['have'], changed=True)
+
+
+@pytest.mark.parametrize('check_mode', [False, True])
+def test_a_lookup_returns_what_it_read_unchanged_in_check_mode_too(check_mode):
+    out, calls = run(dict(have=3, want=0), check_mode=check_mode, step=Looked)
+    assert calls == ['current']
+    # what the read said is the result, never a change (a "changed" it carried is overruled)
+    assert out['size'] == 3 and out['changed'] is False and 'failed' not in out
+
+
+def test_a_lookup_that_fails_says_why_without_the_secret():
+    out, calls = run(dict(have=3, want=-1), step=Looked)
+    assert calls == ['current'] and out['failed'] is True
+    assert out['msg'].startswith('nothing to read at https://store.example.com/') and 's3cr3t' not in out['msg']
