@@ -17,6 +17,10 @@ class ActionModule(SecretResultAction):
 
     MODULE = 'pantheon.platform.archive'
     HIDDEN_ARGS = ('path',)
+    # On Ctrl-C or a stopped job, the module removes its archive before it exits, in a process of its own that
+    # ansible-playbook does not wait for: it says what is left and exits, while the removal goes on. In the task's
+    # worker, ansible-playbook would wait for that removal, however long its connection took to fail.
+    IN_PROCESS = False
 
     def result_is_secret(self, args, result):
         return bool(result.get('path') or result.get('url'))

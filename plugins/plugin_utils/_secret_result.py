@@ -14,17 +14,14 @@ variable still holds the whole result, so playbooks can use the secret without p
 
 from __future__ import annotations
 
-from ansible.plugins.action import ActionBase
+from ansible_collections.pantheon.platform.plugins.plugin_utils._module_action import ModuleAction
 
 
-class SecretResultAction(ActionBase):
+class SecretResultAction(ModuleAction):
     """Run the module of the same name; set ``_ansible_no_log`` when ``result_is_secret`` says so."""
 
-    _supports_check_mode = True
     _supports_async = False
 
-    # Fully qualified name of the module this action runs.
-    MODULE = None
     # Options whose values are replaced in the result's ``invocation`` (printed at -vvv and on failure).
     HIDDEN_ARGS = ()
 
@@ -33,9 +30,7 @@ class SecretResultAction(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        del tmp
         args = dict(self._task.args)
-        result.update(self._execute_module(module_name=self.MODULE, module_args=args, task_vars=task_vars))
         invocation = result.get('invocation')
         if isinstance(invocation, dict) and isinstance(invocation.get('module_args'), dict):
             for name in self.HIDDEN_ARGS:
