@@ -8,22 +8,24 @@ Starts the emulator in a temporary directory (workflows finish at once: ``workfl
 
 1. **One clone per strategy** (``archive``: a small Drupal 7 site; ``archive_without_files``: a Drupal 7
    site whose files are over ``site_clone_archive_limit_mb``; ``elements``: a small Drupal 10 site), each
-   with playbooks/clone_site.yml into a new target, then the same clone again (a no-op rerun),
-   alternating the strategies ``--runs`` times. For each run: wall time, controller CPU seconds
-   (``getrusage(RUSAGE_CHILDREN)``: ansible-playbook, its workers, the modules and what they run), and a
-   breakdown of the wall time: the platform (the emulator's own time answering the API, SSH and web
-   requests, summed), the polling delay (for each workflow, from its ``finished_at`` to the poll that
-   saw it), the module processes (their wall time, less the platform time inside them), module start-up
-   (the CPU of a module process that stops right after its imports and argument parsing, times the number
-   of module processes) and Ansible itself (the rest: task overhead and bookkeeping). API requests are
-   counted by kind: GETs (excluding workflow polls, downloads and the workflow lists resume reads), polls,
-   writes, and the GET paths asked more than once.
+   with playbooks/clone_site.yml into a new target, then the same clone again (a no-op rerun), then a
+   clone of another fresh site of the strategy the usual way (``PANTHEON_MODULES_IN_PROCESS=false``: each
+   module in a Python process of its own), alternating the strategies ``--runs`` times. For each run: wall
+   time, controller CPU seconds (``getrusage(RUSAGE_CHILDREN)``: ansible-playbook, its workers, the modules
+   and what they run), and a breakdown of the wall time: the platform (the emulator's own time answering
+   the API, SSH and web requests, summed), the polling delay (for each workflow, from its ``finished_at``
+   to the poll that saw it), the module tasks (from each one's start to its result, platform time
+   included) and Ansible itself (the rest: task overhead and bookkeeping). For the usual way, also the
+   module processes' CPU, and module start-up (the CPU of a module process that stops right after its
+   imports and argument parsing). API requests are counted by kind: GETs (excluding workflow polls,
+   downloads and the workflow lists resume reads), polls, writes, and the GET paths asked more than once.
 2. **A fleet** of ``--fleet`` small Drupal 7 clones with playbooks/clone_fleet.yml at each of ``--forks``,
    with ``clone_fleet_concurrency`` equal to the forks: wall time and its ratio to one clone, when the first
    clone finished, controller CPU seconds per clone, and the peak memory of ansible-playbook's process tree
    (sum of PSS, sampled every 0.2 s) overall and per fork.
 
-Every module process runs under a Python wrapper that records its CPU, wall time and peak RSS (wait4).
+In the usual-way runs every module process runs under a Python wrapper that records its CPU, wall time and
+peak RSS (wait4).
 Nothing is asserted; medians, spreads and n are printed (and written with ``--json``).
 """
 
@@ -172,10 +174,10 @@ def playbook_env(emu, run_dir, results):
     return env
 
 
-def run_playbook(emu, cmd, run_dir, wrapper_log, watch_memory=False):
+def run_playbook(emu, cmd, run_dir, wrapper_log, watch_memory=False, env=None):
     """Run ansible-playbook; returns (wall, cpu, module records, peak memory, request rows, results)."""
     results = run_dir / ("results-%s.json" % uuid.uuid4().hex[:6])
-    env = playbook_env(emu, run_dir, results)
+    env = dict(playbook_env(emu, run_dir, results), **(env or {}))
     rows = emu.requests()
     since = rows[-1]["id"] if rows else 0
     first_line = log_lines(wrapper_log)
@@ -255,8 +257,9 @@ def startup_cpu(emu, work, wrapper, log):
     return statistics.median(cpus)
 
 
-def clone(emu, work, wrapper, log, strategy, name=None):
-    """One clone of a fresh site of ``strategy`` (or again of ``name``); returns its measures."""
+def clone(emu, work, wrapper, log, strategy, name=None, usual=False):
+    """One clone of a fresh site of ``strategy`` (or again of ``name``); returns its measures. ``usual``: every
+    module the usual way, in a process of its own (through the wrapper, which measures each)."""
     recipe, role_vars = STRATEGIES[strategy]
     if name is None:
         name = "c%s" % uuid.uuid4().hex[:7]
@@ -265,27 +268,33 @@ def clone(emu, work, wrapper, log, strategy, name=None):
     run_dir.mkdir(exist_ok=True)
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), str(ROOT / "playbooks" / "clone_site.yml"),
            "-e", "source_site=%s" % name, "-e", "target_site=%s-clone" % name,
-           "-e", "site_clone_report_dir=%s" % (run_dir / "reports"),
-           "-e", "ansible_python_interpreter=%s" % wrapper]
+           "-e", "site_clone_report_dir=%s" % (run_dir / "reports")]
+    if usual:
+        cmd += ["-e", "ansible_python_interpreter=%s" % wrapper]
     for key, value in role_vars.items():
         cmd += ["-e", "%s=%s" % (key, value)]
-    wall, cpu, modules, _peak, requests, tasks = run_playbook(emu, cmd, run_dir, log)
+    wall, cpu, modules, _peak, requests, tasks = run_playbook(
+        emu, cmd, run_dir, log, env={"PANTHEON_MODULES_IN_PROCESS": "false"} if usual else None)
     reports = sorted((run_dir / "reports").glob("*.json"), key=lambda p: p.stat().st_mtime)
     with open(reports[-1], encoding="utf-8") as f:
         report = json.load(f)
     platform = sum(r.get("duration") or 0 for r in requests)
-    module_wall = sum(m["wall"] for m in modules)
+    module_tasks = [t for t in tasks if t["host"] == "localhost" and t["status"] != "skipped"
+                    and t.get("action", "").startswith("pantheon.platform.") and t["action"] != "pantheon.platform.clone_state"]
+    module_wall = sum(m["wall"] for m in modules) if usual else sum(t.get("seconds") or 0 for t in module_tasks)
+    module_cpu = sum(m["cpu"] for m in modules) if usual else None
     kinds, repeated = request_kinds(requests)
     return name, {
         "strategy": (report.get("strategy") or {}).get("name"),
         "wall": wall, "cpu": cpu,
         "platform": platform,
         "polling delay": polling_delay(emu, requests),
-        "module processes": len(modules),
+        "module tasks": len(module_tasks),
+        "module processes": len(modules) if usual else None,
         "module wall": module_wall,
-        "module cpu": sum(m["cpu"] for m in modules),
+        "module cpu": module_cpu,
         "ansible wall": wall - module_wall,
-        "ansible cpu": cpu - sum(m["cpu"] for m in modules),
+        "ansible cpu": None if module_cpu is None else cpu - module_cpu,
         "task results": len([t for t in tasks if t["host"] == "localhost"]),
         "requests": kinds, "repeated GETs": repeated,
     }
@@ -305,7 +314,7 @@ def fleet(emu, work, wrapper, log, size, forks):
     inventory.write_text("all:\n  vars:\n    site_clone_report_dir: %s\n  hosts:\n%s" % (run_dir / "reports", hosts),
                          encoding="utf-8")
     cmd = [os.path.join(VENV_BIN, "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "clone_fleet.yml"),
-           "-f", str(forks), "-e", "clone_fleet_concurrency=%d" % forks, "-e", "clone_fleet_python=%s" % wrapper]
+           "-f", str(forks), "-e", "clone_fleet_concurrency=%d" % forks]
     started = time.time()
     wall, cpu, _modules, peak, _requests, _tasks = run_playbook(emu, cmd, run_dir, log, watch_memory=True)
     with open(run_dir / "reports" / "fleet-report.json", encoding="utf-8") as f:
@@ -343,7 +352,8 @@ def main():
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="clone-cost-"))
-    out = {"machine": {"cpus": os.cpu_count(), "load at start": os.getloadavg()}, "clones": {}, "reruns": {}}
+    out = {"machine": {"cpus": os.cpu_count(), "load at start": os.getloadavg()}, "clones": {}, "reruns": {},
+           "usual": {}}
     try:
         emu = start_emulator(work / "emulator")
         try:
@@ -351,6 +361,7 @@ def main():
             out["module start-up cpu"] = startup_cpu(emu, work, wrapper, log)
             samples = collections.defaultdict(list)
             reruns = collections.defaultdict(list)
+            usual = collections.defaultdict(list)
             strategies = [s for s in args.strategies.split(",") if s]
             section = time.monotonic()
             for _run in range(args.runs):
@@ -359,9 +370,10 @@ def main():
                     samples[strategy].append(first)
                     _name, again = clone(emu, work, wrapper, log, strategy, name=name)
                     reruns[strategy].append(again)
-            for label, data in (("clones", samples), ("reruns", reruns)):
+                    usual[strategy].append(clone(emu, work, wrapper, log, strategy, usual=True)[1])
+            for label, data in (("clones", samples), ("reruns", reruns), ("usual", usual)):
                 for strategy, runs in data.items():
-                    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float))]
+                    keys = [k for k in runs[0] if isinstance(runs[0][k], (int, float)) or runs[0][k] is None]
                     row = dict((k, stats([r[k] for r in runs])) for k in keys)
                     row["strategy taken"] = sorted(set(r["strategy"] for r in runs))
                     row["requests"] = dict((k, stats([r["requests"].get(k, 0) for r in runs]))
@@ -397,17 +409,25 @@ def save(out, path):
 def report(out):
     print("Machine: %d CPU(s), load %.1f at start, %.1f at end" % (
         out["machine"]["cpus"], out["machine"]["load at start"][0], out["machine"]["load at end"][0]))
-    print("Module start-up: %.3f CPU-s per module process" % out["module start-up cpu"])
-    for label in ("clones", "reruns"):
+    print("Module start-up (the usual way): %.3f CPU-s per module process" % out["module start-up cpu"])
+    titles = {"clones": "One clone", "reruns": "No-op rerun", "usual": "One clone the usual way"}
+    for label in ("clones", "reruns", "usual"):
         for strategy, row in out[label].items():
-            print("\n%s, %s (strategy taken: %s)" % ("One clone" if label == "clones" else "No-op rerun", strategy,
+            print("\n%s, %s (strategy taken: %s)" % (titles[label], strategy,
                                                      ", ".join(str(s) for s in row["strategy taken"])))
             for key in ("wall", "cpu", "platform", "polling delay", "module wall", "module cpu", "ansible wall",
-                        "ansible cpu", "module processes", "task results"):
-                print("  %-18s %s" % (key, fmt(row[key], " s" if key not in ("module processes", "task results") else "")))
+                        "ansible cpu", "module tasks", "module processes", "task results"):
+                counted = key in ("module tasks", "module processes", "task results")
+                print("  %-18s %s" % (key, fmt(row[key], " s" if not counted else "")))
             print("  requests: " + ", ".join("%s %s" % (k, fmt(v)) for k, v in row["requests"].items()))
             if row["repeated GETs"]:
                 print("  GETs asked more than once (last run): %s" % row["repeated GETs"])
+    for strategy, row in out["usual"].items():
+        inproc = out["clones"].get(strategy)
+        if inproc:
+            print("\nIn-process / usual way, %s: controller CPU-s %.2f / %.2f = %.2f; wall %.1f / %.1f s = %.2f" % (
+                strategy, inproc["cpu"]["median"], row["cpu"]["median"], inproc["cpu"]["median"] / row["cpu"]["median"],
+                inproc["wall"]["median"], row["wall"]["median"], inproc["wall"]["median"] / row["wall"]["median"]))
     if out.get("fleet"):
         one = out["clones"].get("archive", {}).get("wall")
         print("\nFleet of %d small Drupal 7 clones (clone_fleet_concurrency = forks)" % out["fleet"]["size"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 
 from ansible.plugins.callback import CallbackBase
 from ansible.vars.clean import module_response_deepcopy, strip_internal_keys
@@ -31,13 +32,20 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.tasks = []
+        self._started = {}
+
+    def v2_runner_on_start(self, host, task):
+        self._started[(host.get_name(), task._uuid)] = time.monotonic()
 
     def _record(self, result, status):
         data = strip_internal_keys(module_response_deepcopy(result._result))
         if status == 'failed':
             data.setdefault('failed', True)
+        # seconds from the worker's start to the result (benchmarks/clone_cost.py sums them for module tasks)
+        started = self._started.pop((result._host.get_name(), result._task._uuid), None)
         self.tasks.append({'name': result._task.get_name(), 'host': result._host.get_name(),
-                           'action': result._task.action, 'status': status, 'result': data})
+                           'action': result._task.action, 'status': status, 'result': data,
+                           'seconds': None if started is None else time.monotonic() - started})
 
     def v2_runner_on_ok(self, result, **kwargs):
         self._record(result, 'ok')
