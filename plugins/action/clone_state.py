@@ -20,6 +20,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.pantheon.platform.plugins.filter.clone_report import (
     clone_fleet_summary,
+    clone_index_line,
     clone_report_html,
     clone_report_index,
 )
@@ -119,7 +120,7 @@ class ActionModule(ActionBase):
         pages = {'.json': report, '.html': clone_report_html([report], title='Clone %s' % report['job'],
                                                              generated_at=_seconds(report.get('finished_at')))}
         entry = {'started_at': report.get('started_at'), 'finished_at': report.get('finished_at'),
-                 'status': report.get('status'), 'summary': _summary(report)}
+                 'status': report.get('status'), 'summary': clone_index_line(report)}
         try:
             # each file is written only when it differs: the same report again changes nothing
             changed = [_put(path, report)]
@@ -230,16 +231,6 @@ def _put_json(path, data):
         return False
     _journal.write(path, data)
     return True
-
-
-def _summary(report):
-    """The index's line for one clone: sites, strategy, verification, and the failing phase."""
-    source, target = report.get('source') or {}, report.get('target') or {}
-    error = report.get('error')
-    return '%s.%s -> %s.%s; %s; verification %s%s' % (
-        source.get('site'), source.get('env'), target.get('site'), target.get('env'),
-        (report.get('strategy') or {}).get('name') or 'no strategy', (report.get('verification') or {}).get('status'),
-        ('; failed in %s' % error.get('phase')) if isinstance(error, dict) else '')
 
 
 def _kept_runs(directory):

@@ -714,6 +714,15 @@ def clone_report_html(reports, title='Pantheon fleet clone report', generated_at
     return '\n'.join(out) + '\n'
 
 
+def clone_index_line(report):
+    """The history index's line for one clone (clone_state keeps it with the entry): the endpoints, the strategy, the
+    verification, and the phase that failed."""
+    error = report.get('error')
+    return '%s -> %s; %s; verification %s%s' % (
+        _endpoint(report, 'source'), _endpoint(report, 'target'), _strategy(report),
+        (report.get('verification') or {}).get('status'), ('; failed in %s' % error.get('phase')) if isinstance(error, dict) else '')
+
+
 def clone_report_index(runs, title='Pantheon clone reports'):
     """An HTML page listing kept runs, newest first: when, what (one clone or a fleet), outcome, links to the
     run's own pages. Each run is a dict {name, kind, href, started_at, finished_at, status, check_mode, summary}."""
