@@ -36,12 +36,15 @@ from ansible.module_utils import basic
 from ansible.module_utils.common import json as module_json
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
 from ansible.utils.vars import merge_hash
 
 try:  # ansible-core 2.19 and 2.20: the result is a dict
     from ansible.vars.clean import remove_internal_keys
 except ImportError:  # pragma: no cover - later releases clean their own result type
     remove_internal_keys = None
+
+display = Display()
 
 _COLLECTION = 'pantheon.platform.'
 _PROFILE = 'legacy'  # the modules' serialization profile (they declare none)
@@ -82,6 +85,8 @@ class ModuleAction(ActionBase):
         self._update_module_args(module_name, module_args, task_vars)
         environment = {}
         self._compute_environment_string(environment)
+        display.vvv('Running %s in the task worker, in-process (PANTHEON_MODULES_IN_PROCESS=false: in a process of its '
+                    'own)' % module_name, host=self._play_context.remote_addr)
         stdout = _run_main(module_name[len(_COLLECTION):], module_args, environment)
         self._used_interpreter = sys.executable
         data = self._parse_returned_data(dict(rc=0, stdout=stdout, stderr='', stdout_lines=[], stderr_lines=[]),

@@ -60,6 +60,8 @@ def test_in_process_results_are_the_usual_runs_results(emulator, tmp_path, site_
     for res, site_infos, cache_clears in ((in_process, 0, 1), (usual, 3, 2)):
         assert len(re.findall(r'PUT \S+ TO \S+/AnsiballZ_site_info\.py', res.output)) == site_infos, res.output[-3000:]
         assert len(re.findall(r'PUT \S+ TO \S+/AnsiballZ_cache_clear\.py', res.output)) == cache_clears
+        # and at -vvv Ansible's output says which way each module ran
+        assert res.output.count('Running pantheon.platform.site_info in the task worker, in-process') == 3 - site_infos
 
     got, expected = _results(in_process), _results(usual)
     assert got == expected
