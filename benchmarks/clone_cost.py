@@ -300,7 +300,7 @@ def clone(emu, work, wrapper, log, strategy, name=None, usual=False):
     }
 
 
-def fleet(emu, work, wrapper, log, size, forks):
+def fleet(emu, work, log, size, forks):
     """A fleet of ``size`` fresh small Drupal 7 clones at ``forks`` (and as many clones at once)."""
     prefix = "f%s" % uuid.uuid4().hex[:5]
     recipe, _vars = STRATEGIES["archive"]
@@ -385,7 +385,7 @@ def main():
             if args.fleet:
                 out["fleet"] = {"size": args.fleet, "runs": [], "forks": [int(f) for f in args.forks.split(",") if f]}
                 for forks in [int(f) for f in args.forks.split(",") if f]:
-                    out["fleet"]["runs"].append(fleet(emu, work, wrapper, log, args.fleet, forks))
+                    out["fleet"]["runs"].append(fleet(emu, work, log, args.fleet, forks))
                     save(out, args.json)
         finally:
             emu.stop()

@@ -67,9 +67,8 @@ class ModuleAction(ActionBase):
         del tmp
         # as ansible.builtin.normal does: async where the task asks for it (then never in-process)
         wrap_async = bool(self._task.async_val and not self._connection.has_native_async)
-        result = merge_hash(result, self._execute_module(module_name=self.MODULE or self._task.resolved_action,
-                                                         module_args=dict(self._task.args), task_vars=task_vars,
-                                                         wrap_async=wrap_async))
+        result = merge_hash(result, self._execute_module(module_name=self.MODULE, module_args=dict(self._task.args),
+                                                         task_vars=task_vars, wrap_async=wrap_async))
         if not wrap_async:
             self._remove_tmp_path(self._connection._shell.tmpdir)
         return result
@@ -78,7 +77,7 @@ class ModuleAction(ActionBase):
         # pylint: disable=arguments-differ
         module_name = module_name or self._task.resolved_action
         task_vars = task_vars if task_vars is not None else {}
-        if not self._in_process(module_name, task_vars, kwargs):
+        if not self._in_process(module_name, task_vars):
             return super()._execute_module(module_name=module_name, module_args=module_args, tmp=tmp,
                                            task_vars=task_vars, **kwargs)
         module_args = dict(self._task.args if module_args is None else module_args)
@@ -98,10 +97,10 @@ class ModuleAction(ActionBase):
         data.remove_internal_keys()
         return data.as_result_dict(for_round_trip=True)
 
-    def _in_process(self, module_name, task_vars, kwargs):
-        """Whether running ``module_name`` here is the same as running it the usual way."""
-        if not self.IN_PROCESS or not (module_name or '').startswith(_COLLECTION) or kwargs.get('wrap_async') \
-                or self._task.async_val:
+    def _in_process(self, module_name, task_vars):
+        """Whether running ``module_name`` here is the same as running it the usual way (an async task never is:
+        Ansible's async wrapper starts the module on the host)."""
+        if not self.IN_PROCESS or not module_name.startswith(_COLLECTION) or self._task.async_val:
             return False
         if not boolean(os.environ.get('PANTHEON_MODULES_IN_PROCESS', 'true'), strict=False):
             return False
